@@ -1,0 +1,205 @@
+"""The one audio front end: load any file, make it mono at one rate, and turn it into features.
+
+Every script goes through here, so the features a model was trained on are the features it is
+asked to predict from. The parameters below are saved beside every features file and every model
+(see ``frontend_params``), and loading a model checks them.
+
+    y = load_audio("examples/angry.wav")      # (n_samples,) float32, mono, SAMPLE_RATE
+    check_clip(y, "examples/angry.wav")         # AudioError for silence or a clip too short
+    S = log_mel(trim_silence(y))               # (n_frames, N_MELS) float32, dB
+    C = mfcc(S)                                 # (n_frames, N_MFCC) float32
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+# Working sample rate in Hz. The corpora here are 16 kHz; anything else is resampled to it.
+SAMPLE_RATE = 16000
+# Resampler quality, passed to soxr ("HQ": high quality, linear phase).
+RESAMPLE_QUALITY = "HQ"
+# Analysis window: 25 ms Hann window, centred in a 512-sample (32 ms) FFT frame.
+WIN_LENGTH = 400
+N_FFT = 512
+# Hop between frames: 10 ms, so 100 frames per second.
+HOP_LENGTH = 160
+# Mel filterbank: 64 triangular bands (Slaney scale and area normalisation) from FMIN to FMAX Hz.
+N_MELS = 64
+FMIN = 20.0
+FMAX = 8000.0
+# Cepstral coefficients kept from the DCT of the log-mel spectrum (the seed model's 40 MFCCs).
+N_MFCC = 40
+# Floor under the mel power before the logarithm, so digital silence stays finite (-100 dB).
+POWER_FLOOR = 1e-10
+# Silence trimming: frames more than TRIM_TOP_DB below the loudest frame at either end are cut.
+TRIM_TOP_DB = 40.0
+# The shortest clip we predict: anything shorter holds less than a syllable.
+MIN_SECONDS = 0.25
+# Version of the feature code; bump it when features change in a way the constants do not show.
+FEATURE_VERSION = 1
+
+
+class AudioError(ValueError):
+    """Audio that cannot be used; the message names the file, the problem, and what to do."""
+
+
+def frontend_params():
+    """The parameters that define the features, as saved beside features files and models."""
+    return {"sample_rate": SAMPLE_RATE, "resample_quality": RESAMPLE_QUALITY,
+            "win_length": WIN_LENGTH, "n_fft": N_FFT, "hop_length": HOP_LENGTH,
+            "n_mels": N_MELS, "fmin": FMIN, "fmax": FMAX, "n_mfcc": N_MFCC,
+            "power_floor": POWER_FLOOR, "trim_top_db": TRIM_TOP_DB,
+            "feature_version": FEATURE_VERSION}
+
+
+def load_audio(path, sr=SAMPLE_RATE):
+    """Read an audio file, mix it down to mono, resample it to ``sr``.
+
+    Reads what libsndfile reads: WAV (8/16/24/32-bit integer, 32/64-bit float), FLAC, OGG, MP3,
+    AIFF, at any rate and channel count. Returns a float32 array of shape (n_samples,) in [-1, 1].
+    Raises AudioError naming the file when it is missing, empty or not readable audio.
+    """
+    import soundfile  # imported here so that importing this module stays cheap
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+    if path.suffix.lower() in (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4a"):
+        raise AudioError(f"{path}: a video or AAC file; take its audio out first with "
+                         f"`python Mp4ToWav.py {path}`")
+    try:
+        data, file_sr = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        detail = str(err).split(":")[-1].strip() or "unknown format"
+        raise AudioError(f"{path}: not a readable audio file ({detail}); "
+                         "use WAV, FLAC, OGG, MP3 or AIFF") from None
+    return to_mono_resampled(data, file_sr, sr=sr, name=path)
+
+
+def to_mono_resampled(data, file_sr, *, sr=SAMPLE_RATE, name="audio"):
+    """Mix (n_samples,) or (n_samples, n_channels) audio to mono and resample it to ``sr``.
+
+    Returns float32 of shape (n_samples_at_sr,). Raises AudioError for non-finite samples.
+    """
+    data = np.asarray(data, dtype=np.float32)
+    y = data.mean(axis=1) if data.ndim == 2 else data
+    if y.size and not np.all(np.isfinite(y)):
+        raise AudioError(f"{name}: contains NaN or infinite samples")
+    if file_sr != sr and y.size:
+        import soxr
+        y = soxr.resample(y, file_sr, sr, quality=RESAMPLE_QUALITY)
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def check_clip(y, name="audio", *, sr=SAMPLE_RATE):
+    """Raise AudioError if ``y`` is too short or pure digital silence to predict an emotion from."""
+    seconds = len(y) / sr
+    if seconds < MIN_SECONDS:
+        raise AudioError(f"{name}: too short ({seconds:.2f} s); an emotion needs at least "
+                         f"{MIN_SECONDS} s of speech")
+    if not np.any(y):
+        raise AudioError(f"{name}: pure digital silence (every sample is 0); check the recording")
+
+
+def _frames(y):
+    """Split y into overlapping frames: (n_frames, N_FFT), at least one frame."""
+    if len(y) < N_FFT:
+        y = np.pad(y, (0, N_FFT - len(y)))
+    n = 1 + (len(y) - N_FFT) // HOP_LENGTH
+    return np.lib.stride_tricks.as_strided(
+        y, shape=(n, N_FFT), strides=(y.strides[0] * HOP_LENGTH, y.strides[0]), writeable=False)
+
+
+def trim_silence(y, top_db=TRIM_TOP_DB):
+    """Cut leading and trailing frames quieter than ``top_db`` below the loudest frame.
+
+    Returns a view of y (n_samples,) covering the first to the last loud frame; y as it is when
+    it holds no sound at all.
+    """
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    power = np.mean(np.square(_frames(y), dtype=np.float32), axis=1)
+    peak = power.max(initial=0.0)
+    if peak <= 0:
+        return y
+    loud = np.flatnonzero(power >= peak * 10.0 ** (-top_db / 10.0))
+    return y[loud[0] * HOP_LENGTH: loud[-1] * HOP_LENGTH + N_FFT]
+
+
+def _hz_to_mel(f):
+    """Slaney mel scale: linear below 1 kHz, logarithmic above."""
+    f = np.asarray(f, dtype=np.float64)
+    lin = f / (200.0 / 3)
+    log = 15.0 + np.log(np.maximum(f, 1e-9) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(f >= 1000.0, log, lin)
+
+
+def _mel_to_hz(m):
+    m = np.asarray(m, dtype=np.float64)
+    lin = m * (200.0 / 3)
+    log = 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0))
+    return np.where(m >= 15.0, log, lin)
+
+
+def mel_filterbank():
+    """Triangular Slaney-normalised mel filters, shape (N_FFT // 2 + 1, N_MELS), float32."""
+    fft_hz = np.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(FMIN), _hz_to_mel(FMAX), N_MELS + 2))
+    lower = (fft_hz[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])
+    upper = (edges[None, 2:] - fft_hz[:, None]) / (edges[2:] - edges[1:-1])
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= 2.0 / (edges[2:] - edges[:-2])
+    return weights.astype(np.float32)
+
+
+def dct_matrix():
+    """Orthonormal DCT-II basis, shape (N_MELS, N_MFCC), as scipy.fft.dct(norm='ortho') uses."""
+    n = np.arange(N_MELS)
+    basis = np.cos(np.pi / N_MELS * (n[:, None] + 0.5) * np.arange(N_MFCC)[None, :])
+    basis *= np.sqrt(2.0 / N_MELS)
+    basis[:, 0] /= np.sqrt(2.0)
+    return basis.astype(np.float32)
+
+
+# Periodic Hann window of WIN_LENGTH samples, centred in an N_FFT frame (as librosa pads it).
+_WINDOW = np.zeros(N_FFT, dtype=np.float32)
+_WINDOW[(N_FFT - WIN_LENGTH) // 2:(N_FFT - WIN_LENGTH) // 2 + WIN_LENGTH] = np.hanning(WIN_LENGTH + 1)[:-1]
+_MEL = mel_filterbank()
+_DCT = dct_matrix()
+
+
+def log_mel(y):
+    """Log-mel spectrogram in dB of mono SAMPLE_RATE audio.
+
+    y: (n_samples,) float. Returns (n_frames, N_MELS) float32 with
+    n_frames = 1 + (max(n_samples, N_FFT) - N_FFT) // HOP_LENGTH (librosa's center=False).
+    """
+    frames = _frames(np.ascontiguousarray(y, dtype=np.float32)) * _WINDOW
+    spectrum = np.fft.rfft(frames, axis=1)
+    power = spectrum.real ** 2 + spectrum.imag ** 2
+    mel = power.astype(np.float32) @ _MEL
+    return 10.0 * np.log10(np.maximum(mel, POWER_FLOOR))
+
+
+def mfcc(log_mel_db):
+    """MFCCs from a log-mel spectrogram: (n_frames, N_MELS) dB -> (n_frames, N_MFCC) float32."""
+    return np.asarray(log_mel_db, dtype=np.float32) @ _DCT
+
+
+def features(y):
+    """The stored features of one clip: its log-mel spectrogram after silence trimming.
+
+    y: (n_samples,) mono SAMPLE_RATE audio. Returns (n_frames, N_MELS) float32; every model
+    derives its input from this (see model.py).
+    """
+    return log_mel(trim_silence(y))
+
+
+def file_features(path):
+    """load_audio + check_clip + features for one file: (n_frames, N_MELS) float32."""
+    y = load_audio(path)
+    check_clip(y, path)
+    return features(y)

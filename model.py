@@ -1,0 +1,266 @@
+"""The one model module: model inputs, Keras architectures, saving, loading and prediction.
+
+Two architectures, both Keras Conv1D models trained by neural_network.py:
+
+- ``seed``: the original project's model, kept as the baseline. Input: the mean over time of 40
+  MFCCs, (40, 1). Conv1D(64, 5) -> ReLU -> Dropout -> Dense(8) softmax, RMSprop.
+- ``cnn``: ours. Input: frames of log-mel features, normalised per utterance, (N_FRAMES, channels).
+
+A saved model is two files in one folder: ``emotion_model.keras`` (Keras 3 native format) and
+``emotion_model.json`` (label order, front-end parameters, architecture, input settings,
+calibration temperature, and the sha256 of the .keras file). ``load`` refuses a model whose
+front-end parameters differ from audio.py's or whose two files do not belong together.
+
+    predictor = load("model")
+    probs = predictor.predict_file("examples/angry.wav")   # {"angry": 0.91, ...}, all 8 emotions
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import audio
+from corpus import EMOTIONS
+
+# File names inside a model folder.
+MODEL_FILE = "emotion_model.keras"
+META_FILE = "emotion_model.json"
+# Format of the metadata; bump it when its meaning changes.
+META_VERSION = 1
+
+# Frames in one input window of the ``cnn`` model: 300 frames of 10 ms = 3 s.
+N_FRAMES = 300
+# Longer clips are predicted window by window with this hop (frames) and the probabilities averaged.
+WINDOW_HOP = 150
+
+ARCHITECTURES = ("seed", "cnn")
+
+
+class ModelError(ValueError):
+    """A model folder that cannot be used; the message names it and says what to do."""
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def seed_input(feats):
+    """Seed model input from stored features: list of (n_frames, N_MELS) -> (n, N_MFCC, 1)."""
+    return np.stack([audio.mfcc(f).mean(axis=0) for f in feats])[:, :, None].astype(np.float32)
+
+
+def normalise(f):
+    """Per-utterance normalisation of one log-mel matrix: zero mean and unit variance per band."""
+    f = np.asarray(f, dtype=np.float32)
+    return (f - f.mean(axis=0)) / (f.std(axis=0) + 1e-3)
+
+
+def fit_frames(f, n_frames=N_FRAMES, offset=None):
+    """Crop or zero-pad (n, C) to (n_frames, C). ``offset`` picks the crop; default is centred."""
+    n = len(f)
+    if n >= n_frames:
+        start = (n - n_frames) // 2 if offset is None else min(offset, n - n_frames)
+        return f[start:start + n_frames]
+    out = np.zeros((n_frames, f.shape[1]), dtype=np.float32)
+    out[:n] = f
+    return out
+
+
+def windows(f, n_frames=N_FRAMES, hop=WINDOW_HOP):
+    """Split a long (n, C) matrix into windows of n_frames: list of (n_frames, C), at least one."""
+    if len(f) <= n_frames:
+        return [fit_frames(f, n_frames)]
+    starts = list(range(0, len(f) - n_frames + 1, hop))
+    if starts[-1] != len(f) - n_frames:
+        starts.append(len(f) - n_frames)
+    return [f[s:s + n_frames] for s in starts]
+
+
+def cnn_input(feats):
+    """Ours, for training and evaluation: list of (n_frames, N_MELS) -> (n, N_FRAMES, N_MELS)."""
+    return np.stack([fit_frames(normalise(f)) for f in feats])
+
+
+# ----------------------------------------------------------------------------- architectures
+
+def build(arch, n_classes=len(EMOTIONS)):
+    """A compiled Keras model of architecture ``arch`` ("seed" or "cnn")."""
+    import keras
+    from keras import layers
+
+    if arch == "seed":
+        model = keras.Sequential([
+            keras.Input((audio.N_MFCC, 1)),
+            layers.Conv1D(64, 5, padding="same", activation="relu"),
+            layers.Dropout(0.1),
+            layers.Flatten(),
+            layers.Dense(n_classes, activation="softmax"),
+        ], name="seed")
+        model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=5e-5),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+    if arch == "cnn":
+        model = keras.Sequential([
+            keras.Input((N_FRAMES, audio.N_MELS)),
+            layers.Conv1D(64, 5, padding="same", activation="relu"),
+            layers.BatchNormalization(),
+            layers.MaxPooling1D(2),
+            layers.Conv1D(128, 5, padding="same", activation="relu"),
+            layers.BatchNormalization(),
+            layers.MaxPooling1D(2),
+            layers.Conv1D(128, 3, padding="same", activation="relu"),
+            layers.BatchNormalization(),
+            layers.GlobalMaxPooling1D(),
+            layers.Dropout(0.3),
+            layers.Dense(n_classes, activation="softmax"),
+        ], name="cnn")
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+    raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+
+
+def make_input(arch, feats):
+    """Training/evaluation input of ``arch`` from a list of stored features (one window each)."""
+    return seed_input(feats) if arch == "seed" else cnn_input(feats)
+
+
+# ----------------------------------------------------------------------------- saving and loading
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_atomic(path, write):
+    """Call write(tmp_path) on a temporary file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save(keras_model, folder, *, arch, temperature=1.0, extra=None):
+    """Save a trained model and its metadata into ``folder``; a crash leaves the old model intact."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_atomic(folder / MODEL_FILE, lambda tmp: keras_model.save(tmp))
+    meta = {"meta_version": META_VERSION, "emotions": list(EMOTIONS), "architecture": arch,
+            "frontend": audio.frontend_params(),
+            "input": {"n_frames": N_FRAMES, "window_hop": WINDOW_HOP},
+            "temperature": float(temperature), "keras_sha256": _sha256(folder / MODEL_FILE),
+            **(extra or {})}
+    _write_atomic(folder / META_FILE,
+                  lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
+    return meta
+
+
+def read_meta(folder):
+    """Read and check a model folder's metadata. Returns the dict; raises ModelError."""
+    folder = Path(folder)
+    meta_path, model_path = folder / META_FILE, folder / MODEL_FILE
+    for p in (meta_path, model_path):
+        if not p.is_file():
+            raise ModelError(f"{p}: missing; train a model with `python neural_network.py`")
+    try:
+        meta = json.loads(meta_path.read_text())
+        emotions, arch, frontend = meta["emotions"], meta["architecture"], meta["frontend"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ModelError(f"{meta_path}: corrupted model metadata ({err.__class__.__name__}); "
+                         "retrain with `python neural_network.py`") from None
+    if meta.get("meta_version") != META_VERSION:
+        raise ModelError(f"{meta_path}: metadata version {meta.get('meta_version')} is not "
+                         f"{META_VERSION}; retrain with `python neural_network.py`")
+    if frontend != audio.frontend_params():
+        changed = sorted(k for k in set(frontend) | set(audio.frontend_params())
+                         if frontend.get(k) != audio.frontend_params().get(k))
+        raise ModelError(f"{meta_path}: model was trained with other front-end parameters "
+                         f"({', '.join(changed)}); re-run create_features.py and neural_network.py")
+    if arch not in ARCHITECTURES or not emotions:
+        raise ModelError(f"{meta_path}: unknown architecture {arch!r} or empty label list")
+    if meta.get("keras_sha256") != _sha256(model_path):
+        raise ModelError(f"{model_path}: does not match {META_FILE} (changed or half-copied); "
+                         "retrain with `python neural_network.py`")
+    return meta
+
+
+class Predictor:
+    """A loaded model: turns audio into the probability of every emotion.
+
+    Load it once and reuse it for many files (see ``load``).
+    """
+
+    def __init__(self, keras_model, meta):
+        self.keras_model = keras_model
+        self.meta = meta
+        self.emotions = tuple(meta["emotions"])
+        self.arch = meta["architecture"]
+        self.temperature = float(meta.get("temperature", 1.0))
+        self.n_frames = int(meta["input"]["n_frames"])
+        self.window_hop = int(meta["input"]["window_hop"])
+
+    def _inputs(self, feats):
+        """Model inputs of one clip's features, and how many rows (windows) it takes."""
+        if self.arch == "seed":
+            return seed_input([feats])
+        return np.stack(windows(normalise(feats), self.n_frames, self.window_hop))
+
+    def _calibrate(self, probs):
+        if self.temperature == 1.0:
+            return probs
+        logits = np.log(np.clip(probs, 1e-12, 1.0)) / self.temperature
+        logits -= logits.max(axis=-1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def predict_features(self, feats_list):
+        """Probabilities for a batch of clips' stored features: (n_clips, n_emotions) float."""
+        rows = [self._inputs(f) for f in feats_list]
+        batch = np.concatenate(rows)
+        probs = self._calibrate(np.asarray(self.keras_model(batch, training=False), dtype=np.float64))
+        out, i = [], 0
+        for r in rows:
+            out.append(probs[i:i + len(r)].mean(axis=0))
+            i += len(r)
+        return np.array(out)
+
+    def predict_waveform(self, y, name="audio"):
+        """{emotion: probability} for mono SAMPLE_RATE audio, all emotions, most likely first."""
+        audio.check_clip(y, name)
+        return self.as_dict(self.predict_features([audio.features(y)])[0])
+
+    def predict_file(self, path):
+        """{emotion: probability} for one audio file; raises audio.AudioError for bad audio."""
+        return self.as_dict(self.predict_features([audio.file_features(path)])[0])
+
+    def as_dict(self, probs):
+        order = np.argsort(-probs, kind="stable")
+        return {self.emotions[i]: float(probs[i]) for i in order}
+
+
+def load(folder):
+    """Load a saved model folder as a Predictor; raises ModelError with a one-line reason."""
+    meta = read_meta(folder)
+    model_path = Path(folder) / MODEL_FILE
+    import keras
+    try:
+        keras_model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+    except Exception as err:  # Keras raises many types for a damaged file; all mean the same here
+        raise ModelError(f"{model_path}: cannot be loaded ({err.__class__.__name__}); "
+                         "retrain with `python neural_network.py`") from None
+    expected = (audio.N_MFCC, 1) if meta["architecture"] == "seed" else (
+        int(meta["input"]["n_frames"]), audio.N_MELS)
+    if tuple(keras_model.input_shape[1:]) != expected or keras_model.output_shape[-1] != len(meta["emotions"]):
+        raise ModelError(f"{model_path}: input {keras_model.input_shape[1:]} or output "
+                         f"{keras_model.output_shape[-1]} does not match {META_FILE}; retrain")
+    return Predictor(keras_model, meta)
