@@ -26,6 +26,12 @@ import numpy as np
 import audio
 from corpus import EMOTIONS
 
+# Quiet TensorFlow's start-up logging, and keep its CPU kernels' results repeatable (oneDNN's
+# custom kernels change numerics with the thread schedule). Set before Keras is first imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
 # File names inside a model folder.
 MODEL_FILE = "emotion_model.keras"
 META_FILE = "emotion_model.json"
@@ -137,13 +143,18 @@ def _sha256(path):
     return h.hexdigest()
 
 
-def _write_atomic(path, write):
-    """Call write(tmp_path) on a temporary file beside ``path``, then rename it over ``path``."""
+def write_atomic(path, write):
+    """Call write(tmp_path) on a temporary file beside ``path``, then rename it over ``path``.
+
+    A crash or an error inside ``write`` leaves whatever was at ``path`` untouched.
+    """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -154,13 +165,13 @@ def save(keras_model, folder, *, arch, temperature=1.0, extra=None):
     """Save a trained model and its metadata into ``folder``; a crash leaves the old model intact."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _write_atomic(folder / MODEL_FILE, lambda tmp: keras_model.save(tmp))
+    write_atomic(folder / MODEL_FILE, lambda tmp: keras_model.save(tmp))
     meta = {"meta_version": META_VERSION, "emotions": list(EMOTIONS), "architecture": arch,
             "frontend": audio.frontend_params(),
             "input": {"n_frames": N_FRAMES, "window_hop": WINDOW_HOP},
             "temperature": float(temperature), "keras_sha256": _sha256(folder / MODEL_FILE),
             **(extra or {})}
-    _write_atomic(folder / META_FILE,
+    write_atomic(folder / META_FILE,
                   lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
     return meta
 

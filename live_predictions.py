@@ -1,0 +1,114 @@
+"""Predict the emotion in one or more audio files, with the probability of every emotion.
+
+    python live_predictions.py                               # the bundled example named by AUDIO_FILE
+    python live_predictions.py my_clip.wav other.flac        # files
+    python live_predictions.py examples/ --json              # folders too; one JSON object per line
+
+The model in model/ is loaded once for the whole batch. A file that cannot be predicted gets one
+line naming it and the problem; the others are still predicted, and the exit status is 1.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import audio
+import model as model_lib
+from corpus import AUDIO_EXTENSIONS
+
+# The clip predicted when no path is given: edit it, or pass paths on the command line.
+AUDIO_FILE = Path("examples") / "03-01-05-02-01-01-13.wav"
+# The model folder written by neural_network.py.
+MODEL_DIR = Path("model")
+# Clips featurized before each call to the model (bounds memory on big folders).
+CHUNK = 256
+
+
+def expand(paths):
+    """Files to predict, in order: files as given, folders as their sorted audio files.
+
+    Returns (files, ignored) where ignored lists the non-audio files found inside folders.
+    """
+    files, ignored = [], []
+    for p in map(Path, paths):
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file():
+                    (files if f.suffix.lower() in AUDIO_EXTENSIONS else ignored).append(f)
+        else:
+            files.append(p)
+    return files, ignored
+
+
+def format_text(path, probs):
+    """Two or more lines: the verdict, then every emotion with its probability, most likely first."""
+    top, p = next(iter(probs.items()))
+    lines = [f"{path}: {top} ({p:.2f})"]
+    for emotion, q in probs.items():
+        lines.append(f"  {emotion:<10} {q:6.3f}  {'#' * round(q * 40)}")
+    return "\n".join(lines)
+
+
+def predict_paths(predictor, files, on_result):
+    """Predict many files, calling on_result(path, probs dict or None, error or None) in order."""
+    for start in range(0, len(files), CHUNK):
+        chunk = files[start:start + CHUNK]
+        feats, errors = {}, {}
+        for f in chunk:
+            try:
+                feats[f] = audio.file_features(f)
+            except audio.AudioError as err:
+                errors[f] = str(err)
+        probs = dict(zip(feats, predictor.predict_features(list(feats.values())))) if feats else {}
+        for f in chunk:
+            if f in probs:
+                on_result(f, predictor.as_dict(probs[f]), None)
+            else:
+                on_result(f, None, errors[f])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("paths", nargs="*", type=Path, help=f"audio files or folders (default {AUDIO_FILE})")
+    parser.add_argument("--model-dir", type=Path, default=MODEL_DIR, help="model folder")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    args = parser.parse_args(argv)
+
+    files, ignored = expand(args.paths or [AUDIO_FILE])
+    if ignored:
+        print(f"ignored {len(ignored)} non-audio file(s): {', '.join(map(str, ignored[:5]))}"
+              f"{' ...' if len(ignored) > 5 else ''}", file=sys.stderr)
+    if not files:
+        print(f"error: no audio files in {', '.join(map(str, args.paths))}", file=sys.stderr)
+        return 1
+    try:
+        predictor = model_lib.load(args.model_dir)
+    except model_lib.ModelError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+    failed = []
+
+    def show(path, probs, error):
+        if error is not None:
+            failed.append(path)
+            if args.json:
+                print(json.dumps({"file": str(path), "error": error}), flush=True)
+            print(f"error: {error}", file=sys.stderr, flush=True)
+        elif args.json:
+            top = next(iter(probs))
+            print(json.dumps({"file": str(path), "emotion": top, "probabilities": probs}), flush=True)
+        else:
+            print(format_text(path, probs), flush=True)
+
+    predict_paths(predictor, files, show)
+    if failed:
+        print(f"{len(failed)} of {len(files)} file(s) could not be predicted: "
+              f"{', '.join(map(str, failed))}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Featurize -> train -> save -> load -> predict on a small real subset, and the protocol splits."""
+
+import joblib
+import numpy as np
+import pytest
+
+import audio
+import corpus
+import model as model_lib
+import neural_network
+from conftest import DATASETS, run_script
+from create_features import FeaturesError, load_features
+
+
+def test_features_file_holds_labels_speakers_and_params(small_features, small_dataset):
+    data = load_features(small_features)
+    utterances, _ = corpus.scan(small_dataset)
+    assert data["path"] == [u.relpath for u in utterances]
+    assert data["speaker"] == [u.speaker for u in utterances]
+    assert data["corpus"] == [u.corpus for u in utterances]
+    assert list(data["labels"]) == [u.label for u in utterances]
+    assert data["emotions"] == list(corpus.EMOTIONS)
+    assert data["frontend"] == audio.frontend_params()
+    assert set(data["speaker"]) == {"Actor_01", "Actor_02", "Actor_05", "Actor_06", "OAF", "YAF"}
+
+
+def test_training_and_prediction_paths_give_identical_features(small_features):
+    data = load_features(small_features)
+    for i in (0, len(data["path"]) - 1):
+        path = DATASETS / data["path"][i]
+        np.testing.assert_array_equal(data["features"][i], audio.file_features(path))
+
+
+def test_speaker_folds_never_share_a_speaker(small_features):
+    data = load_features(small_features)
+    folds = neural_network.speaker_folds(data)
+    speakers = np.array(data["speaker"])
+    for k in set(folds):
+        assert not set(speakers[folds == k]) & set(speakers[folds != k])
+        v = neural_network.validation_fold(k, set(folds))
+        assert v != k
+    # Four actors per RAVDESS fold, one speaker per TESS fold.
+    assert {k: len(set(speakers[folds == k])) for k in set(folds)} == {0: 2, 1: 2, 6: 1, 7: 1}
+
+
+def test_protocol_b_tests_every_file_once_on_unseen_speakers(small_features, monkeypatch):
+    data = load_features(small_features)
+    seen = []
+    real_fit = neural_network.fit
+
+    def recording_fit(arch, feats, labels, **kw):
+        seen.append({id(f) for f in feats} | {id(f) for f in (kw.get("val") or ([], []))[0]})
+        return real_fit(arch, feats, labels, **kw)
+
+    monkeypatch.setattr(neural_network, "fit", recording_fit)
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    order, probs, _ = neural_network.protocol_speakers("cnn", data, log=lambda *_: None)
+    assert sorted(order.tolist()) == list(range(len(data["labels"])))
+    assert probs.shape == (len(data["labels"]), len(corpus.EMOTIONS))
+    folds = neural_network.speaker_folds(data)
+    for k, trained_ids in zip(sorted(set(folds)), seen):
+        test_ids = {id(data["features"][i]) for i in np.flatnonzero(folds == k)}
+        assert not test_ids & trained_ids
+
+
+@pytest.mark.parametrize("arch", model_lib.ARCHITECTURES)
+def test_short_training_saves_and_reloads_identically(small_features, tmp_path, arch):
+    data = load_features(small_features)
+    net, history, used = neural_network.fit(arch, data["features"], data["labels"], epochs=2)
+    assert used == 2 and len(history["loss"]) == 2
+    model_lib.save(net, tmp_path, arch=arch)
+    predictor = model_lib.load(tmp_path)
+    clips = [DATASETS / data["path"][i] for i in (0, 100, len(data["path"]) - 1)]
+    before = neural_network.predict(arch, net, [audio.file_features(c) for c in clips])
+    after = np.array([list(predictor.predict_file(c).values()) for c in clips])
+    after_sorted = np.array([[predictor.predict_file(c)[e] for e in corpus.EMOTIONS] for c in clips])
+    np.testing.assert_allclose(after_sorted, before, rtol=0, atol=1e-6)
+    assert np.allclose(after.sum(axis=1), 1.0, atol=1e-5)
+    assert np.all(np.diff(after, axis=1) <= 0)  # most likely first
+
+
+def test_neural_network_script_end_to_end(small_features, tmp_path):
+    result = run_script("neural_network.py", "--features", small_features, "--arch", "cnn",
+                        "--baseline", "seed", "--protocols", "a,b", "--epochs", "1",
+                        "--model-dir", tmp_path / "model", "--media-dir", tmp_path / "media")
+    assert result.returncode == 0, result.stderr
+    for name in ("model_summary.txt", "classification_report.txt", "confusion_matrix.png",
+                 "training_curves.png", "metrics.json"):
+        assert (tmp_path / "media" / name).stat().st_size > 0
+    import json
+    metrics = json.loads((tmp_path / "media" / "metrics.json").read_text())
+    for arch in ("cnn", "seed"):
+        for p in ("a", "b"):
+            assert set(metrics[arch][p]["scores"]) == {"all", "RAVDESS", "TESS"}
+    assert "| seed | (b) unseen speakers |" in result.stdout
+    meta = model_lib.read_meta(tmp_path / "model")
+    assert meta["emotions"] == list(corpus.EMOTIONS) and meta["architecture"] == "cnn"
+
+
+def test_corrupted_features_file_is_refused_and_not_replaced(small_features, tmp_path):
+    bad = tmp_path / "features.joblib"
+    bad.write_bytes(small_features.read_bytes()[:5000])
+    with pytest.raises(FeaturesError, match="corrupted features file"):
+        load_features(bad)
+    result = run_script("neural_network.py", "--features", bad, "--model-dir", tmp_path / "m",
+                        "--media-dir", tmp_path / "media")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {bad}: corrupted features")
+    assert "Traceback" not in result.stderr and not (tmp_path / "m").exists()
+
+
+def test_features_from_other_frontend_parameters_are_refused(small_features, tmp_path):
+    data = joblib.load(small_features)
+    data["frontend"] = {**data["frontend"], "n_mels": 128}
+    other = tmp_path / "other.joblib"
+    joblib.dump(data, other)
+    with pytest.raises(FeaturesError, match="other front-end parameters"):
+        load_features(other)
+
+
+def test_create_features_reports_skips_and_keeps_old_file_on_failure(small_dataset, tmp_path):
+    out = tmp_path / "features.joblib"
+    out.write_bytes(b"previous good file")
+    empty = tmp_path / "empty_dataset"
+    empty.mkdir()
+    (empty / "stray.txt").write_text("not audio")
+    result = run_script("create_features.py", "--dataset", empty, "--out", out)
+    assert result.returncode == 1 and "no usable corpus file" in result.stderr
+    assert "skipped stray.txt: not an audio file" in result.stdout
+    assert out.read_bytes() == b"previous good file"
+    result = run_script("create_features.py", "--dataset", tmp_path / "missing", "--out", out)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert out.read_bytes() == b"previous good file"
