@@ -154,7 +154,7 @@ def scan(root):
     if not root.is_dir():
         raise CorpusError(f"{root}: no such dataset folder; run `python download_data.py` first")
     utterances, skipped = [], []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames.sort()
         for name in sorted(filenames):
             path = Path(dirpath) / name

@@ -1,0 +1,177 @@
+"""live_predictions.py as a user runs it: the README's command, batches, bad files, bad models."""
+
+import json
+import re
+import shlex
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import audio
+import corpus
+import model as model_lib
+from conftest import REPO, real_file, run_script
+
+EXAMPLE = REPO / "examples" / "03-01-05-02-01-01-13.wav"
+PROB_LINE = re.compile(r"^  (\w+)\s+(\d\.\d{3})")
+
+
+def probabilities(stdout):
+    """The emotion -> probability lines printed for one file."""
+    return {m.group(1): float(m.group(2)) for m in map(PROB_LINE.match, stdout.splitlines()) if m}
+
+
+def readme_command(label):
+    """The shell command in the README's opening block that follows the comment ``label``."""
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"```bash\n(.*?)```", text, re.S).group(1)
+    for line in block.splitlines():
+        if line.startswith("bash ") and label in line:
+            return line.split("#")[0].strip()
+    raise AssertionError(f"no README command marked {label!r}")
+
+
+def test_readme_main_command_prints_emotion_and_all_probabilities():
+    import subprocess
+    command = readme_command("predict")
+    result = subprocess.run(command, shell=True, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    probs = probabilities(result.stdout)
+    assert set(probs) == set(corpus.EMOTIONS)
+    assert abs(sum(probs.values()) - 1) < 0.01
+    first = result.stdout.splitlines()[-9]
+    assert first.startswith("examples/") and f"({max(probs.values()):.2f})" in first
+
+
+def test_readme_test_command_is_what_ci_runs():
+    ci = (REPO / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci == readme_command("tests")
+
+
+def test_default_is_audio_file_and_json_lines():
+    result = run_script("live_predictions.py", "--json")
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    record = json.loads(line)
+    assert record["file"] == "examples/03-01-05-02-01-01-13.wav"
+    assert list(record["probabilities"]) [0] == record["emotion"]
+    assert sorted(record["probabilities"]) == sorted(corpus.EMOTIONS)
+    values = list(record["probabilities"].values())
+    assert values == sorted(values, reverse=True)
+
+
+def write_bad_inputs(folder):
+    """Every kind of bad or odd input a user may hand the predictor. Returns {name: expected error}."""
+    y = audio.load_audio(EXAMPLE)
+    expected = {}
+    (folder / "empty.wav").write_bytes(b"")
+    expected["empty.wav"] = "empty file"
+    (folder / "text.wav").write_text("not audio at all\n" * 10)
+    expected["text.wav"] = "not a readable audio file"
+    sf.write(folder / "short.wav", y[:1600], audio.SAMPLE_RATE)
+    expected["short.wav"] = "too short"
+    sf.write(folder / "silence.wav", np.zeros(3 * audio.SAMPLE_RATE), audio.SAMPLE_RATE)
+    expected["silence.wav"] = "digital silence"
+    return expected
+
+
+def write_good_inputs(folder):
+    """Odd but valid audio: formats, rates, channels, a truncated WAV, a 10-minute file."""
+    y = audio.load_audio(EXAMPLE)
+    names = []
+    for subtype in ("PCM_U8", "PCM_24", "PCM_32", "FLOAT"):
+        sf.write(folder / f"fmt_{subtype}.wav", y, audio.SAMPLE_RATE, subtype=subtype)
+        names.append(f"fmt_{subtype}.wav")
+    import soxr
+    for rate in (8000, 44100, 96000):
+        sf.write(folder / f"rate_{rate}.wav", soxr.resample(y, audio.SAMPLE_RATE, rate), rate)
+        names.append(f"rate_{rate}.wav")
+    for ch in (2, 6):
+        sf.write(folder / f"ch_{ch}.wav", np.repeat(y[:, None], ch, axis=1), audio.SAMPLE_RATE)
+        names.append(f"ch_{ch}.wav")
+    whole = (folder / "rate_44100.wav").read_bytes()
+    (folder / "truncated.wav").write_bytes(whole[: len(whole) // 2])
+    names.append("truncated.wav")
+    long = np.tile(y, int(600 * audio.SAMPLE_RATE / len(y)) + 1)[:600 * audio.SAMPLE_RATE]
+    sf.write(folder / "ten_minutes.flac", long, audio.SAMPLE_RATE)
+    names.append("ten_minutes.flac")
+    return names
+
+
+def test_batch_with_bad_files_predicts_the_good_and_lists_the_bad(tmp_path):
+    bad = write_bad_inputs(tmp_path)
+    good = write_good_inputs(tmp_path)
+    (tmp_path / "notes.txt").write_text("a stray file in the folder")
+    missing = tmp_path / "missing.wav"
+    result = run_script("live_predictions.py", "--json", tmp_path, missing)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    records = {json.loads(line)["file"]: json.loads(line) for line in result.stdout.splitlines()}
+    for name in good:
+        assert sorted(records[str(tmp_path / name)]["probabilities"]) == sorted(corpus.EMOTIONS), name
+    for name, problem in bad.items():
+        assert problem in records[str(tmp_path / name)]["error"]
+    assert "no such file" in records[str(missing)]["error"]
+    errors = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
+    assert len(errors) == len(bad) + 1 and all(str(tmp_path) in l for l in errors)
+    assert "ignored 1 non-audio file(s)" in result.stderr
+    assert f"{len(bad) + 1} of {len(bad) + len(good) + 1} file(s) could not be predicted" in result.stderr
+    # The same samples in another sample format or channel count get the same prediction.
+    # (Resampling is lossy near the top band, so other rates are only required to work above.)
+    ref = records[str(tmp_path / "fmt_FLOAT.wav")]["probabilities"]
+    for name in ("fmt_PCM_24.wav", "fmt_PCM_32.wav", "ch_2.wav", "ch_6.wav"):
+        got = records[str(tmp_path / name)]["probabilities"]
+        assert max(abs(got[e] - ref[e]) for e in ref) < 0.02, name
+
+
+@pytest.fixture
+def model_copy(tmp_path):
+    dest = tmp_path / "model"
+    shutil.copytree(REPO / "model", dest)
+    return dest
+
+
+@pytest.mark.parametrize("damage, problem", [
+    ("truncate_keras", "does not match"),
+    ("garbage_keras_and_hash", "cannot be loaded"),
+    ("bad_json", "corrupted model metadata"),
+    ("other_frontend", "other front-end parameters"),
+    ("missing", "missing"),
+])
+def test_damaged_or_mismatched_model_is_refused_in_one_line(model_copy, damage, problem):
+    meta_path, keras_path = model_copy / model_lib.META_FILE, model_copy / model_lib.MODEL_FILE
+    meta = json.loads(meta_path.read_text())
+    if damage == "truncate_keras":
+        keras_path.write_bytes(keras_path.read_bytes()[:1000])
+    elif damage == "garbage_keras_and_hash":
+        keras_path.write_bytes(b"PK\x03\x04 not really a zip")
+        meta["keras_sha256"] = model_lib._sha256(keras_path)
+        meta_path.write_text(json.dumps(meta))
+    elif damage == "bad_json":
+        meta_path.write_text("{ not json")
+    elif damage == "other_frontend":
+        meta["frontend"]["hop_length"] = 256
+        meta_path.write_text(json.dumps(meta))
+    elif damage == "missing":
+        keras_path.unlink()
+    result = run_script("live_predictions.py", "--model-dir", model_copy, EXAMPLE)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and problem in lines[0]
+    assert str(model_copy) in lines[0]
+
+
+def test_saving_over_a_model_never_leaves_half_a_file(model_copy, monkeypatch):
+    before = {p.name: p.read_bytes() for p in model_copy.iterdir()}
+    predictor = model_lib.load(model_copy)
+
+    def crash(path, *a, **k):
+        open(path, "wb").write(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(predictor.keras_model, "save", crash)
+    with pytest.raises(OSError):
+        model_lib.save(predictor.keras_model, model_copy, arch=predictor.arch)
+    assert {p.name: p.read_bytes() for p in model_copy.iterdir()} == before
