@@ -1,8 +1,12 @@
 """Featurize the dataset folder into joblib_features/: log-mel frames, labels, speakers, corpora.
 
-    python create_features.py                                  # RAVDESS+TESS_Dataset/ -> joblib_features/features.joblib
+    python create_features.py                                  # RAVDESS+TESS_Dataset/ -> joblib_features/
     python create_features.py --dataset ../shared/datasets     # any folder with the corpora's layout
+    python create_features.py --augment 0 --no-robustness      # only the plain features (fastest)
 
+Writes three files: features.joblib (every file's features, label, speaker, corpus and path),
+augmented.joblib (AUGMENT_COPIES randomly distorted training copies of every file, see augment.py)
+and robustness.joblib (every file under the fixed conditions of the robustness report).
 Every audio file is read through the one front end (audio.py); its parameters are saved in the
 features file, so training refuses features made with other settings. The file is written to a
 temporary name and renamed, so a crash never leaves half a features file. Files that cannot be
@@ -18,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import audio
+import augment
 import corpus
 from model import write_atomic
 
@@ -25,6 +30,11 @@ from model import write_atomic
 DATASET_DIR = Path("RAVDESS+TESS_Dataset")
 # Where the features go.
 FEATURES_FILE = Path("joblib_features") / "features.joblib"
+# Beside it: the augmented training copies and the robustness conditions (same rows, same order).
+AUGMENTED_NAME = "augmented.joblib"
+ROBUSTNESS_NAME = "robustness.joblib"
+# Randomly distorted training copies made of every file (0: none).
+AUGMENT_COPIES = 2
 # Worker processes: every core this process may use.
 N_JOBS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 # Files handed to a worker at a time (fewer round trips than one by one).
@@ -38,26 +48,51 @@ class FeaturesError(ValueError):
     """A features file that cannot be used; the message names it and says what to do."""
 
 
-def featurize(path):
-    """Features of one file, or the reason it cannot be used: ((n_frames, N_MELS) or None, str or None)."""
+def featurize(path, relpath="", n_augment=0, conditions=()):
+    """Features of one file, or the reason it cannot be used.
+
+    Returns (result, None) or (None, reason). ``result`` holds "base": (n_frames, N_MELS) float32,
+    "augmented": n_augment such arrays of random copies (seeded by ``relpath``), and
+    "conditions": {condition: array} for the robustness conditions.
+    """
     try:
-        return audio.file_features(path), None
+        y = audio.load_audio(path)
+        audio.check_clip(y, path)
     except audio.AudioError as err:
         return None, str(err).split(": ", 1)[-1]
+    copies = [augment.augment(y, np.random.default_rng(augment.seed_for(relpath, c)))
+              for c in range(n_augment)]
+    return {"base": audio.features(y),
+            "augmented": [audio.features(z) for z in copies],
+            "conditions": {c: audio.features(augment.apply_condition(y, c, augment.seed_for(relpath, -1)))
+                           for c in conditions}}, None
 
 
-def featurize_all(paths, n_jobs=N_JOBS, progress=True):
+def featurize_all(paths, relpaths=None, n_jobs=N_JOBS, progress=True, n_augment=0, conditions=()):
     """Featurize many files in parallel (joblib). Returns a list of featurize() results, in order."""
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
+    relpaths = relpaths or [str(p) for p in paths]
+    jobs = [(p, r, n_augment, tuple(conditions)) for p, r in zip(paths, relpaths)]
     if n_jobs == 1:
-        results = map(featurize, paths)
+        results = (featurize(*job) for job in jobs)
     else:
         results = Parallel(n_jobs=n_jobs, batch_size=BATCH_SIZE, return_as="generator")(
-            delayed(featurize)(p) for p in paths)
+            delayed(featurize)(*job) for job in jobs)
     return list(tqdm(results, total=len(paths), unit="file", disable=not progress,
                      desc="featurizing"))
+
+
+def pack(arrays):
+    """A list of (n_i, N_MELS) arrays as one (sum n_i, N_MELS) array and (len + 1,) offsets."""
+    frames = np.concatenate(arrays) if arrays else np.zeros((0, audio.N_MELS), np.float32)
+    return frames, np.concatenate([[0], np.cumsum([len(a) for a in arrays])]).astype(np.int64)
+
+
+def unpack(frames, offsets):
+    """The inverse of pack: a list of views into ``frames``."""
+    return [frames[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
 
 
 def save_features(data, path):
@@ -80,8 +115,7 @@ def load_features(path=FEATURES_FILE):
         raise FeaturesError(f"{path}: no features file; run `python create_features.py` first")
     try:
         data = joblib.load(path)
-        frames, offsets = data["frames"], data["offsets"]
-        features = [frames[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+        features = unpack(data["frames"], data["offsets"])
         n = len(features)
         if len(data["labels"]) != n or any(len(data[k]) != n for k in META_FIELDS):
             raise ValueError("lengths differ")
@@ -95,20 +129,52 @@ def load_features(path=FEATURES_FILE):
     return data
 
 
-def build_features(dataset, n_jobs=N_JOBS, progress=True):
-    """Scan ``dataset``, featurize every corpus file. Returns (features dict, skipped list)."""
+def load_companion(features_path, name, base):
+    """Read augmented.joblib or robustness.joblib beside a features file; None when absent.
+
+    Checks that it was made from the same files with the same front end as ``base`` (the dict
+    load_features returned). Returns {"augmented": list, "source": (n,) int} for the augmented
+    copies, or {condition: list of arrays aligned with base} for the robustness conditions.
+    """
+    import joblib
+
+    path = Path(features_path).parent / name
+    if not path.is_file():
+        return None
+    try:
+        data = joblib.load(path)
+        if data["path"] != base["path"] or data["frontend"] != audio.frontend_params():
+            raise FeaturesError(f"{path}: made from other files or settings than {features_path}; "
+                                "re-run `python create_features.py`")
+        if name == AUGMENTED_NAME:
+            return {"augmented": unpack(data["frames"], data["offsets"]), "source": data["source"]}
+        return {c: unpack(*data["conditions"][c]) for c in data["conditions"]}
+    except FeaturesError:
+        raise
+    except Exception as err:  # a damaged pickle raises many types; all mean the same here
+        raise FeaturesError(f"{path}: corrupted features file ({err.__class__.__name__}); "
+                            "re-run `python create_features.py`") from None
+
+
+def build_features(dataset, n_jobs=N_JOBS, progress=True, n_augment=0, conditions=()):
+    """Scan ``dataset`` and featurize every corpus file.
+
+    Returns (features dict, augmented dict or None, robustness dict or None), ready to save.
+    """
     utterances, skipped = corpus.scan(dataset)
-    results = featurize_all([u.path for u in utterances], n_jobs=n_jobs, progress=progress)
+    results = featurize_all([u.path for u in utterances], [u.relpath for u in utterances],
+                            n_jobs=n_jobs, progress=progress, n_augment=n_augment,
+                            conditions=conditions)
     kept = []
     for u, (feats, reason) in zip(utterances, results):
         if reason is None:
             kept.append((u, feats))
         else:
             skipped.append((u.relpath, reason))
-    lengths = [len(f) for _, f in kept]
+    frames, offsets = pack([f["base"] for _, f in kept])
     data = {
-        "frames": np.concatenate([f for _, f in kept]) if kept else np.zeros((0, audio.N_MELS), np.float32),
-        "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        "frames": frames,
+        "offsets": offsets,
         "labels": np.array([u.label for u, _ in kept], dtype=np.int64),
         "emotions": list(corpus.EMOTIONS),
         "frontend": audio.frontend_params(),
@@ -117,7 +183,24 @@ def build_features(dataset, n_jobs=N_JOBS, progress=True):
     }
     for field in META_FIELDS:
         data[field] = [u.relpath if field == "path" else getattr(u, field) for u, _ in kept]
-    return data
+    # Copies and conditions are stored as float16 (half the disk and memory); the plain features,
+    # which must equal the prediction path's, stay float32.
+    common = {"path": data["path"], "frontend": data["frontend"]}
+
+    def pack16(arrays):
+        frames, offsets = pack(arrays)
+        return frames.astype(np.float16), offsets
+
+    augmented = robustness = None
+    if n_augment:
+        frames, offsets = pack16([a for _, f in kept for a in f["augmented"]])
+        augmented = {**common, "frames": frames, "offsets": offsets,
+                     "source": np.repeat(np.arange(len(kept)), n_augment),
+                     "copy": np.tile(np.arange(n_augment), len(kept))}
+    if conditions:
+        robustness = {**common, "conditions": {c: pack16([f["conditions"][c] for _, f in kept])
+                                               for c in conditions}}
+    return data, augmented, robustness
 
 
 def main(argv=None):
@@ -125,11 +208,19 @@ def main(argv=None):
     parser.add_argument("--dataset", type=Path, default=DATASET_DIR, help="folder with the corpora")
     parser.add_argument("--out", type=Path, default=FEATURES_FILE, help="features file to write")
     parser.add_argument("--jobs", type=int, default=N_JOBS, help="worker processes")
+    parser.add_argument("--augment", type=int, default=AUGMENT_COPIES,
+                        help="random training copies per file (0: none)")
+    parser.add_argument("--no-robustness", action="store_true",
+                        help="skip the robustness conditions")
     args = parser.parse_args(argv)
+    if args.augment < 0:
+        parser.error("--augment must be 0 or more")
 
     start = time.perf_counter()
+    conditions = () if args.no_robustness else augment.CONDITIONS
     try:
-        data = build_features(args.dataset, n_jobs=args.jobs)
+        data, augmented, robustness = build_features(args.dataset, n_jobs=args.jobs,
+                                                     n_augment=args.augment, conditions=conditions)
     except corpus.CorpusError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -141,10 +232,15 @@ def main(argv=None):
               file=sys.stderr)
         return 1
     save_features(data, args.out)
+    written = [args.out]
+    for name, extra in ((AUGMENTED_NAME, augmented), (ROBUSTNESS_NAME, robustness)):
+        if extra is not None:
+            save_features(extra, args.out.parent / name)
+            written.append(args.out.parent / name)
     per_corpus = {c: data["corpus"].count(c) for c in sorted(set(data["corpus"]))}
     print(f"read {n_kept + len(skipped)} files: featurized {n_kept} "
           f"({', '.join(f'{c} {n}' for c, n in per_corpus.items())}), skipped {len(skipped)}; "
-          f"wrote {args.out} in {time.perf_counter() - start:.1f} s")
+          f"wrote {', '.join(map(str, written))} in {time.perf_counter() - start:.1f} s")
     return 0
 
 

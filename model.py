@@ -44,6 +44,10 @@ N_FRAMES = 300
 WINDOW_HOP = 150
 
 ARCHITECTURES = ("seed", "cnn")
+# Our model first averages this many 10 ms frames into one (4: 40 ms frames, 75 per window) ...
+CNN_INPUT_POOL = 4
+# ... then runs these Conv1D blocks: (filters, kernel width in pooled frames).
+CNN_BLOCKS = ((64, 5), (96, 5), (128, 3))
 
 
 class ModelError(ValueError):
@@ -64,14 +68,17 @@ def normalise(f):
 
 
 def fit_frames(f, n_frames=N_FRAMES, offset=None):
-    """Crop or zero-pad (n, C) to (n_frames, C). ``offset`` picks the crop; default is centred."""
+    """Crop or tile (n, C) to (n_frames, C).
+
+    A long clip is cropped (centred, or from ``offset``); a short one is repeated end to end so that
+    every frame the model sees is speech (``offset`` then rotates where the repetition starts).
+    """
     n = len(f)
     if n >= n_frames:
         start = (n - n_frames) // 2 if offset is None else min(offset, n - n_frames)
         return f[start:start + n_frames]
-    out = np.zeros((n_frames, f.shape[1]), dtype=np.float32)
-    out[:n] = f
-    return out
+    start = 0 if offset is None else offset % n
+    return f[(np.arange(n_frames) + start) % n]
 
 
 def windows(f, n_frames=N_FRAMES, hop=WINDOW_HOP):
@@ -85,8 +92,29 @@ def windows(f, n_frames=N_FRAMES, hop=WINDOW_HOP):
 
 
 def cnn_input(feats):
-    """Ours, for training and evaluation: list of (n_frames, N_MELS) -> (n, N_FRAMES, N_MELS)."""
+    """Ours, for evaluation: list of (n_frames, N_MELS) -> (n, N_FRAMES, N_MELS), centred windows."""
     return np.stack([fit_frames(normalise(f)) for f in feats])
+
+
+# Training-time augmentation of our model's input (SpecAugment): masks per example.
+FREQ_MASKS, FREQ_MASK_MAX = 2, 8      # bands set to the mean, up to 8 adjacent mel bands each
+TIME_MASKS, TIME_MASK_MAX = 2, 25     # frames set to the mean, up to 25 adjacent frames each
+
+
+def cnn_train_example(f, rng):
+    """One training example of our model: a random window of the clip, with SpecAugment masks."""
+    f = normalise(f)
+    x = fit_frames(f, N_FRAMES, offset=int(rng.integers(0, max(len(f), 1))))
+    x = np.array(x, dtype=np.float32)
+    for _ in range(FREQ_MASKS):
+        w = int(rng.integers(0, FREQ_MASK_MAX + 1))
+        b = int(rng.integers(0, audio.N_MELS - w + 1))
+        x[:, b:b + w] = 0.0
+    for _ in range(TIME_MASKS):
+        w = int(rng.integers(0, TIME_MASK_MAX + 1))
+        t = int(rng.integers(0, N_FRAMES - w + 1))
+        x[t:t + w] = 0.0
+    return x
 
 
 # ----------------------------------------------------------------------------- architectures
@@ -108,20 +136,20 @@ def build(arch, n_classes=len(EMOTIONS)):
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
     if arch == "cnn":
-        model = keras.Sequential([
-            keras.Input((N_FRAMES, audio.N_MELS)),
-            layers.Conv1D(64, 5, padding="same", activation="relu"),
-            layers.BatchNormalization(),
-            layers.MaxPooling1D(2),
-            layers.Conv1D(128, 5, padding="same", activation="relu"),
-            layers.BatchNormalization(),
-            layers.MaxPooling1D(2),
-            layers.Conv1D(128, 3, padding="same", activation="relu"),
-            layers.BatchNormalization(),
-            layers.GlobalMaxPooling1D(),
-            layers.Dropout(0.3),
-            layers.Dense(n_classes, activation="softmax"),
-        ], name="cnn")
+        # 10 ms frames averaged to 40 ms, then Conv1D blocks over time (mel bands as channels),
+        # then the mean and the maximum over time of the last block, so any length of speech counts.
+        inputs = keras.Input((N_FRAMES, audio.N_MELS))
+        x = layers.AveragePooling1D(CNN_INPUT_POOL)(inputs)
+        for filters, width in CNN_BLOCKS:
+            x = layers.Conv1D(filters, width, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+            x = layers.MaxPooling1D(2)(x)
+            x = layers.SpatialDropout1D(0.1)(x)
+        x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
+        x = layers.Dropout(0.4)(x)
+        outputs = layers.Dense(n_classes, activation="softmax")(x)
+        model = keras.Model(inputs, outputs, name="cnn")
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
@@ -205,6 +233,15 @@ def read_meta(folder):
     return meta
 
 
+def calibrate(probs, temperature):
+    """Probabilities (n, k) with their logits divided by ``temperature`` (temperature scaling)."""
+    if temperature == 1.0:
+        return probs
+    logits = np.log(np.clip(probs, 1e-12, 1.0)) / temperature
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 class Predictor:
     """A loaded model: turns audio into the probability of every emotion.
 
@@ -226,19 +263,12 @@ class Predictor:
             return seed_input([feats])
         return np.stack(windows(normalise(feats), self.n_frames, self.window_hop))
 
-    def _calibrate(self, probs):
-        if self.temperature == 1.0:
-            return probs
-        logits = np.log(np.clip(probs, 1e-12, 1.0)) / self.temperature
-        logits -= logits.max(axis=-1, keepdims=True)
-        e = np.exp(logits)
-        return e / e.sum(axis=-1, keepdims=True)
-
     def predict_features(self, feats_list):
         """Probabilities for a batch of clips' stored features: (n_clips, n_emotions) float."""
         rows = [self._inputs(f) for f in feats_list]
         batch = np.concatenate(rows)
-        probs = self._calibrate(np.asarray(self.keras_model(batch, training=False), dtype=np.float64))
+        probs = calibrate(np.asarray(self.keras_model(batch, training=False), dtype=np.float64),
+                          self.temperature)
         out, i = [], 0
         for r in rows:
             out.append(probs[i:i + len(r)].mean(axis=0))

@@ -8,7 +8,11 @@ Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per 
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
   (b) "speakers": speaker-independent. RAVDESS actors in 6 folds of 4 (1-4, 5-8, ... 21-24) and TESS
       leave-one-speaker-out; every file is tested exactly once, by a model that never heard its speaker.
-The shipped model is then trained on all files. Results go to media/ (metrics.json, reports,
+Under (b) it also reports the accuracy under noise, gain and a telephone band (robustness.joblib)
+and the expected calibration error before and after temperature scaling, the temperature being
+fitted on speakers held out from each fold's training (never its test speakers).
+The shipped model is then trained on all files (plus their augmented copies), for as many epochs
+and with the temperature that protocol (b) selected. Results go to media/ (metrics.json, reports,
 confusion matrix, training curves, model summary) and the model to model/.
 """
 
@@ -20,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+import augment
 import corpus
 import model as model_lib
-from create_features import FEATURES_FILE, FeaturesError, load_features
+from create_features import (AUGMENTED_NAME, FEATURES_FILE, ROBUSTNESS_NAME, FeaturesError,
+                             load_companion, load_features)
 
 # Architecture shipped in model/ ("cnn" is ours, "seed" the original project's).
 ARCH = "cnn"
@@ -38,10 +44,14 @@ SEED = 42
 # Protocol (a): share of files held out for testing, as in the seed.
 TEST_SIZE = 0.33
 # Training schedule per architecture. The seed's: 50 epochs, batch 16, no early stopping.
-EPOCHS = {"seed": 50, "cnn": 30}
-BATCH_SIZE = {"seed": 16, "cnn": 32}
+EPOCHS = {"seed": 50, "cnn": 40}
+BATCH_SIZE = {"seed": 16, "cnn": 64}
 # Our model stops early on speakers held out from its training folds (never the test speakers).
 EARLY_STOP_PATIENCE = 6
+# Our model trains on the augmented copies of its training files too (see create_features.py).
+USE_AUGMENTED = {"seed": False, "cnn": True}
+# Bins of the expected calibration error.
+ECE_BINS = 15
 
 
 def set_seed(seed):
@@ -58,6 +68,34 @@ def class_weights(labels, n_classes):
     return {i: float(w) for i, w in enumerate(weights)}
 
 
+def train_batches(feats, labels, batch_size, seed):
+    """Our model's training data: a keras PyDataset of random windows with SpecAugment masks,
+    reshuffled every epoch, each example weighted so that every class counts the same."""
+    import keras
+
+    weights = class_weights(labels, len(corpus.EMOTIONS))
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(feats))
+
+        def __len__(self):
+            return -(-len(feats) // batch_size)
+
+        def __getitem__(self, i):
+            idx = self.order[i * batch_size:(i + 1) * batch_size]
+            x = np.stack([model_lib.cnn_train_example(feats[j], self.rng) for j in idx])
+            y = labels[idx]
+            return x, y, np.array([weights[int(c)] for c in y], dtype=np.float32)
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(feats))
+
+    return Batches()
+
+
 def fit(arch, feats, labels, *, val=None, epochs=None, seed=SEED, verbose=0):
     """Train one model of ``arch`` on stored features. ``val``: (feats, labels) for early stopping.
 
@@ -67,18 +105,23 @@ def fit(arch, feats, labels, *, val=None, epochs=None, seed=SEED, verbose=0):
 
     set_seed(seed)
     net = model_lib.build(arch)
-    x, y = model_lib.make_input(arch, feats), np.asarray(labels)
+    y = np.asarray(labels)
     epochs = epochs or EPOCHS[arch]
     kwargs = {}
-    if arch != "seed":
-        kwargs["class_weight"] = class_weights(y, len(corpus.EMOTIONS))
+    if arch == "seed":
+        x = model_lib.make_input(arch, feats)
+        kwargs.update(batch_size=BATCH_SIZE[arch], shuffle=True)
+    else:
+        x = train_batches(feats, y, BATCH_SIZE[arch], seed)
     if val is not None:
         kwargs["validation_data"] = (model_lib.make_input(arch, val[0]), np.asarray(val[1]))
         if arch != "seed":
             kwargs["callbacks"] = [keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=EARLY_STOP_PATIENCE, restore_best_weights=True)]
-    history = net.fit(x, y, epochs=epochs, batch_size=BATCH_SIZE[arch], shuffle=True,
-                      verbose=verbose, **kwargs).history
+    if arch == "seed":
+        history = net.fit(x, y, epochs=epochs, verbose=verbose, **kwargs).history
+    else:
+        history = net.fit(x, epochs=epochs, verbose=verbose, **kwargs).history
     used = len(history["loss"])
     if "callbacks" in kwargs and kwargs["callbacks"][0].stopped_epoch > 0:
         used = kwargs["callbacks"][0].best_epoch + 1
@@ -107,20 +150,69 @@ def scores(labels, preds, corpora):
     return out
 
 
-def protocol_random(arch, data, seed=SEED):
-    """Protocol (a): random stratified 67/33 split. Returns (test indices, probabilities, epochs)."""
+def fit_temperature(probs, labels):
+    """The temperature that minimises the negative log-likelihood of ``labels`` (grid search)."""
+    grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 121))
+    nll = [-np.mean(np.log(model_lib.calibrate(probs, t)[np.arange(len(labels)), labels] + 1e-12)) for t in grid]
+    return float(grid[int(np.argmin(nll))])
+
+
+def expected_calibration_error(probs, labels, bins=ECE_BINS):
+    """ECE: the gap between confidence and accuracy, averaged over equal-width confidence bins."""
+    conf, pred = probs.max(axis=1), probs.argmax(axis=1)
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            ece += m.mean() * abs(np.mean(pred[m] == labels[m]) - conf[m].mean())
+    return float(ece)
+
+
+def training_set(arch, data, idx):
+    """Features and labels that train on files ``idx``: the files, plus their augmented copies."""
+    feats = [data["features"][i] for i in idx]
+    labels = [data["labels"][idx]]
+    aug = data.get("augmented")
+    if aug is not None and USE_AUGMENTED[arch]:
+        keep = np.flatnonzero(np.isin(aug["source"], idx))
+        feats += [aug["augmented"][j] for j in keep]
+        labels.append(data["labels"][aug["source"][keep]])
+    return feats, np.concatenate(labels)
+
+
+def run_fold(arch, data, train, test, held=None, seed=SEED):
+    """Train on files ``train`` (early stopping on ``held``), predict ``test``.
+
+    Returns a dict: test probabilities (calibrated by the temperature fitted on ``held``), raw
+    probabilities, robustness-condition probabilities, temperature and epochs used.
+    """
+    feats, labels = data["features"], data["labels"]
+    val = ([feats[i] for i in held], labels[held]) if held is not None else None
+    net, _, used = fit(arch, *training_set(arch, data, train), val=val, seed=seed)
+    temperature = 1.0
+    if val is not None:
+        temperature = fit_temperature(predict(arch, net, val[0]), val[1])
+    raw = predict(arch, net, [feats[i] for i in test])
+    out = {"raw": raw, "probs": model_lib.calibrate(raw, temperature), "temperature": temperature, "epochs": used,
+           "conditions": {}}
+    for c, cond_feats in (data.get("robustness") or {}).items():
+        out["conditions"][c] = predict(arch, net, [cond_feats[i] for i in test])
+    return out
+
+
+def protocol_random(arch, data, seed=SEED, log=print):
+    """Protocol (a): random stratified 67/33 split. Returns (test indices, list of run_fold dicts)."""
     from sklearn.model_selection import train_test_split
 
-    idx = np.arange(len(data["labels"]))
-    train, test = train_test_split(idx, test_size=TEST_SIZE, random_state=seed,
-                                   stratify=data["labels"])
-    feats, labels = data["features"], data["labels"]
-    val = None
+    labels = data["labels"]
+    idx = np.arange(len(labels))
+    train, test = train_test_split(idx, test_size=TEST_SIZE, random_state=seed, stratify=labels)
+    held = None
     if arch != "seed":  # early stopping on a random tenth of the training files, as this protocol is random
         train, held = train_test_split(train, test_size=0.1, random_state=seed, stratify=labels[train])
-        val = ([feats[i] for i in held], labels[held])
-    net, _, used = fit(arch, [feats[i] for i in train], labels[train], val=val, seed=seed)
-    return test, predict(arch, net, [feats[i] for i in test]), [used]
+    data = {**data, "robustness": None}
+    return test, [run_fold(arch, data, train, test, held, seed=seed)]
 
 
 def speaker_folds(data):
@@ -135,55 +227,71 @@ def validation_fold(test_fold, present):
     return nxt[0] if nxt else None
 
 
-def protocol_speakers(arch, data, seed=SEED, log=print):
+def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None):
     """Protocol (b): every file tested once by a model that never heard its speaker.
 
-    Returns (test indices, probabilities, epochs used per fold).
+    Returns (test indices, list of run_fold dicts, one per fold).
     """
     folds = speaker_folds(data)
-    feats, labels = data["features"], data["labels"]
-    order, probs, used_all = [], [], []
+    labels = data["labels"]
+    order, runs = [], []
     present = set(folds.tolist())
     for k in sorted(present):
+        if only_folds is not None and k not in only_folds:
+            continue
         test = np.flatnonzero(folds == k)
         v = validation_fold(k, present) if arch != "seed" else None
         train = np.flatnonzero((folds != k) & (folds != v))
+        held = np.flatnonzero(folds == v) if v is not None else None
         if len(train) == 0:
             continue
-        val = None
-        if v is not None:
-            held = np.flatnonzero(folds == v)
-            val = ([feats[i] for i in held], labels[held])
         t = time.perf_counter()
-        net, _, used = fit(arch, [feats[i] for i in train], labels[train], val=val, seed=seed)
-        p = predict(arch, net, [feats[i] for i in test])
-        acc = float(np.mean(p.argmax(1) == labels[test]))
+        run = run_fold(arch, data, train, test, held, seed=seed)
+        acc = float(np.mean(run["probs"].argmax(1) == labels[test]))
         speakers = sorted(set(data["speaker"][i] for i in test))
         log(f"  [{arch}] fold {k}: test {speakers[0]}..{speakers[-1]} ({len(test)} files), "
-            f"{len(train)} train, {used} epochs, accuracy {acc:.3f}, {time.perf_counter() - t:.0f} s")
+            f"{len(train)} train files, {run['epochs']} epochs, T={run['temperature']:.2f}, "
+            f"accuracy {acc:.3f}, {time.perf_counter() - t:.0f} s")
         order.append(test)
-        probs.append(p)
-        used_all.append(used)
-    return np.concatenate(order), np.concatenate(probs), used_all
+        runs.append(run)
+    return np.concatenate(order), runs
 
 
-def evaluate(arch, data, protocols, log=print):
+def evaluate(arch, data, protocols, log=print, only_folds=None):
     """Run the protocols for one architecture. Returns {protocol: result dict}."""
+    from sklearn.metrics import recall_score
+
     results = {}
     for p in protocols:
         t = time.perf_counter()
-        run = protocol_random if p == "a" else protocol_speakers
-        kwargs = {} if p == "a" else {"log": log}
-        idx, probs, used = run(arch, data, **kwargs)
+        if p == "a":
+            idx, runs = protocol_random(arch, data, log=log)
+        else:
+            idx, runs = protocol_speakers(arch, data, log=log, only_folds=only_folds)
         labels = data["labels"][idx]
         corpora = [data["corpus"][i] for i in idx]
-        results[p] = {"scores": scores(labels, probs.argmax(1), corpora),
-                      "epochs": used, "seconds": round(time.perf_counter() - t, 1),
-                      "labels": labels, "probs": probs, "corpora": corpora}
-        s = results[p]["scores"]
+        probs = np.concatenate([r["probs"] for r in runs])
+        raw = np.concatenate([r["raw"] for r in runs])
+        preds = probs.argmax(1)
+        r = {"scores": scores(labels, preds, corpora),
+             "recall": dict(zip(corpus.EMOTIONS, recall_score(
+                 labels, preds, labels=range(len(corpus.EMOTIONS)), average=None, zero_division=0).round(4).tolist())),
+             "ece": {"uncalibrated": expected_calibration_error(raw, labels),
+                     "calibrated": expected_calibration_error(probs, labels)},
+             "temperatures": [r["temperature"] for r in runs],
+             "epochs": [r["epochs"] for r in runs], "seconds": round(time.perf_counter() - t, 1),
+             "labels": labels, "probs": probs, "corpora": corpora}
+        if runs[0]["conditions"]:
+            r["robustness"] = {c: scores(labels, np.concatenate([x["conditions"][c] for x in runs]).argmax(1),
+                                         corpora)["all"]["accuracy"] for c in runs[0]["conditions"]}
+        results[p] = r
         log(f"[{arch}] protocol ({p}): " + ", ".join(
-            f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in s.items())
-            + f" ({results[p]['seconds']:.0f} s)")
+            f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in r["scores"].items())
+            + f"; ECE {r['ece']['uncalibrated']:.3f} -> {r['ece']['calibrated']:.3f}"
+            + f"; min recall {min(r['recall'].values()):.3f} ({r['seconds']:.0f} s)")
+        if "robustness" in r:
+            log(f"[{arch}] protocol ({p}) robustness: " + ", ".join(
+                f"{c} {a:.3f}" for c, a in r["robustness"].items()))
     return results
 
 
@@ -245,7 +353,8 @@ def write_reports(media, arch, results, history, net, summary_table):
     model_lib.write_atomic(media / "training_curves.png", lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
 
-    metrics = {a: {p: {k: r[k] for k in ("scores", "epochs", "seconds")} for p, r in res.items()}
+    keep = ("scores", "recall", "ece", "temperatures", "robustness", "epochs", "seconds")
+    metrics = {a: {p: {k: r[k] for k in keep if k in r} for p, r in res.items()}
                for a, res in results.items()}
     metrics["shipped"] = arch
     metrics["table"] = summary_table
@@ -254,17 +363,37 @@ def write_reports(media, arch, results, history, net, summary_table):
 
 
 def summary(results):
-    """A Markdown table of every architecture and protocol: overall, RAVDESS and TESS scores."""
-    rows = ["| model | protocol | accuracy | macro-F1 | weighted-F1 | RAVDESS acc | TESS acc |",
-            "|---|---|---|---|---|---|---|"]
+    """Markdown tables: scores of every architecture and protocol (overall, RAVDESS, TESS), then
+    robustness and calibration under protocol (b)."""
+    rows = ["| model | protocol | accuracy | macro-F1 | weighted-F1 | RAVDESS acc (macro-F1) "
+            "| TESS acc (macro-F1) | lowest class recall |",
+            "|---|---|---|---|---|---|---|---|"]
     names = {"a": "(a) random 67/33 split", "b": "(b) unseen speakers"}
     for arch, res in results.items():
         for p, r in res.items():
             s = r["scores"]
-            per = [f"{s[c]['accuracy']:.3f}" if c in s else "-" for c in ("RAVDESS", "TESS")]
+            per = [f"{s[c]['accuracy']:.3f} ({s[c]['macro_f1']:.3f})" if c in s else "-"
+                   for c in ("RAVDESS", "TESS")]
+            worst = min(r["recall"], key=r["recall"].get)
             rows.append(f"| {arch} | {names[p]} | {s['all']['accuracy']:.3f} | "
                         f"{s['all']['macro_f1']:.3f} | {s['all']['weighted_f1']:.3f} | "
-                        f"{per[0]} | {per[1]} |")
+                        f"{per[0]} | {per[1]} | {r['recall'][worst]:.3f} ({worst}) |")
+    b = {a: res["b"] for a, res in results.items() if "b" in res}
+    if any("robustness" in r for r in b.values()):
+        rows += ["", "Accuracy under protocol (b) with the test audio distorted:", "",
+                 "| model | clean | " + " | ".join(augment.CONDITIONS) + " |",
+                 "|---|---|" + "---|" * len(augment.CONDITIONS)]
+        for arch, r in b.items():
+            if "robustness" in r:
+                rows.append(f"| {arch} | {r['scores']['all']['accuracy']:.3f} | " + " | ".join(
+                    f"{r['robustness'][c]:.3f}" for c in augment.CONDITIONS) + " |")
+    if b:
+        rows += ["", f"Expected calibration error under protocol (b) ({ECE_BINS} bins):", "",
+                 "| model | ECE before | ECE after temperature scaling | temperatures (per fold) |",
+                 "|---|---|---|---|"]
+        for arch, r in b.items():
+            rows.append(f"| {arch} | {r['ece']['uncalibrated']:.3f} | {r['ece']['calibrated']:.3f} | "
+                        + ", ".join(f"{t:.2f}" for t in r["temperatures"]) + " |")
     return "\n".join(rows)
 
 
@@ -280,6 +409,9 @@ def main(argv=None):
     parser.add_argument("--model-dir", type=Path, default=MODEL_DIR, help="where to save the model")
     parser.add_argument("--media-dir", type=Path, default=MEDIA_DIR, help="where to write reports")
     parser.add_argument("--epochs", type=int, default=None, help="override the epochs of every model")
+    parser.add_argument("--folds", default=None,
+                        help="quick experiments only: comma-separated protocol (b) folds to run (0-7)")
+    parser.add_argument("--no-ship", action="store_true", help="evaluate only; leave model/ as it is")
     args = parser.parse_args(argv)
     protocols = [p for p in args.protocols.split(",") if p in ("a", "b")]
     if args.protocols not in ("none", "") and len(protocols) != len(args.protocols.split(",")):
@@ -290,37 +422,53 @@ def main(argv=None):
         for a in EPOCHS:
             EPOCHS[a] = args.epochs
 
+    only_folds = {int(f) for f in args.folds.split(",")} if args.folds else None
+
     try:
         data = load_features(args.features)
+        data["augmented"] = load_companion(args.features, AUGMENTED_NAME, data)
+        data["robustness"] = load_companion(args.features, ROBUSTNESS_NAME, data)
     except FeaturesError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"{len(data['labels'])} files from {args.features}: " + ", ".join(
         f"{c} {data['corpus'].count(c)}" for c in sorted(set(data["corpus"]))))
+    for name, key in ((AUGMENTED_NAME, "augmented"), (ROBUSTNESS_NAME, "robustness")):
+        if data[key] is None:
+            print(f"note: no {name} beside {args.features}: "
+                  f"{'training without augmented copies' if key == 'augmented' else 'no robustness report'}")
 
     start = time.perf_counter()
     archs = [args.arch] + ([args.baseline] if args.baseline not in ("none", args.arch) else [])
-    results = {a: evaluate(a, data, protocols) for a in archs} if protocols else {}
+    results = {a: evaluate(a, data, protocols, only_folds=only_folds) for a in archs} if protocols else {}
     table = summary(results) if results else ""
     if table:
         print(table)
+    if args.no_ship:
+        return 0
 
-    # The shipped model: all files, as many epochs as early stopping chose under protocol (b).
-    chosen = results.get(args.arch, {}).get("b", {}).get("epochs")
-    epochs = int(np.median(chosen)) if chosen and args.arch != "seed" else EPOCHS[args.arch]
+    # The shipped model: all files, for as many epochs and with the temperature that early
+    # stopping and calibration on held-out speakers chose under protocol (b).
+    chosen = results.get(args.arch, {}).get("b")
+    epochs, temperature = EPOCHS[args.arch], 1.0
+    if chosen and args.arch != "seed":
+        epochs = int(np.median(chosen["epochs"]))
+        temperature = float(np.median(chosen["temperatures"]))
     t = time.perf_counter()
-    net, history, _ = fit(args.arch, data["features"], data["labels"], epochs=epochs)
+    feats, labels = training_set(args.arch, data, np.arange(len(data["labels"])))
+    net, history, _ = fit(args.arch, feats, labels, epochs=epochs)
     train_seconds = time.perf_counter() - t
-    extra = {"trained_on": {"files": len(data["labels"]), "epochs": epochs,
+    extra = {"trained_on": {"files": len(data["labels"]), "examples": len(labels), "epochs": epochs,
                             "seconds": round(train_seconds, 1),
                             "corpora": sorted(set(data["corpus"]))}}
     if results.get(args.arch):
         extra["evaluation"] = {p: r["scores"] for p, r in results[args.arch].items()}
-    model_lib.save(net, args.model_dir, arch=args.arch, extra=extra)
+    model_lib.save(net, args.model_dir, arch=args.arch, temperature=temperature, extra=extra)
     write_reports(args.media_dir, args.arch, results, history, net, table)
-    print(f"shipped {args.arch} model trained on {len(data['labels'])} files for {epochs} epochs "
-          f"in {train_seconds:.0f} s -> {args.model_dir / model_lib.MODEL_FILE}; "
-          f"reports in {args.media_dir}/; total {time.perf_counter() - start:.0f} s")
+    print(f"shipped {args.arch} model trained on {len(labels)} examples ({len(data['labels'])} files) "
+          f"for {epochs} epochs in {train_seconds:.0f} s, temperature {temperature:.2f} -> "
+          f"{args.model_dir / model_lib.MODEL_FILE}; reports in {args.media_dir}/; "
+          f"total {time.perf_counter() - start:.0f} s")
     return 0
 
 

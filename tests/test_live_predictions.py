@@ -175,3 +175,16 @@ def test_saving_over_a_model_never_leaves_half_a_file(model_copy, monkeypatch):
     with pytest.raises(OSError):
         model_lib.save(predictor.keras_model, model_copy, arch=predictor.arch)
     assert {p.name: p.read_bytes() for p in model_copy.iterdir()} == before
+
+
+def test_readme_results_are_the_shipped_models_metrics():
+    """The README's table is the one neural_network.py printed and saved for the shipped model."""
+    metrics = json.loads((REPO / "media" / "metrics.json").read_text())
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- results:start -->")[1].split("<!-- results:end -->")[0]
+    assert metrics["table"].strip() in block
+    meta = model_lib.read_meta(REPO / "model")
+    assert meta["architecture"] == metrics["shipped"]
+    assert f"Shipped model: `{metrics['shipped']}`" in block
+    if "evaluation" in meta:
+        assert meta["evaluation"] == {p: r["scores"] for p, r in metrics[meta["architecture"]].items()}

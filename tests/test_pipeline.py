@@ -54,8 +54,9 @@ def test_protocol_b_tests_every_file_once_on_unseen_speakers(small_features, mon
 
     monkeypatch.setattr(neural_network, "fit", recording_fit)
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
-    order, probs, _ = neural_network.protocol_speakers("cnn", data, log=lambda *_: None)
+    order, runs = neural_network.protocol_speakers("cnn", data, log=lambda *_: None)
     assert sorted(order.tolist()) == list(range(len(data["labels"])))
+    probs = np.concatenate([r["probs"] for r in runs])
     assert probs.shape == (len(data["labels"]), len(corpus.EMOTIONS))
     folds = neural_network.speaker_folds(data)
     for k, trained_ids in zip(sorted(set(folds)), seen):
@@ -79,6 +80,39 @@ def test_short_training_saves_and_reloads_identically(small_features, tmp_path, 
     assert np.all(np.diff(after, axis=1) <= 0)  # most likely first
 
 
+def test_augmented_copies_of_test_speakers_never_train(small_features):
+    from create_features import AUGMENTED_NAME, load_companion
+    data = load_features(small_features)
+    data["augmented"] = load_companion(small_features, AUGMENTED_NAME, data)
+    assert data["augmented"] is not None
+    folds = neural_network.speaker_folds(data)
+    train = np.flatnonzero(folds != 0)
+    feats, labels = neural_network.training_set("cnn", data, train)
+    copies = len(data["augmented"]["source"]) // len(data["labels"])
+    assert len(feats) == len(labels) == len(train) * (1 + copies)
+    test_speakers = {data["speaker"][i] for i in np.flatnonzero(folds == 0)}
+    aug_ids = {id(a) for a in data["augmented"]["augmented"]}
+    used = [j for j, a in enumerate(data["augmented"]["augmented"]) if id(a) in {id(f) for f in feats}]
+    assert used and all(data["speaker"][data["augmented"]["source"][j]] not in test_speakers for j in used)
+    assert len(set(map(id, feats)) & aug_ids) == len(train) * copies
+    # Copies carry their source's label; the seed baseline trains on the plain files only.
+    np.testing.assert_array_equal(labels[len(train):], data["labels"][data["augmented"]["source"][used]])
+    assert len(neural_network.training_set("seed", data, train)[0]) == len(train)
+
+
+def test_temperature_scaling_fixes_overconfidence():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 8, 2000)
+    logits = rng.normal(size=(2000, 8))
+    logits[np.arange(2000), labels] += 1.5          # right about half the time ...
+    probs = model_lib.calibrate(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), 0.3)  # ... but sure
+    t = neural_network.fit_temperature(probs, labels)
+    before = neural_network.expected_calibration_error(probs, labels)
+    after = neural_network.expected_calibration_error(model_lib.calibrate(probs, t), labels)
+    assert t > 2 and before > 0.2 and after < 0.05
+    assert neural_network.expected_calibration_error(np.eye(8)[labels], labels) == 0.0
+
+
 def test_neural_network_script_end_to_end(small_features, tmp_path):
     result = run_script("neural_network.py", "--features", small_features, "--arch", "cnn",
                         "--baseline", "seed", "--protocols", "a,b", "--epochs", "1",
@@ -93,8 +127,12 @@ def test_neural_network_script_end_to_end(small_features, tmp_path):
         for p in ("a", "b"):
             assert set(metrics[arch][p]["scores"]) == {"all", "RAVDESS", "TESS"}
     assert "| seed | (b) unseen speakers |" in result.stdout
+    assert set(metrics["cnn"]["b"]["robustness"]) == {"noise_20db", "noise_10db", "gain_-20db", "telephone"}
+    assert len(metrics["cnn"]["b"]["temperatures"]) == 4
+    assert set(metrics["cnn"]["b"]["recall"]) == set(corpus.EMOTIONS)
     meta = model_lib.read_meta(tmp_path / "model")
     assert meta["emotions"] == list(corpus.EMOTIONS) and meta["architecture"] == "cnn"
+    assert meta["temperature"] == float(np.median(metrics["cnn"]["b"]["temperatures"]))
 
 
 def test_corrupted_features_file_is_refused_and_not_replaced(small_features, tmp_path):
@@ -131,3 +169,22 @@ def test_create_features_reports_skips_and_keeps_old_file_on_failure(small_datas
     result = run_script("create_features.py", "--dataset", tmp_path / "missing", "--out", out)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert out.read_bytes() == b"previous good file"
+
+
+def test_unreadable_corpus_files_are_skipped_and_counted(tmp_path):
+    from conftest import link_subset
+    dataset = link_subset(tmp_path / "data", ["RAVDESS/Actor_07/03-01-04-01-01-01-07.flac",
+                                              "TESS/YAF_sad/YAF_back_sad.flac"])
+    (dataset / "RAVDESS" / "Actor_07" / "03-01-05-01-01-01-07.wav").write_text("not audio")
+    (dataset / "RAVDESS" / "Actor_07" / "03-01-06-01-01-01-07.wav").write_bytes(b"")
+    out = tmp_path / "f" / "features.joblib"
+    result = run_script("create_features.py", "--dataset", dataset, "--out", out, "--augment", "1")
+    assert result.returncode == 0, result.stderr
+    assert "skipped RAVDESS/Actor_07/03-01-05-01-01-01-07.wav: not a readable audio file" in result.stdout
+    assert "skipped RAVDESS/Actor_07/03-01-06-01-01-01-07.wav: empty file" in result.stdout
+    assert "read 4 files: featurized 2 (RAVDESS 1, TESS 1), skipped 2" in result.stdout
+    data = load_features(out)
+    assert data["path"] == ["RAVDESS/Actor_07/03-01-04-01-01-01-07.flac", "TESS/YAF_sad/YAF_back_sad.flac"]
+    assert len(data["skipped"]) == 2
+    assert sorted(p.name for p in out.parent.iterdir()) == ["augmented.joblib", "features.joblib",
+                                                            "robustness.joblib"]
