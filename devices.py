@@ -166,6 +166,68 @@ def save_wav(path, y, rate):
                         f"recorded were saved to {fallback} instead") from None
 
 
+class WavAppender:
+    """A 16-bit mono WAV file written a block at a time, for sessions of unknown length.
+
+    Written to a temp file beside ``path`` and renamed there by ``close``; its header always matches
+    the samples written, so after an error (a full disk) ``close`` still leaves a valid file holding
+    everything written up to the error. ``error`` holds that OSError.
+    """
+
+    HEADER = 44
+
+    def __init__(self, path, rate):
+        self.path, self.rate = Path(path), int(rate)
+        self.frames, self.error = 0, None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".wav")
+        self.fd = fd
+        try:
+            self._write_all(self._header())
+        except OSError:
+            os.close(fd)
+            os.unlink(self.tmp)
+            raise
+
+    def _header(self):
+        import struct
+        data = self.frames * 2
+        return (b"RIFF" + struct.pack("<I", 36 + data) + b"WAVE" + b"fmt " +
+                struct.pack("<IHHIIHH", 16, 1, 1, self.rate, self.rate * 2, 2, 16) +
+                b"data" + struct.pack("<I", data))
+
+    def _write_all(self, data):
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+    def append(self, y):
+        """Append float samples in [-1, 1]; after an OSError, records it and ignores further blocks."""
+        if self.error is not None or len(y) == 0:
+            return
+        pcm = (np.clip(np.asarray(y, dtype=np.float32), -1, 1) * 32767).astype("<i2").tobytes()
+        try:
+            self._write_all(pcm)
+            self.frames += len(y)
+        except OSError as err:
+            self.error = err
+
+    def close(self):
+        """Fix the header, drop any partly written block, rename into place. Returns the path."""
+        try:
+            os.ftruncate(self.fd, self.HEADER + 2 * self.frames)
+            os.pwrite(self.fd, self._header(), 0)
+        finally:
+            os.close(self.fd)
+        os.chmod(self.tmp, 0o644)
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    @property
+    def seconds(self):
+        return self.frames / self.rate
+
+
 def rescue_path(path):
     """A new file in the system's temp folder to keep a take that could not be written at path."""
     fd, name = tempfile.mkstemp(prefix=f"{Path(path).stem}-", suffix=Path(path).suffix or ".wav")

@@ -138,6 +138,25 @@ def pulse(tmp_path_factory):
         stop_pulse(proc)
 
 
+@pytest.fixture
+def mount_tmpfs(tmp_path):
+    """Mount small tmpfs folders (needs root, as in CI); unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs to make a full disk or a read-only folder needs root")
+    mounted = []
+
+    def mount(name, options):
+        folder = tmp_path / name
+        folder.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True)
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
 def play_into_sink(path, env=None, sink=PULSE_SINK):
     """Start paplay playing an audio file into the null sink; returns the Popen."""
     return subprocess.Popen(["paplay", f"--device={sink}", str(path)], env=env or os.environ,

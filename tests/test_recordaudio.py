@@ -138,25 +138,6 @@ def test_device_that_disappears_mid_take_keeps_the_audio(tmp_path):
     assert sf.info(tmp_path / "take.wav").duration > 1.5
 
 
-@pytest.fixture
-def mount_tmpfs(tmp_path):
-    """Mount small tmpfs folders (needs root, as in CI); unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs to make a full disk or a read-only folder needs root")
-    mounted = []
-
-    def mount(name, options):
-        folder = tmp_path / name
-        folder.mkdir()
-        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True)
-        mounted.append(folder)
-        return folder
-
-    yield mount
-    for folder in mounted:
-        subprocess.run(["umount", str(folder)], check=False)
-
-
 def test_read_only_folder_is_refused_before_recording(pulse, tmp_path, mount_tmpfs):
     folder = mount_tmpfs("readonly", "ro,size=64k")
     result = run_script("recordaudio.py", "--seconds", 1, "--out", folder / "take.wav")
