@@ -160,8 +160,12 @@ def save_wav(path, y, rate):
     except OSError as err:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        fallback = rescue_path(path)
-        _write_wav(fallback, y, rate)
+        try:
+            fallback = rescue_path(path)
+            _write_wav(fallback, y, rate)
+        except OSError as again:
+            raise SaveError(f"{path}: cannot write ({err.strerror or err}), nor in the temp folder "
+                            f"({again.strerror or again}); the take is lost") from None
         raise SaveError(f"{path}: cannot write ({err.strerror or err}); the {len(y) / rate:.1f} s "
                         f"recorded were saved to {fallback} instead") from None
 
