@@ -127,6 +127,24 @@ def test_batch_with_bad_files_predicts_the_good_and_lists_the_bad(tmp_path):
         assert max(abs(got[e] - ref[e]) for e in ref) < 0.02, name
 
 
+def test_silence_noise_and_hum_get_no_speech_not_an_emotion(tmp_path):
+    """Live audio (issue 4): vad.py's decision; "no speech" is an answer, not an error."""
+    sr = audio.SAMPLE_RATE
+    t = np.arange(3 * sr) / sr
+    rng = np.random.default_rng(0)
+    clips = {"silence.wav": np.zeros(3 * sr),
+             "white_noise.wav": 0.1 * rng.standard_normal(3 * sr),
+             "hum.flac": 0.1 * sum(np.sin(2 * np.pi * 50 * k * t) / k for k in range(1, 6))}
+    for name, y in clips.items():
+        sf.write(tmp_path / name, y, sr)
+    shutil.copy(EXAMPLE, tmp_path / "speech.wav")
+    result = run_script("live_predictions.py", tmp_path)
+    assert result.returncode == 0, result.stderr
+    for name in clips:
+        assert f"{tmp_path / name}: no speech" in result.stdout.splitlines()
+    assert re.search(rf"^{re.escape(str(tmp_path / 'speech.wav'))}: \w+ \(\d\.\d\d\)$", result.stdout, re.M)
+
+
 @pytest.fixture
 def model_copy(tmp_path):
     dest = tmp_path / "model"
@@ -177,20 +195,3 @@ def test_saving_over_a_model_never_leaves_half_a_file(model_copy, monkeypatch):
         model_lib.save(predictor.keras_model, model_copy, arch=predictor.arch)
     assert {p.name: p.read_bytes() for p in model_copy.iterdir()} == before
 
-
-def test_silence_noise_and_hum_get_no_speech_not_an_emotion(tmp_path):
-    """Live audio (issue 4): vad.py's decision; "no speech" is an answer, not an error."""
-    sr = audio.SAMPLE_RATE
-    t = np.arange(3 * sr) / sr
-    rng = np.random.default_rng(0)
-    clips = {"silence.wav": np.zeros(3 * sr),
-             "white_noise.wav": 0.1 * rng.standard_normal(3 * sr),
-             "hum.flac": 0.1 * sum(np.sin(2 * np.pi * 50 * k * t) / k for k in range(1, 6))}
-    for name, y in clips.items():
-        sf.write(tmp_path / name, y, sr)
-    shutil.copy(EXAMPLE, tmp_path / "speech.wav")
-    result = run_script("live_predictions.py", tmp_path)
-    assert result.returncode == 0, result.stderr
-    for name in clips:
-        assert f"{tmp_path / name}: no speech" in result.stdout.splitlines()
-    assert re.search(rf"^{re.escape(str(tmp_path / 'speech.wav'))}: \w+ \(\d\.\d\d\)$", result.stdout, re.M)
