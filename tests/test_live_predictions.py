@@ -194,4 +194,3 @@ def test_saving_over_a_model_never_leaves_half_a_file(model_copy, monkeypatch):
     with pytest.raises(OSError):
         model_lib.save(predictor.keras_model, model_copy, arch=predictor.arch)
     assert {p.name: p.read_bytes() for p in model_copy.iterdir()} == before
-
