@@ -5,7 +5,9 @@
     python live_predictions.py examples/ --json              # folders too; one JSON object per line
 
 The model in model/ is loaded once for the whole batch. A file that cannot be predicted gets one
-line naming it and the problem; the others are still predicted, and the exit status is 1.
+line naming it and the problem; the others are still predicted, and the exit status is 1. A file
+with no speech in it (silence, noise, hum, tones: vad.py decides) gets ``<file>: no speech`` and no
+emotion (in JSON: ``"emotion": null, "speech": false``).
 """
 
 import argparse
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import audio
 import model as model_lib
+import vad
 from corpus import AUDIO_EXTENSIONS
 
 # The clip predicted when no path is given: edit it, or pass paths on the command line.
@@ -50,20 +53,46 @@ def format_text(path, probs):
     return "\n".join(lines)
 
 
+# --- Live audio (issue 4): speech or no speech, the same decision as streaming.py -----------------
+
+def load_speech(path):
+    """A file's mono SAMPLE_RATE audio, or None when vad.py hears no speech in it (silence included).
+
+    Raises audio.AudioError for unreadable files and clips too short to judge.
+    """
+    y = audio.load_audio(path)
+    if len(y) >= audio.MIN_SECONDS * audio.SAMPLE_RATE and not vad.is_speech(y):
+        return None
+    audio.check_clip(y, path)
+    return y
+
+# -------------------------------------------------------------------------------------------------
+
+
 def predict_paths(predictor, files, on_result):
-    """Predict many files, calling on_result(path, probs dict or None, error or None) in order."""
+    """Predict many files, calling on_result(path, probs dict or None, error or None) in order.
+
+    Both None means the file holds no speech.
+    """
     for start in range(0, len(files), CHUNK):
         chunk = files[start:start + CHUNK]
-        feats, errors = {}, {}
+        feats, errors, no_speech = {}, {}, set()
         for f in chunk:
             try:
-                feats[f] = audio.file_features(f)
+                y = load_speech(f)
             except audio.AudioError as err:
                 errors[f] = str(err)
+                continue
+            if y is None:
+                no_speech.add(f)
+            else:
+                feats[f] = audio.features(y)
         probs = dict(zip(feats, predictor.predict_features(list(feats.values())))) if feats else {}
         for f in chunk:
             if f in probs:
                 on_result(f, predictor.as_dict(probs[f]), None)
+            elif f in no_speech:
+                on_result(f, None, None)
             else:
                 on_result(f, None, errors[f])
 
@@ -96,9 +125,13 @@ def main(argv=None):
             if args.json:
                 print(json.dumps({"file": str(path), "error": error}), flush=True)
             print(f"error: {error}", file=sys.stderr, flush=True)
+        elif probs is None:
+            print(json.dumps({"file": str(path), "emotion": None, "speech": False}) if args.json
+                  else f"{path}: no speech", flush=True)
         elif args.json:
             top = next(iter(probs))
-            print(json.dumps({"file": str(path), "emotion": top, "probabilities": probs}), flush=True)
+            print(json.dumps({"file": str(path), "emotion": top, "speech": True, "probabilities": probs}),
+                  flush=True)
         else:
             print(format_text(path, probs), flush=True)
 

@@ -7,7 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # System packages: Python's venv and headers, and the audio stack the recording scripts use.
-APT_PACKAGES=(python3 python3-venv python3-dev build-essential)
+APT_PACKAGES=(python3 python3-venv python3-dev build-essential
+  # Live audio (issue 4): PulseAudio and its null sink for device tests, PortAudio (sounddevice,
+  # and headers to build pyaudio), ALSA's pulse plugin, espeak-ng for pyttsx3, aplay and mpg123
+  # for playsound3's playback.
+  pulseaudio pulseaudio-utils libportaudio2 portaudio19-dev libasound2-plugins espeak-ng alsa-utils mpg123)
 # Python interpreter to build the environment with (3.11 is what requirements.txt is tested on).
 PYTHON=${PYTHON:-python3}
 

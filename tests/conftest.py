@@ -1,8 +1,10 @@
 """Shared test fixtures: where the real corpora are, and small real subsets of them."""
 
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,132 @@ def small_features(small_dataset, tmp_path_factory):
     result = run_script("create_features.py", "--dataset", small_dataset, "--out", out, "--jobs", "2")
     assert result.returncode == 0, result.stderr
     return out
+
+
+# --- Live audio (issue 4): a private PulseAudio server with a null sink, for real device tests ---
+
+# Name of the null sink the tests play into; its monitor is the default input of the scripts.
+PULSE_SINK = "ser_test"
+
+
+def start_pulse(runtime, sink=PULSE_SINK):
+    """Start a private PulseAudio server in folder runtime with a 48 kHz mono null sink whose monitor is
+    the default source. Returns (process, env): env points PulseAudio clients (PortAudio through
+    ALSA's pulse plugin, paplay, pactl) at it."""
+    runtime = Path(runtime)
+    socket = runtime / "native"
+    env = {**os.environ, "PULSE_SERVER": f"unix:{socket}", "PULSE_RUNTIME_PATH": str(runtime),
+           "PULSE_STATE_PATH": str(runtime)}
+    env.pop("PULSE_SINK", None)
+    env.pop("PULSE_SOURCE", None)
+    proc = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+         "--use-pid-file=no", "--log-target=stderr", "--log-level=error",
+         "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1",
+         "-L", f"module-null-sink sink_name={sink} rate=48000 channels=1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"pulseaudio exited: {proc.stderr.read().decode(errors='replace')[-500:]}")
+        if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("pulseaudio did not start in 20 s")
+    for command in (["set-default-sink", sink], ["set-default-source", f"{sink}.monitor"]):
+        subprocess.run(["pactl", *command], env=env, check=True, capture_output=True)
+    return proc, env
+
+
+def stop_pulse(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory):
+    """A running PulseAudio server whose default input hears what is played into PULSE_SINK.
+
+    Sets PULSE_SERVER for this process and the scripts it runs; yields the environment.
+    """
+    if shutil.which("pulseaudio") is None or shutil.which("paplay") is None:
+        pytest.skip("PulseAudio is not installed (bash setup.sh installs pulseaudio and pulseaudio-utils)")
+    proc, env = start_pulse(tmp_path_factory.mktemp("pulse"))
+    saved = {k: os.environ.get(k) for k in ("PULSE_SERVER", "PULSE_RUNTIME_PATH", "PULSE_STATE_PATH")}
+    os.environ.update({k: env[k] for k in saved})
+    try:
+        yield env
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        stop_pulse(proc)
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path):
+    """Mount small tmpfs folders (needs root, as in CI); unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs to make a full disk or a read-only folder needs root")
+    mounted = []
+
+    def mount(name, options):
+        folder = tmp_path / name
+        folder.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True)
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def play_into_sink(path, env=None, sink=PULSE_SINK):
+    """Start paplay playing an audio file into the null sink; returns the Popen."""
+    return subprocess.Popen(["paplay", f"--device={sink}", str(path)], env=env or os.environ,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def start_script(script, *args, env=None):
+    """Start one of the repo's scripts in the background (text pipes); the caller waits for it."""
+    return subprocess.Popen([sys.executable, str(REPO / script), *map(str, args)], cwd=REPO,
+                            env=env or os.environ, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_line(stream, text, timeout=30):
+    """Read lines from a text stream until one contains text; returns the lines read."""
+    lines, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"no line with {text!r} in {timeout} s: {''.join(lines)[-2000:]}")
+
+
+def best_correlation(recording, reference):
+    """Peak normalised correlation of reference inside recording, and its offset in samples."""
+    import numpy as np
+    n = len(reference)
+    if len(recording) < n:
+        return 0.0, 0
+    size = 1 << int(np.ceil(np.log2(len(recording) + n)))
+    xc = np.fft.irfft(np.fft.rfft(recording, size) * np.conj(np.fft.rfft(reference, size)), size)[:len(recording) - n + 1]
+    energy = np.convolve(recording.astype(np.float64) ** 2, np.ones(n), "valid")
+    energy = np.maximum(energy, 1e-4 * energy.max() + 1e-12)         # silent stretches score 0, not noise / 0
+    score = xc / np.sqrt(energy * np.sum(reference.astype(np.float64) ** 2))
+    best = int(np.argmax(score))
+    return float(score[best]), best

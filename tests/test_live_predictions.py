@@ -72,8 +72,6 @@ def write_bad_inputs(folder):
     expected["text.wav"] = "not a readable audio file"
     sf.write(folder / "short.wav", y[:1600], audio.SAMPLE_RATE)
     expected["short.wav"] = "too short"
-    sf.write(folder / "silence.wav", np.zeros(3 * audio.SAMPLE_RATE), audio.SAMPLE_RATE)
-    expected["silence.wav"] = "digital silence"
     return expected
 
 
@@ -104,6 +102,7 @@ def test_batch_with_bad_files_predicts_the_good_and_lists_the_bad(tmp_path):
     bad = write_bad_inputs(tmp_path)
     good = write_good_inputs(tmp_path)
     (tmp_path / "notes.txt").write_text("a stray file in the folder")
+    sf.write(tmp_path / "silence.wav", np.zeros(3 * audio.SAMPLE_RATE), audio.SAMPLE_RATE)
     missing = tmp_path / "missing.wav"
     result = run_script("live_predictions.py", "--json", tmp_path, missing)
     assert result.returncode == 1
@@ -114,16 +113,36 @@ def test_batch_with_bad_files_predicts_the_good_and_lists_the_bad(tmp_path):
     for name, problem in bad.items():
         assert problem in records[str(tmp_path / name)]["error"]
     assert "no such file" in records[str(missing)]["error"]
+    assert records[str(tmp_path / "silence.wav")] == {"file": str(tmp_path / "silence.wav"),
+                                                      "emotion": None, "speech": False}
     errors = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
     assert len(errors) == len(bad) + 1 and all(str(tmp_path) in l for l in errors)
     assert "ignored 1 non-audio file(s)" in result.stderr
-    assert f"{len(bad) + 1} of {len(bad) + len(good) + 1} file(s) could not be predicted" in result.stderr
+    assert f"{len(bad) + 1} of {len(bad) + len(good) + 2} file(s) could not be predicted" in result.stderr
     # The same samples in another sample format or channel count get the same prediction.
     # (Resampling is lossy near the top band, so other rates are only required to work above.)
     ref = records[str(tmp_path / "fmt_FLOAT.wav")]["probabilities"]
     for name in ("fmt_PCM_24.wav", "fmt_PCM_32.wav", "ch_2.wav", "ch_6.wav"):
         got = records[str(tmp_path / name)]["probabilities"]
         assert max(abs(got[e] - ref[e]) for e in ref) < 0.02, name
+
+
+def test_silence_noise_and_hum_get_no_speech_not_an_emotion(tmp_path):
+    """Live audio (issue 4): vad.py's decision; "no speech" is an answer, not an error."""
+    sr = audio.SAMPLE_RATE
+    t = np.arange(3 * sr) / sr
+    rng = np.random.default_rng(0)
+    clips = {"silence.wav": np.zeros(3 * sr),
+             "white_noise.wav": 0.1 * rng.standard_normal(3 * sr),
+             "hum.flac": 0.1 * sum(np.sin(2 * np.pi * 50 * k * t) / k for k in range(1, 6))}
+    for name, y in clips.items():
+        sf.write(tmp_path / name, y, sr)
+    shutil.copy(EXAMPLE, tmp_path / "speech.wav")
+    result = run_script("live_predictions.py", tmp_path)
+    assert result.returncode == 0, result.stderr
+    for name in clips:
+        assert f"{tmp_path / name}: no speech" in result.stdout.splitlines()
+    assert re.search(rf"^{re.escape(str(tmp_path / 'speech.wav'))}: \w+ \(\d\.\d\d\)$", result.stdout, re.M)
 
 
 @pytest.fixture
