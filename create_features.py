@@ -2,11 +2,18 @@
 
     python create_features.py                                  # RAVDESS+TESS_Dataset/ -> joblib_features/features.joblib
     python create_features.py --dataset ../shared/datasets     # any folder with the corpora's layout
+    python create_features.py --scheduler tcp://host:8786      # the per-file work on a Dask cluster
 
 Every audio file is read through the one front end (audio.py); its parameters are saved in the
 features file, so training refuses features made with other settings. The file is written to a
 temporary name and renamed, so a crash never leaves half a features file. Files that cannot be
 used are skipped, counted, and listed with their reason.
+
+A corpus that outgrows one machine is featurized on a Dask cluster (``dask.distributed``) through
+joblib's dask backend: start a scheduler and workers (``dask scheduler``, ``dask worker ADDRESS``)
+with this project's requirements installed and the dataset at the same absolute path on every
+worker (a shared file system), and pass ``--scheduler ADDRESS``. audio.py is sent to the workers.
+The features are the same as a local run's, in the same order.
 """
 
 import argparse
@@ -29,6 +36,10 @@ FEATURES_FILE = Path("joblib_features") / "features.joblib"
 N_JOBS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 # Files handed to a worker at a time (fewer round trips than one by one).
 BATCH_SIZE = 32
+# Dask scheduler address (e.g. tcp://10.0.0.5:8786); None featurizes on this machine.
+SCHEDULER = None
+# Seconds to wait for the Dask scheduler to answer before giving up.
+SCHEDULER_TIMEOUT = 10
 
 # Per-file metadata kept beside the features, one list entry per file.
 META_FIELDS = ("path", "corpus", "speaker", "emotion", "vocal_channel", "intensity", "statement")
@@ -58,6 +69,30 @@ def featurize_all(paths, n_jobs=N_JOBS, progress=True):
             delayed(featurize)(p) for p in paths)
     return list(tqdm(results, total=len(paths), unit="file", disable=not progress,
                      desc="featurizing"))
+
+
+def featurize_on_dask(paths, scheduler, progress=True, timeout=SCHEDULER_TIMEOUT):
+    """featurize_all on a Dask cluster through joblib's dask backend. Returns results in order.
+
+    Raises FeaturesError when the scheduler cannot be reached.
+    """
+    import joblib
+    from distributed import Client
+
+    paths = [os.path.abspath(p) for p in paths]  # the workers may run in another folder
+    try:
+        client = Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise FeaturesError(f"{scheduler}: cannot reach the Dask scheduler ({err.__class__.__name__}); "
+                            "check the address and that `dask scheduler` is running") from None
+    with client:
+        client.upload_file(str(Path(audio.__file__).resolve()))
+        if progress:
+            n = len(client.nthreads())
+            print(f"featurizing {len(paths)} files on {n} Dask worker(s) at {scheduler}", flush=True)
+        with joblib.parallel_config(backend="dask"):
+            return joblib.Parallel(batch_size=BATCH_SIZE)(
+                joblib.delayed(featurize)(p) for p in paths)
 
 
 def save_features(data, path):
@@ -95,10 +130,18 @@ def load_features(path=FEATURES_FILE):
     return data
 
 
-def build_features(dataset, n_jobs=N_JOBS, progress=True):
-    """Scan ``dataset``, featurize every corpus file. Returns (features dict, skipped list)."""
+def build_features(dataset, n_jobs=N_JOBS, progress=True, scheduler=SCHEDULER,
+                   scheduler_timeout=SCHEDULER_TIMEOUT):
+    """Scan ``dataset``, featurize every corpus file (on Dask at ``scheduler`` if given).
+
+    Returns the features dict; its ``skipped`` lists the files that could not be used.
+    """
     utterances, skipped = corpus.scan(dataset)
-    results = featurize_all([u.path for u in utterances], n_jobs=n_jobs, progress=progress)
+    paths = [u.path for u in utterances]
+    if scheduler:
+        results = featurize_on_dask(paths, scheduler, progress=progress, timeout=scheduler_timeout)
+    else:
+        results = featurize_all(paths, n_jobs=n_jobs, progress=progress)
     kept = []
     for u, (feats, reason) in zip(utterances, results):
         if reason is None:
@@ -125,12 +168,17 @@ def main(argv=None):
     parser.add_argument("--dataset", type=Path, default=DATASET_DIR, help="folder with the corpora")
     parser.add_argument("--out", type=Path, default=FEATURES_FILE, help="features file to write")
     parser.add_argument("--jobs", type=int, default=N_JOBS, help="worker processes")
+    parser.add_argument("--scheduler", default=SCHEDULER,
+                        help="Dask scheduler address (tcp://host:port) to featurize on a cluster")
+    parser.add_argument("--scheduler-timeout", type=float, default=SCHEDULER_TIMEOUT,
+                        help="seconds to wait for the Dask scheduler")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
     try:
-        data = build_features(args.dataset, n_jobs=args.jobs)
-    except corpus.CorpusError as err:
+        data = build_features(args.dataset, n_jobs=args.jobs, scheduler=args.scheduler,
+                              scheduler_timeout=args.scheduler_timeout)
+    except (corpus.CorpusError, FeaturesError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     n_kept, skipped = len(data["labels"]), data["skipped"]
