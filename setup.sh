@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# System packages: Python's venv and headers, and the audio stack the recording scripts use.
-APT_PACKAGES=(python3 python3-venv python3-dev build-essential)
+# System packages: Python's venv and headers, and the audio stack the recording scripts use;
+# `time` is GNU time (/usr/bin/time -v), for the speed benchmarks' wall time and peak memory.
+APT_PACKAGES=(python3 python3-venv python3-dev build-essential time)
 # Python interpreter to build the environment with (3.11 is what requirements.txt is tested on).
 PYTHON=${PYTHON:-python3}
 
