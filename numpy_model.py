@@ -73,10 +73,10 @@ ACTIVATIONS = {
 
 
 def _activation_name(act, where):
+    """The ACTIVATIONS key of a layer's configured activation; raises ExportError for others."""
+    if act is None:
+        return "linear"
     name = act if isinstance(act, str) else getattr(act, "__name__", None)
-    if isinstance(act, dict):  # a serialized activation object
-        name = act.get("config", act).get("name") if isinstance(act.get("config"), dict) else act.get("class_name")
-    name = name or "linear"
     if name not in ACTIVATIONS:
         raise ExportError(f"{where}: activation {name!r} is not supported by the NumPy export")
     return name
@@ -204,8 +204,11 @@ def _layer_spec(layer, weights):
                     activation=_activation_name(cfg["activation"], where))
     elif kind == "BatchNormalization":
         axis = cfg["axis"] if isinstance(cfg["axis"], int) else cfg["axis"][0]
-        ndim = len(layer.input.shape) if hasattr(layer, "input") else None
-        if cfg.get("renorm") or (axis != -1 and ndim is not None and axis != ndim - 1):
+        try:
+            ndim = len(layer.input.shape)
+        except (AttributeError, ValueError):  # a layer called more than once has no single input
+            ndim = None
+        if cfg.get("renorm") or (axis != -1 and axis != (ndim or 0) - 1):
             raise ExportError(f"{where}: only normalisation over the last axis is supported")
         mean = _np(layer.moving_mean).astype(np.float64)
         var = _np(layer.moving_variance).astype(np.float64)
