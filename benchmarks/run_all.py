@@ -1,6 +1,6 @@
 """Run every speed benchmark, seed's method against ours, and print one table (optionally into README).
 
-    python benchmarks/run_all.py                     # all five, default runs (about 15 min on 2 cores)
+    python benchmarks/run_all.py                     # all five, default runs (about 20 min on 2 busy cores)
     python benchmarks/run_all.py --update-readme     # the same, then write the table into README.md
     python benchmarks/run_all.py --quick             # fewer runs and a 2-minute stream: checks it all works
 
