@@ -70,7 +70,7 @@ def every_layer_model():
     x = layers.Activation("tanh")(x)
     x = layers.AveragePooling1D(3, strides=2, padding="same")(x)
     x = layers.LayerNormalization()(x)
-    x = layers.Conv1D(8, 3, padding="same", activation="elu")(x)
+    x = layers.Conv1D(8, 3, strides=2, padding="same", activation="elu")(x)   # odd length, strided
     x = layers.AveragePooling1D(2)(x)
     avg, mx = layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)  # two-branch pooling
     flat = layers.Flatten()(layers.MaxPooling1D(8)(x))
