@@ -12,7 +12,8 @@ used are skipped, counted, and listed with their reason.
 A corpus that outgrows one machine is featurized on a Dask cluster (``dask.distributed``) through
 joblib's dask backend: start a scheduler and workers (``dask scheduler``, ``dask worker ADDRESS``)
 with this project's requirements installed and the dataset at the same absolute path on every
-worker (a shared file system), and pass ``--scheduler ADDRESS``. audio.py is sent to the workers.
+worker (a shared file system), and pass ``--scheduler ADDRESS``. This project's modules are sent
+to the workers.
 The features are the same as a local run's, in the same order.
 """
 
@@ -86,7 +87,8 @@ def featurize_on_dask(paths, scheduler, progress=True, timeout=SCHEDULER_TIMEOUT
         raise FeaturesError(f"{scheduler}: cannot reach the Dask scheduler ({err.__class__.__name__}); "
                             "check the address and that `dask scheduler` is running") from None
     with client:
-        client.upload_file(str(Path(audio.__file__).resolve()))
+        for module in ("audio.py", "corpus.py", "model.py", "create_features.py"):  # the code featurize needs
+            client.upload_file(str(Path(__file__).resolve().parent / module), load=False)
         if progress:
             n = len(client.nthreads())
             print(f"featurizing {len(paths)} files on {n} Dask worker(s) at {scheduler}", flush=True)
