@@ -13,7 +13,9 @@ Supported layers (Sequential and functional models, channels_last): InputLayer, 
 padding, strides, dilation, groups), Dense, BatchNormalization, LayerNormalization, Activation,
 ReLU, LeakyReLU, Softmax, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
 GlobalMaxPooling1D, Flatten, Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum,
-and the inference no-ops Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout, AlphaDropout.
+and the inference no-ops Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout, AlphaDropout;
+activations linear, relu, relu6, leaky_relu, sigmoid, tanh, softmax, softplus, softsign, elu,
+selu, swish/silu, gelu, mish, hard_sigmoid, hard_silu/hard_swish, exponential.
 Anything else is refused at export with the layer's name, so a new layer never predicts silently
 wrong.
 """
@@ -56,6 +58,17 @@ def _elu(x, alpha=1.0):
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
 
+def _erf(x):
+    """erf to about 1e-7 (Abramowitz and Stegun 7.1.26), in the dtype of x; NumPy has none."""
+    t = 1.0 / (1.0 + 0.3275911 * np.abs(x))
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return np.sign(x) * (1.0 - poly * np.exp(-x * x))
+
+
+def _hard_sigmoid(x):
+    return np.clip(x / np.float32(6) + np.float32(0.5), 0, 1)
+
+
 ACTIVATIONS = {
     "linear": lambda x: x,
     "relu": lambda x: np.maximum(x, 0),
@@ -69,6 +82,13 @@ ACTIVATIONS = {
     "selu": lambda x: np.float32(1.0507009873554805) * _elu(x, 1.6732632423543772),
     "swish": lambda x: x * _sigmoid(x),
     "silu": lambda x: x * _sigmoid(x),
+    "gelu": lambda x: np.float32(0.5) * x * (1 + _erf(x / np.float32(np.sqrt(2)))),
+    "hard_sigmoid": _hard_sigmoid,
+    "hard_silu": lambda x: x * _hard_sigmoid(x),
+    "hard_swish": lambda x: x * _hard_sigmoid(x),
+    "mish": lambda x: x * np.tanh(np.logaddexp(np.float32(0), x)),
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "exponential": np.exp,
 }
 
 

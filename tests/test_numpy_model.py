@@ -77,6 +77,8 @@ def every_layer_model():
     x = layers.Concatenate()([avg, mx, flat])
     x = layers.Dropout(0.3)(x)
     x = layers.Dense(32, activation="swish")(x)
+    x = layers.Activation("gelu")(layers.Dense(32, activation="mish")(x))
+    x = layers.Dense(32, activation="hard_silu")(x)
     logits = layers.Dense(len(corpus.EMOTIONS))(x)
     probs = layers.Softmax()(logits)
     # BatchNormalization statistics far from their initial values, so the folding is exercised.
