@@ -12,10 +12,11 @@ when it is stale or damaged. Tests check its probabilities against Keras's on re
 Supported layers (Sequential and functional models, channels_last): InputLayer, Conv1D (any
 padding, strides, dilation, groups), Dense, BatchNormalization, LayerNormalization, Activation,
 ReLU, LeakyReLU, Softmax, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
-GlobalMaxPooling1D, Flatten, Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum,
-and the inference no-ops Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout, AlphaDropout;
-activations linear, relu, relu6, leaky_relu, sigmoid, tanh, softmax, softplus, softsign, elu,
-selu, swish/silu, gelu, mish, hard_sigmoid, hard_silu/hard_swish, exponential.
+GlobalMaxPooling1D, Flatten, Reshape, Permute, Concatenate, Add, Subtract, Multiply, Average,
+Maximum, Minimum, and the inference no-ops Dropout, SpatialDropout1D, GaussianNoise,
+GaussianDropout, AlphaDropout. Activations: linear, relu, relu6, leaky_relu, sigmoid, tanh,
+softmax, softplus, softsign, elu, selu, swish/silu, gelu, mish, hard_sigmoid, hard_silu/hard_swish,
+exponential.
 Anything else is refused at export with the layer's name, so a new layer never predicts silently
 wrong.
 """
@@ -264,6 +265,10 @@ def _layer_spec(layer, weights):
                     keepdims=bool(cfg.get("keepdims", False)))
     elif kind == "Flatten":
         pass
+    elif kind == "Reshape":
+        spec.update(shape=[int(d) for d in cfg["target_shape"]])
+    elif kind == "Permute":
+        spec.update(dims=[int(d) for d in cfg["dims"]])
     elif kind == "Concatenate":
         spec.update(axis=int(cfg["axis"]))
     elif kind in MERGES:
@@ -423,6 +428,10 @@ class NumpyModel:
                     x.mean(axis=1, keepdims=spec["keepdims"])
             elif kind == "Flatten":
                 y = x.reshape(len(x), -1)
+            elif kind == "Reshape":
+                y = x.reshape(len(x), *spec["shape"])
+            elif kind == "Permute":
+                y = np.ascontiguousarray(x.transpose(0, *spec["dims"]))
             elif kind == "Concatenate":
                 y = np.concatenate(ins, axis=spec["axis"])
             elif kind == "Merge":

@@ -72,6 +72,7 @@ def every_layer_model():
     x = layers.LayerNormalization()(x)
     x = layers.Conv1D(8, 3, strides=2, padding="same", activation="elu")(x)   # odd length, strided
     x = layers.AveragePooling1D(2)(x)
+    x = layers.Permute((2, 1))(layers.Reshape((x.shape[1], 8))(layers.Permute((2, 1))(x)))
     avg, mx = layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)  # two-branch pooling
     flat = layers.Flatten()(layers.MaxPooling1D(8)(x))
     x = layers.Concatenate()([avg, mx, flat])
