@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATASETS, REPO, SEED_DIR, BenchError, alternate, corpus_files, main_wrapper, median, row, timed_run  # noqa: E402
+from common import (DATASETS, REPO, SEED_DIR, BenchError, alternate, corpus_files, main_wrapper,  # noqa: E402
+                    median, row, seed_model_path, timed_run)
 
 # Runs of each method (alternating seed, ours); the median is reported.
 RUNS = 3
@@ -36,6 +37,7 @@ def make_folder(folder, dataset, n):
 
 
 def run(args, log=print):
+    seed_model_path()  # the seed's path needs its model
     with tempfile.TemporaryDirectory() as tmp:
         n = make_folder(tmp, args.dataset, args.clips)
         seed_cmd = [sys.executable, SEED_DIR / "live_predictions.py", tmp]

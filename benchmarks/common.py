@@ -28,6 +28,15 @@ class BenchError(RuntimeError):
     """A benchmark that cannot run; the message says why and what to do."""
 
 
+def seed_model_path():
+    """The seed-architecture model the seed's method predicts with; BenchError if it is missing."""
+    path = SEED_DIR / "seed_model.keras"
+    if not path.is_file():
+        raise BenchError(f"{path}: missing; make it with `python benchmarks/seed_method/make_seed_model.py "
+                         "--dataset ../shared/datasets`")
+    return path
+
+
 def corpus_files(dataset=DATASETS):
     """Every corpus file, in corpus.scan order. Raises BenchError when the corpora are missing."""
     import corpus

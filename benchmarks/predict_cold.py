@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, SEED_DIR, alternate, main_wrapper, median, row, timed_run  # noqa: E402
+from common import REPO, SEED_DIR, alternate, main_wrapper, median, row, seed_model_path, timed_run  # noqa: E402
 
 # Runs of each method (alternating seed, ours); the median is reported.
 RUNS = 7
@@ -25,6 +25,7 @@ TARGET_MEMORY_SHARE = 0.5
 
 
 def run(args, log=print):
+    seed_model_path()  # the seed's path needs its model
     seed_cmd = [sys.executable, SEED_DIR / "live_predictions.py", args.clip]
     ours_cmd = [sys.executable, REPO / "live_predictions.py", "--model-dir", args.model_dir, args.clip]
     log(f"cold prediction of {args.clip}, {args.runs} runs each")

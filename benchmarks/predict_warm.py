@@ -22,7 +22,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, SEED_DIR, BenchError, main_wrapper, median, row  # noqa: E402
+from common import REPO, BenchError, main_wrapper, median, row, seed_model_path  # noqa: E402
 
 # Rounds of each method (alternating); the median is reported.
 ROUNDS = 200
@@ -48,7 +48,7 @@ def run(args, log=print):
     import librosa
     import numpy as np
 
-    seed_model = keras.models.load_model(SEED_DIR / "seed_model.keras")
+    seed_model = keras.models.load_model(seed_model_path())
     y22, sr22 = librosa.load(args.clip, duration=args.seconds)
     y16 = audio.load_audio(args.clip)[:int(args.seconds * audio.SAMPLE_RATE)]
 

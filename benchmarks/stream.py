@@ -35,7 +35,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATASETS, REPO, SEED_DIR, BenchError, corpus_files, main_wrapper, row  # noqa: E402
+from common import DATASETS, REPO, BenchError, corpus_files, main_wrapper, row, seed_model_path  # noqa: E402
 
 # Length of the benchmark stream, minutes.
 MINUTES = 10.0
@@ -91,7 +91,7 @@ def methods(model_dir, tmp, which=("seed", "ours", "cnn")):
     import librosa
     import model as model_lib
 
-    seed_model = keras.models.load_model(SEED_DIR / "seed_model.keras") if "seed" in which else None
+    seed_model = keras.models.load_model(seed_model_path()) if "seed" in which else None
 
     def seed(window):
         if not has_speech(window):
