@@ -86,7 +86,10 @@ def to_mono_resampled(data, file_sr, *, sr=SAMPLE_RATE, name="audio"):
     Returns float32 of shape (n_samples_at_sr,). Raises AudioError for non-finite samples.
     """
     data = np.asarray(data, dtype=np.float32)
-    y = data.mean(axis=1) if data.ndim == 2 else data
+    if data.ndim == 2:  # one channel is taken as it is (the mean of one value is that value)
+        y = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
+    else:
+        y = data
     if y.size and not np.all(np.isfinite(y)):
         raise AudioError(f"{name}: contains NaN or infinite samples")
     if file_sr != sr and y.size:

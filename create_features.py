@@ -3,6 +3,7 @@
     python create_features.py                                  # RAVDESS+TESS_Dataset/ -> joblib_features/
     python create_features.py --dataset ../shared/datasets     # any folder with the corpora's layout
     python create_features.py --augment 0 --no-robustness      # only the plain features (fastest)
+    python create_features.py --scheduler tcp://host:8786      # the per-file work on a Dask cluster
 
 Writes three files: features.joblib (every file's features, label, speaker, corpus and path),
 augmented.joblib (AUGMENT_COPIES randomly distorted training copies of every file, see augment.py)
@@ -11,6 +12,13 @@ Every audio file is read through the one front end (audio.py); its parameters ar
 features file, so training refuses features made with other settings. The file is written to a
 temporary name and renamed, so a crash never leaves half a features file. Files that cannot be
 used are skipped, counted, and listed with their reason.
+
+A corpus that outgrows one machine is featurized on a Dask cluster (``dask.distributed``) through
+joblib's dask backend: start a scheduler and workers (``dask scheduler``, ``dask worker ADDRESS``)
+with this project's requirements installed and the dataset at the same absolute path on every
+worker (a shared file system), and pass ``--scheduler ADDRESS``. This project's modules are sent
+to the workers.
+The features are the same as a local run's, in the same order.
 """
 
 import argparse
@@ -39,6 +47,10 @@ AUGMENT_COPIES = 2
 N_JOBS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 # Files handed to a worker at a time (fewer round trips than one by one).
 BATCH_SIZE = 32
+# Dask scheduler address (e.g. tcp://10.0.0.5:8786); None featurizes on this machine.
+SCHEDULER = None
+# Seconds to wait for the Dask scheduler to answer before giving up.
+SCHEDULER_TIMEOUT = 10
 
 # Per-file metadata kept beside the features, one list entry per file.
 META_FIELDS = ("path", "corpus", "speaker", "emotion", "vocal_channel", "intensity", "statement")
@@ -68,13 +80,19 @@ def featurize(path, relpath="", n_augment=0, conditions=()):
                            for c in conditions}}, None
 
 
-def featurize_all(paths, relpaths=None, n_jobs=N_JOBS, progress=True, n_augment=0, conditions=()):
-    """Featurize many files in parallel (joblib). Returns a list of featurize() results, in order."""
+def featurize_all(paths, relpaths=None, n_jobs=N_JOBS, progress=True, n_augment=0, conditions=(),
+                  scheduler=None, scheduler_timeout=SCHEDULER_TIMEOUT):
+    """Featurize many files in parallel: joblib's processes here, or a Dask cluster at ``scheduler``.
+
+    Returns a list of featurize() results, in order.
+    """
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
     relpaths = relpaths or [str(p) for p in paths]
     jobs = [(p, r, n_augment, tuple(conditions)) for p, r in zip(paths, relpaths)]
+    if scheduler:
+        return featurize_on_dask(jobs, scheduler, progress=progress, timeout=scheduler_timeout)
     if n_jobs == 1:
         results = (featurize(*job) for job in jobs)
     else:
@@ -93,6 +111,30 @@ def pack(arrays):
 def unpack(frames, offsets):
     """The inverse of pack: a list of views into ``frames``."""
     return [frames[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+def featurize_on_dask(jobs, scheduler, progress=True, timeout=SCHEDULER_TIMEOUT):
+    """featurize() of every job on a Dask cluster through joblib's dask backend, in order.
+
+    Raises FeaturesError when the scheduler cannot be reached.
+    """
+    import joblib
+    from distributed import Client
+
+    jobs = [(os.path.abspath(p), *rest) for p, *rest in jobs]  # the workers may run in another folder
+    try:
+        client = Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise FeaturesError(f"{scheduler}: cannot reach the Dask scheduler ({err.__class__.__name__}); "
+                            "check the address and that `dask scheduler` is running") from None
+    with client:
+        for module in ("audio.py", "augment.py", "corpus.py", "model.py", "create_features.py"):
+            client.upload_file(str(Path(__file__).resolve().parent / module), load=False)
+        if progress:
+            n = len(client.nthreads())
+            print(f"featurizing {len(jobs)} files on {n} Dask worker(s) at {scheduler}", flush=True)
+        with joblib.parallel_config(backend="dask"):
+            return joblib.Parallel(batch_size=BATCH_SIZE)(joblib.delayed(featurize)(*job) for job in jobs)
 
 
 def save_features(data, path):
@@ -156,15 +198,17 @@ def load_companion(features_path, name, base):
                             "re-run `python create_features.py`") from None
 
 
-def build_features(dataset, n_jobs=N_JOBS, progress=True, n_augment=0, conditions=()):
-    """Scan ``dataset`` and featurize every corpus file.
+def build_features(dataset, n_jobs=N_JOBS, progress=True, n_augment=0, conditions=(),
+                   scheduler=SCHEDULER, scheduler_timeout=SCHEDULER_TIMEOUT):
+    """Scan ``dataset`` and featurize every corpus file (on Dask at ``scheduler`` if given).
 
     Returns (features dict, augmented dict or None, robustness dict or None), ready to save.
     """
     utterances, skipped = corpus.scan(dataset)
     results = featurize_all([u.path for u in utterances], [u.relpath for u in utterances],
                             n_jobs=n_jobs, progress=progress, n_augment=n_augment,
-                            conditions=conditions)
+                            conditions=conditions, scheduler=scheduler,
+                            scheduler_timeout=scheduler_timeout)
     kept = []
     for u, (feats, reason) in zip(utterances, results):
         if reason is None:
@@ -212,6 +256,10 @@ def main(argv=None):
                         help="random training copies per file (0: none)")
     parser.add_argument("--no-robustness", action="store_true",
                         help="skip the robustness conditions")
+    parser.add_argument("--scheduler", default=SCHEDULER,
+                        help="Dask scheduler address (tcp://host:port) to featurize on a cluster")
+    parser.add_argument("--scheduler-timeout", type=float, default=SCHEDULER_TIMEOUT,
+                        help="seconds to wait for the Dask scheduler")
     args = parser.parse_args(argv)
     if args.augment < 0:
         parser.error("--augment must be 0 or more")
@@ -219,9 +267,10 @@ def main(argv=None):
     start = time.perf_counter()
     conditions = () if args.no_robustness else augment.CONDITIONS
     try:
-        data, augmented, robustness = build_features(args.dataset, n_jobs=args.jobs,
-                                                     n_augment=args.augment, conditions=conditions)
-    except corpus.CorpusError as err:
+        data, augmented, robustness = build_features(
+            args.dataset, n_jobs=args.jobs, n_augment=args.augment, conditions=conditions,
+            scheduler=args.scheduler, scheduler_timeout=args.scheduler_timeout)
+    except (corpus.CorpusError, FeaturesError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     n_kept, skipped = len(data["labels"]), data["skipped"]

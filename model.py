@@ -11,6 +11,11 @@ A saved model is two files in one folder: ``emotion_model.keras`` (Keras 3 nativ
 calibration temperature, and the sha256 of the .keras file). ``load`` refuses a model whose
 front-end parameters differ from audio.py's or whose two files do not belong together.
 
+``save`` also writes ``emotion_model.npz``, a NumPy copy of the Keras model for fast inference
+(see numpy_model.py), and records its sha256 and the .keras sha256 it was made from; ``load``
+predicts with that copy when it is there and fresh, without importing Keras, and refuses a stale
+one. The .keras file stays the source of truth (``load(folder, backend="keras")``).
+
     predictor = load("model")
     probs = predictor.predict_file("examples/angry.wav")   # {"angry": 0.91, ...}, all 8 emotions
 """
@@ -194,11 +199,12 @@ def save(keras_model, folder, *, arch, temperature=1.0, extra=None):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / MODEL_FILE, lambda tmp: keras_model.save(tmp))
+    export = _export_copy(keras_model, folder, _sha256(folder / MODEL_FILE))
     meta = {"meta_version": META_VERSION, "emotions": list(EMOTIONS), "architecture": arch,
             "frontend": audio.frontend_params(),
             "input": {"n_frames": N_FRAMES, "window_hop": WINDOW_HOP},
             "temperature": float(temperature), "keras_sha256": _sha256(folder / MODEL_FILE),
-            **(extra or {})}
+            **(extra or {}), "export": export}
     write_atomic(folder / META_FILE,
                   lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
     return meta
@@ -248,8 +254,10 @@ class Predictor:
     Load it once and reuse it for many files (see ``load``).
     """
 
-    def __init__(self, keras_model, meta):
-        self.keras_model = keras_model
+    def __init__(self, keras_model, meta, net=None):
+        self.keras_model = keras_model  # None when loaded from the exported NumPy copy
+        self.net = keras_model if net is None else net  # what predicts: Keras or numpy_model
+        self.backend = "keras" if net is None else "numpy"
         self.meta = meta
         self.emotions = tuple(meta["emotions"])
         self.arch = meta["architecture"]
@@ -267,7 +275,7 @@ class Predictor:
         """Probabilities for a batch of clips' stored features: (n_clips, n_emotions) float."""
         rows = [self._inputs(f) for f in feats_list]
         batch = np.concatenate(rows)
-        probs = calibrate(np.asarray(self.keras_model(batch, training=False), dtype=np.float64),
+        probs = calibrate(np.asarray(self.net(batch, training=False), dtype=np.float64),
                           self.temperature)
         out, i = [], 0
         for r in rows:
@@ -289,9 +297,17 @@ class Predictor:
         return {self.emotions[i]: float(probs[i]) for i in order}
 
 
-def load(folder):
-    """Load a saved model folder as a Predictor; raises ModelError with a one-line reason."""
+def load(folder, backend="auto"):
+    """Load a saved model folder as a Predictor; raises ModelError with a one-line reason.
+
+    backend: "auto" runs the exported NumPy copy when the folder records one (fast, no Keras),
+    else the Keras model; "numpy" requires the copy; "keras" always loads the .keras file.
+    """
     meta = read_meta(folder)
+    if backend not in ("auto", "numpy", "keras"):
+        raise ValueError(f"unknown backend {backend!r}; use auto, numpy or keras")
+    if backend == "numpy" or (backend == "auto" and meta.get("export")):
+        return Predictor(None, meta, net=load_export(folder, meta))
     model_path = Path(folder) / MODEL_FILE
     import keras
     try:
@@ -305,3 +321,66 @@ def load(folder):
         raise ModelError(f"{model_path}: input {keras_model.input_shape[1:]} or output "
                          f"{keras_model.output_shape[-1]} does not match {META_FILE}; retrain")
     return Predictor(keras_model, meta)
+
+
+# ----------------------------------------------------------------------------- the exported NumPy copy
+
+def _export_copy(keras_model, folder, keras_sha256):
+    """Write the NumPy copy beside the .keras file; its metadata entry, or None if not exportable."""
+    import sys
+    import numpy_model
+
+    try:
+        digest = numpy_model.export(keras_model, Path(folder) / numpy_model.EXPORT_FILE,
+                                    keras_sha256=keras_sha256)
+    except numpy_model.ExportError as err:
+        print(f"warning: no fast NumPy copy of this model ({err}); predictions will load Keras",
+              file=sys.stderr)
+        return None
+    return {"file": numpy_model.EXPORT_FILE, "format": numpy_model.EXPORT_FORMAT,
+            "version": numpy_model.EXPORT_VERSION, "sha256": digest, "keras_sha256": keras_sha256}
+
+
+def reexport(folder):
+    """Rewrite a model folder's NumPy copy from its .keras file and record it. Returns the metadata."""
+    meta = read_meta(folder)
+    keras_model = load(folder, backend="keras").keras_model
+    meta["export"] = _export_copy(keras_model, folder, meta["keras_sha256"])
+    if meta["export"] is None:
+        raise ModelError(f"{Path(folder) / MODEL_FILE}: has layers the NumPy export does not support")
+    write_atomic(Path(folder) / META_FILE,
+                 lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
+    return meta
+
+
+def load_export(folder, meta):
+    """The folder's exported NumPy copy, checked against the metadata; raises ModelError."""
+    import numpy_model
+
+    folder = Path(folder)
+    export = meta.get("export")
+    fix = "re-export it with `python numpy_model.py --model-dir " + str(folder) + "`"
+    if not export:
+        raise ModelError(f"{folder / META_FILE}: records no NumPy copy of the model; {fix}")
+    path = folder / export.get("file", numpy_model.EXPORT_FILE)
+    if not path.is_file():
+        raise ModelError(f"{path}: missing; {fix}")
+    if export.get("keras_sha256") != meta["keras_sha256"]:
+        raise ModelError(f"{path}: stale, made from another {MODEL_FILE}; {fix}")
+    if export.get("sha256") != _sha256(path):
+        raise ModelError(f"{path}: does not match {META_FILE} (changed or half-copied); {fix}")
+    if export.get("format") != numpy_model.EXPORT_FORMAT or export.get("version") != numpy_model.EXPORT_VERSION:
+        raise ModelError(f"{path}: export format {export.get('format')} v{export.get('version')} "
+                         f"is not {numpy_model.EXPORT_FORMAT} v{numpy_model.EXPORT_VERSION}; {fix}")
+    try:
+        net = numpy_model.NumpyModel.read(path)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelError(f"{path}: cannot be read ({err.__class__.__name__}); {fix}") from None
+    if net.graph.get("keras_sha256") != meta["keras_sha256"]:
+        raise ModelError(f"{path}: stale, made from another {MODEL_FILE}; {fix}")
+    expected = (audio.N_MFCC, 1) if meta["architecture"] == "seed" else (
+        int(meta["input"]["n_frames"]), audio.N_MELS)
+    if tuple(net.input_shape[1:]) != expected or net.output_shape[-1] != len(meta["emotions"]):
+        raise ModelError(f"{path}: input {net.input_shape[1:]} or output {net.output_shape[-1]} "
+                         f"does not match {META_FILE}; {fix}")
+    return net

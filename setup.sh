@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# System packages: Python's venv and headers, and the audio stack the recording scripts use.
-APT_PACKAGES=(python3 python3-venv python3-dev build-essential
+# System packages: Python's venv and headers, and the audio stack the recording scripts use;
+# `time` is GNU time (/usr/bin/time -v), for the speed benchmarks' wall time and peak memory.
+APT_PACKAGES=(python3 python3-venv python3-dev build-essential time
   # Live audio (issue 4): PulseAudio and its null sink for device tests, PortAudio (sounddevice,
   # and headers to build pyaudio), ALSA's pulse plugin, espeak-ng for pyttsx3, aplay and mpg123
   # for playsound3's playback.

@@ -1,0 +1,92 @@
+"""Benchmark: warm prediction of one 3 s clip in process (features + model), the seed's against ours.
+
+    python benchmarks/predict_warm.py              # 200 rounds, alternating; prints a table
+    python benchmarks/predict_warm.py --rounds 500
+
+The audio is already in memory; each timed call turns it into probabilities. Seed: librosa MFCCs
+(40, at 22050 Hz, averaged) + Keras ``model.predict`` of the seed-architecture model. Ours:
+``Predictor.predict_waveform`` of the shipped model (its NumPy copy), and the same for a model of
+the ``cnn`` architecture exported to a temporary folder (same cost as a trained one), since that
+is the architecture neural_network.py ships by default. Medians over the rounds.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # as live_predictions.py runs
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, BenchError, main_wrapper, median, row, seed_model_path  # noqa: E402
+
+# Rounds of each method (alternating); the median is reported.
+ROUNDS = 200
+# The clip, and the seconds of it predicted (its first 3 s).
+CLIP = REPO / "examples" / "03-01-05-02-01-01-13.wav"
+SECONDS = 3.0
+# Target (issue 5): our median, features + model, at most this many milliseconds.
+TARGET_MS = 3.0
+
+
+def cnn_predictor(tmp):
+    """A Predictor of the cnn architecture, saved and loaded the usual way (NumPy copy)."""
+    import model as model_lib
+
+    model_lib.save(model_lib.build("cnn"), tmp, arch="cnn")
+    return model_lib.load(tmp)
+
+
+def run(args, log=print):
+    import audio
+    import model as model_lib
+    import keras
+    import librosa
+    import numpy as np
+
+    seed_model = keras.models.load_model(seed_model_path())
+    y22, sr22 = librosa.load(args.clip, duration=args.seconds)
+    y16 = audio.load_audio(args.clip)[:int(args.seconds * audio.SAMPLE_RATE)]
+
+    def seed():
+        mfccs = np.mean(librosa.feature.mfcc(y=y22, sr=sr22, n_mfcc=40).T, axis=0)
+        return seed_model.predict(mfccs[None, :, None], verbose=0)[0]
+
+    ours = model_lib.load(args.model_dir)
+    if ours.backend != "numpy":
+        raise BenchError(f"{args.model_dir}: has no fresh NumPy copy; run `python numpy_model.py`")
+    with tempfile.TemporaryDirectory() as tmp:
+        cnn = cnn_predictor(tmp)
+        fns = {"seed": seed, f"ours ({ours.arch})": lambda: ours.predict_waveform(y16),
+               "ours (cnn)": lambda: cnn.predict_waveform(y16)}
+        times = {k: [] for k in fns}
+        for fn in fns.values():  # warm up
+            fn()
+        log(f"warm prediction of {args.clip} ({len(y16) / audio.SAMPLE_RATE:.1f} s), {args.rounds} rounds")
+        for _ in range(args.rounds):
+            for k, fn in fns.items():
+                t = time.perf_counter()
+                fn()
+                times[k].append((time.perf_counter() - t) * 1e3)
+    med = {k: median(v) for k, v in times.items()}
+    log("  medians: " + ", ".join(f"{k} {v:.2f} ms" for k, v in med.items()))
+    return [row("warm prediction, 1 clip in process", f"median latency, {k}", med["seed"], v,
+                unit=" ms", target=f"≤ {TARGET_MS:g} ms")
+            for k, v in med.items() if k != "seed"]
+
+
+def parser():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rounds", type=int, default=ROUNDS, help="timed calls of each method")
+    p.add_argument("--clip", type=Path, default=CLIP, help="audio file to predict")
+    p.add_argument("--seconds", type=float, default=SECONDS, help="seconds of it to predict")
+    p.add_argument("--model-dir", type=Path, default=REPO / "model", help="our model folder")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(main_wrapper(run, None, parser()))
