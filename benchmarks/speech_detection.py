@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import audio  # noqa: E402
+import augment  # noqa: E402
 import vad  # noqa: E402
 from corpus import AUDIO_EXTENSIONS  # noqa: E402
 
@@ -40,21 +41,6 @@ def _gain(level_db):
     return 10.0 ** (level_db / 20.0)
 
 
-def colored_noise(kind, n, rng):
-    """Unit-RMS noise of n samples: "white", "pink" (1/f power) or "brown" (1/f^2 power)."""
-    white = rng.standard_normal(n)
-    if kind == "white":
-        x = white
-    else:
-        spectrum = np.fft.rfft(white)
-        f = np.fft.rfftfreq(n, 1.0 / audio.SAMPLE_RATE)
-        f[0] = f[1]
-        spectrum = spectrum / (np.sqrt(f) if kind == "pink" else f)
-        spectrum[0] = 0
-        x = np.fft.irfft(spectrum, n)
-    return x / np.sqrt(np.mean(x ** 2))
-
-
 def nonspeech_signals(seed=0, seconds=SECONDS):
     """{name: mono SAMPLE_RATE float32 signal} of generated non-speech, the same for the same seed."""
     rng = np.random.default_rng(seed)
@@ -64,7 +50,7 @@ def nonspeech_signals(seed=0, seconds=SECONDS):
     out = {"digital silence": np.zeros(n), "dither (1 LSB)": rng.integers(-1, 2, n) / 32768.0}
     for kind in ("white", "pink", "brown"):
         for level in (-70, -50, -30, -20, -10):
-            out[f"{kind} noise {level} dBFS"] = colored_noise(kind, n, rng) * _gain(level)
+            out[f"{kind} noise {level} dBFS"] = augment.coloured_noise(n, kind, rng) * _gain(level)
     for freq in (100, 150, 220, 440, 1000, 3000):
         for level in (-40, -20, -6):
             phase = rng.uniform(0, 2 * np.pi)
@@ -82,11 +68,11 @@ def nonspeech_signals(seed=0, seconds=SECONDS):
         out[f"clicks {rate}/s"] = clicks
     clicks = np.zeros(n)
     clicks[rng.integers(0, n, 20)] = rng.uniform(-1, 1, 20)
-    out["random clicks on -60 dBFS noise"] = clicks + colored_noise("white", n, rng) * _gain(-60)
+    out["random clicks on -60 dBFS noise"] = clicks + augment.coloured_noise(n, "white", rng) * _gain(-60)
     gate = np.repeat(rng.random(int(seconds * 5)) < 0.4, sr // 5)[:n]
-    out["pink noise bursts -20 dBFS"] = colored_noise("pink", n, rng) * _gain(-20) * gate
+    out["pink noise bursts -20 dBFS"] = augment.coloured_noise(n, "pink", rng) * _gain(-20) * gate
     syllables = 0.5 + 0.5 * np.sin(2 * np.pi * 4.0 * t + rng.uniform(0, 2 * np.pi))
-    out["pink noise modulated at 4 Hz -20 dBFS"] = colored_noise("pink", n, rng) * _gain(-20) * syllables
+    out["pink noise modulated at 4 Hz -20 dBFS"] = augment.coloured_noise(n, "pink", rng) * _gain(-20) * syllables
     sweep = 200.0 * (10.0 ** (t / seconds))  # 200 Hz to 2 kHz
     out["tone sweep 200 Hz-2 kHz -20 dBFS"] = np.sqrt(2) * _gain(-20) * np.sin(2 * np.pi * np.cumsum(sweep) / sr)
     return {name: x.astype(np.float32) for name, x in out.items()}

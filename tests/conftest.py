@@ -52,6 +52,14 @@ def subset_relpaths(actors=(1, 2, 5, 6), tess_per_folder=6):
     return rels
 
 
+@pytest.fixture
+def model_copy(tmp_path):
+    """A copy of the shipped model folder, for tests that damage it."""
+    dest = tmp_path / "model"
+    shutil.copytree(REPO / "model", dest)
+    return dest
+
+
 @pytest.fixture(scope="session")
 def small_dataset(tmp_path_factory):
     """A real subset: 4 RAVDESS actors (2 folds) and 6 files of each TESS folder, as symlinks."""

@@ -145,13 +145,6 @@ def test_silence_noise_and_hum_get_no_speech_not_an_emotion(tmp_path):
     assert re.search(rf"^{re.escape(str(tmp_path / 'speech.wav'))}: \w+ \(\d\.\d\d\)$", result.stdout, re.M)
 
 
-@pytest.fixture
-def model_copy(tmp_path):
-    dest = tmp_path / "model"
-    shutil.copytree(REPO / "model", dest)
-    return dest
-
-
 @pytest.mark.parametrize("damage, problem", [
     ("truncate_keras", "does not match"),
     ("garbage_keras_and_hash", "cannot be loaded"),

@@ -126,13 +126,6 @@ def test_sequential_seed_model_and_unsupported_layer(tmp_path):
     assert meta["export"] is None
 
 
-@pytest.fixture
-def model_copy(tmp_path):
-    dest = tmp_path / "model"
-    shutil.copytree(REPO / "model", dest)
-    return dest
-
-
 @pytest.mark.parametrize("damage, problem", [
     ("stale", "stale, made from another emotion_model.keras"),
     ("changed", "does not match emotion_model.json"),
