@@ -1,7 +1,6 @@
 """The exported NumPy copy of the model: same probabilities as Keras, refused when stale, no Keras import."""
 
 import json
-import shutil
 import subprocess
 import sys
 
