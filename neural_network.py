@@ -3,6 +3,7 @@
     python neural_network.py                     # evaluate ours and the seed baseline, then ship ours
     python neural_network.py --arch seed         # the same with the seed's model as the one shipped
     python neural_network.py --protocols none    # only train and save the shipped model
+    python neural_network.py --update-readme     # ... and write the results into README.md
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
@@ -397,6 +398,28 @@ def summary(results):
     return "\n".join(rows)
 
 
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def update_readme(readme, media=MEDIA_DIR, model_dir=MODEL_DIR):
+    """Rewrite the README's results block from media/metrics.json and the shipped model's metadata."""
+    metrics = json.loads((Path(media) / "metrics.json").read_text())
+    meta = model_lib.read_meta(model_dir)
+    trained = meta.get("trained_on", {})
+    arch = meta["architecture"]
+    timing = "; ".join(f"protocol ({p}) for {a}: {r['seconds'] / 60:.0f} min"
+                       for a, res in metrics.items() if isinstance(res, dict)
+                       for p, r in res.items() if isinstance(r, dict) and "seconds" in r)
+    block = (f"{metrics['table']}\n\nShipped model: `{arch}`, trained on {trained.get('files')} files "
+             f"({trained.get('examples', trained.get('files'))} examples with the augmented copies) for "
+             f"{trained.get('epochs')} epochs in {trained.get('seconds', 0) / 60:.1f} min, calibration "
+             f"temperature {meta['temperature']:.2f}. Run times on 2 cores: {timing}.")
+    text = Path(readme).read_text()
+    head, rest = text.split(README_START)
+    _, tail = rest.split(README_END)
+    Path(readme).write_text(f"{head}{README_START}\n{block}\n{README_END}{tail}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
@@ -412,6 +435,8 @@ def main(argv=None):
     parser.add_argument("--folds", default=None,
                         help="quick experiments only: comma-separated protocol (b) folds to run (0-7)")
     parser.add_argument("--no-ship", action="store_true", help="evaluate only; leave model/ as it is")
+    parser.add_argument("--update-readme", type=Path, nargs="?", const=Path("README.md"), default=None,
+                        help="afterwards, rewrite the results block of this README (default README.md)")
     args = parser.parse_args(argv)
     protocols = [p for p in args.protocols.split(",") if p in ("a", "b")]
     if args.protocols not in ("none", "") and len(protocols) != len(args.protocols.split(",")):
@@ -469,6 +494,9 @@ def main(argv=None):
           f"for {epochs} epochs in {train_seconds:.0f} s, temperature {temperature:.2f} -> "
           f"{args.model_dir / model_lib.MODEL_FILE}; reports in {args.media_dir}/; "
           f"total {time.perf_counter() - start:.0f} s")
+    if args.update_readme:
+        update_readme(args.update_readme, args.media_dir, args.model_dir)
+        print(f"rewrote the results in {args.update_readme}")
     return 0
 
 

@@ -114,10 +114,16 @@ def test_temperature_scaling_fixes_overconfidence():
 
 
 def test_neural_network_script_end_to_end(small_features, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n\n<!-- results:start -->\nold numbers\n<!-- results:end -->\n\n## Next\n")
     result = run_script("neural_network.py", "--features", small_features, "--arch", "cnn",
                         "--baseline", "seed", "--protocols", "a,b", "--epochs", "1",
-                        "--model-dir", tmp_path / "model", "--media-dir", tmp_path / "media")
+                        "--model-dir", tmp_path / "model", "--media-dir", tmp_path / "media",
+                        "--update-readme", readme)
     assert result.returncode == 0, result.stderr
+    text = readme.read_text()
+    assert "old numbers" not in text and text.startswith("# Title") and text.endswith("## Next\n")
+    assert "| cnn | (b) unseen speakers |" in text and "Shipped model: `cnn`" in text
     for name in ("model_summary.txt", "classification_report.txt", "confusion_matrix.png",
                  "training_curves.png", "metrics.json"):
         assert (tmp_path / "media" / name).stat().st_size > 0
