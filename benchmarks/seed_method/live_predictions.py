@@ -21,10 +21,11 @@ import keras  # noqa: E402
 import librosa  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from corpus import EMOTIONS  # noqa: E402  (the seed's label order: RAVDESS codes 01..08)
+
 # The seed-architecture model trained on the seed's features (see make_seed_model.py).
 MODEL_PATH = Path(__file__).resolve().parent / "seed_model.keras"
-# The label order of the seed (RAVDESS codes 01..08).
-EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 
 
 class LivePredictions:
