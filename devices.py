@@ -56,6 +56,17 @@ def quiet_native_stderr():
         os.close(saved)
 
 
+def run_main(main):
+    """Run a live script's main() with the native libraries' chatter hidden, and exit with its
+    status; a Ctrl-C that main() does not handle itself exits with 130, without a traceback."""
+    with quiet_native_stderr():
+        try:
+            status = main()
+        except KeyboardInterrupt:
+            status = 130
+    sys.exit(status)
+
+
 def sounddevice():
     """The sounddevice module; DeviceError when the PortAudio library is missing."""
     try:

@@ -184,6 +184,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    with devices.quiet_native_stderr():
-        status = main()
-    sys.exit(status)
+    devices.run_main(main)

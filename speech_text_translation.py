@@ -191,9 +191,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    with devices.quiet_native_stderr():
-        try:
-            code = main()
-        except KeyboardInterrupt:
-            code = 130
-    sys.exit(code)
+    devices.run_main(main)
