@@ -199,11 +199,12 @@ def save(keras_model, folder, *, arch, temperature=1.0, extra=None):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / MODEL_FILE, lambda tmp: keras_model.save(tmp))
-    export = _export_copy(keras_model, folder, _sha256(folder / MODEL_FILE))
+    keras_sha256 = _sha256(folder / MODEL_FILE)
+    export = _export_copy(keras_model, folder, keras_sha256)
     meta = {"meta_version": META_VERSION, "emotions": list(EMOTIONS), "architecture": arch,
             "frontend": audio.frontend_params(),
             "input": {"n_frames": N_FRAMES, "window_hop": WINDOW_HOP},
-            "temperature": float(temperature), "keras_sha256": _sha256(folder / MODEL_FILE),
+            "temperature": float(temperature), "keras_sha256": keras_sha256,
             **(extra or {}), "export": export}
     write_atomic(folder / META_FILE,
                   lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
@@ -297,6 +298,13 @@ class Predictor:
         return {self.emotions[i]: float(probs[i]) for i in order}
 
 
+def expected_input_shape(meta):
+    """The input shape (without the batch axis) a model with this metadata must take."""
+    if meta["architecture"] == "seed":
+        return (audio.N_MFCC, 1)
+    return (int(meta["input"]["n_frames"]), audio.N_MELS)
+
+
 def load(folder, backend="auto"):
     """Load a saved model folder as a Predictor; raises ModelError with a one-line reason.
 
@@ -315,8 +323,7 @@ def load(folder, backend="auto"):
     except Exception as err:  # Keras raises many types for a damaged file; all mean the same here
         raise ModelError(f"{model_path}: cannot be loaded ({err.__class__.__name__}); "
                          "retrain with `python neural_network.py`") from None
-    expected = (audio.N_MFCC, 1) if meta["architecture"] == "seed" else (
-        int(meta["input"]["n_frames"]), audio.N_MELS)
+    expected = expected_input_shape(meta)
     if tuple(keras_model.input_shape[1:]) != expected or keras_model.output_shape[-1] != len(meta["emotions"]):
         raise ModelError(f"{model_path}: input {keras_model.input_shape[1:]} or output "
                          f"{keras_model.output_shape[-1]} does not match {META_FILE}; retrain")
@@ -378,8 +385,7 @@ def load_export(folder, meta):
         raise ModelError(f"{path}: cannot be read ({err.__class__.__name__}); {fix}") from None
     if net.graph.get("keras_sha256") != meta["keras_sha256"]:
         raise ModelError(f"{path}: stale, made from another {MODEL_FILE}; {fix}")
-    expected = (audio.N_MFCC, 1) if meta["architecture"] == "seed" else (
-        int(meta["input"]["n_frames"]), audio.N_MELS)
+    expected = expected_input_shape(meta)
     if tuple(net.input_shape[1:]) != expected or net.output_shape[-1] != len(meta["emotions"]):
         raise ModelError(f"{path}: input {net.input_shape[1:]} or output {net.output_shape[-1]} "
                          f"does not match {META_FILE}; {fix}")

@@ -119,10 +119,9 @@ def fit(arch, feats, labels, *, val=None, epochs=None, seed=SEED, verbose=0):
         if arch != "seed":
             kwargs["callbacks"] = [keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=EARLY_STOP_PATIENCE, restore_best_weights=True)]
-    if arch == "seed":
-        history = net.fit(x, y, epochs=epochs, verbose=verbose, **kwargs).history
-    else:
-        history = net.fit(x, epochs=epochs, verbose=verbose, **kwargs).history
+    # The seed trains on arrays (x, y); ours on a PyDataset that yields its own labels and weights.
+    fit_data = (x, y) if arch == "seed" else (x,)
+    history = net.fit(*fit_data, epochs=epochs, verbose=verbose, **kwargs).history
     used = len(history["loss"])
     if "callbacks" in kwargs and kwargs["callbacks"][0].stopped_epoch > 0:
         used = kwargs["callbacks"][0].best_epoch + 1
