@@ -119,6 +119,22 @@ def describe_inputs():
             for d in input_devices()]
 
 
+def list_or_pick_input(spec, *, list_only=False):
+    """The --list and --device options of the live scripts: (exit status or None, device dict).
+
+    With list_only, prints the input devices and returns (0, None). Otherwise returns (None, the
+    device picked by ``spec``), or prints the one-line error and returns (2, None).
+    """
+    try:
+        if list_only:
+            print("\n".join(describe_inputs()) or "no input devices")
+            return 0, None
+        return None, pick_input(spec)
+    except DeviceError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2, None
+
+
 def level_warnings(y):
     """Warnings about a take y (float in [-1, 1]): silent, or clipping. List of strings, maybe empty."""
     y = np.asarray(y, dtype=np.float32)

@@ -134,14 +134,9 @@ def main(argv=None):
     if args.seconds < 0:
         parser.error("--seconds must be 0 (until Enter or Ctrl-C) or more")
 
-    try:
-        if args.list:
-            print("\n".join(devices.describe_inputs()) or "no input devices")
-            return 0
-        device = devices.pick_input(args.device)
-    except devices.DeviceError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    status, device = devices.list_or_pick_input(args.device, list_only=args.list)
+    if status is not None:
+        return status
     out = args.out or default_out()
     try:
         devices.check_writable(out.parent)

@@ -252,14 +252,9 @@ def main(argv=None):
     if args.window < audio.MIN_SECONDS or args.hop <= 0 or args.smooth < 1 or args.number_of_times < 0:
         parser.error(f"need --window >= {audio.MIN_SECONDS}, --hop > 0, --smooth >= 1, --number-of-times >= 0")
 
-    try:
-        if args.list:
-            print("\n".join(devices.describe_inputs()) or "no input devices")
-            return 0
-        device = devices.pick_input(args.device)
-    except devices.DeviceError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    status, device = devices.list_or_pick_input(args.device, list_only=args.list)
+    if status is not None:
+        return status
     for path in (args.save_audio, args.csv):
         if path is not None:
             try:
