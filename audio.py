@@ -147,6 +147,11 @@ def _mel_to_hz(m):
     return np.where(m >= 15.0, log, lin)
 
 
+def mel_centres_hz():
+    """Centre frequency of every mel band, (N_MELS,) float64 in Hz, ascending."""
+    return _mel_to_hz(np.linspace(_hz_to_mel(FMIN), _hz_to_mel(FMAX), N_MELS + 2))[1:-1]
+
+
 def mel_filterbank():
     """Triangular Slaney-normalised mel filters, shape (N_FFT // 2 + 1, N_MELS), float32."""
     fft_hz = np.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)

@@ -53,6 +53,14 @@ ARCHITECTURES = ("seed", "cnn")
 CNN_INPUT_POOL = 4
 # ... then runs these Conv1D blocks: (filters, kernel width in pooled frames).
 CNN_BLOCKS = ((64, 5), (96, 5), (128, 3))
+# How one clip's log-mel matrix is normalised before the model sees it:
+# "utterance": one mean and one standard deviation over the whole clip (removes gain and level,
+# keeps the spectral shape: tilt and formant balance carry arousal);
+# "band": each mel band to zero mean and unit variance (also removes the spectral shape).
+NORMALISATION = "utterance"
+# Adam's (peak) learning rate for ``cnn``.
+CNN_LEARNING_RATE = 1e-3
+NORMALISATIONS = ("utterance", "band")
 
 
 class ModelError(ValueError):
@@ -66,10 +74,23 @@ def seed_input(feats):
     return np.stack([audio.mfcc(f).mean(axis=0) for f in feats])[:, :, None].astype(np.float32)
 
 
-def normalise(f):
-    """Per-utterance normalisation of one log-mel matrix: zero mean and unit variance per band."""
+def normalise(f, how=None):
+    """Per-utterance normalisation of one log-mel matrix (n, N_MELS) -> (n, N_MELS) float32.
+
+    how: "utterance" (one mean and standard deviation for the clip) or "band" (per mel band);
+    None uses NORMALISATION.
+    """
+    how = how or NORMALISATION
+    if how not in NORMALISATIONS:
+        raise ValueError(f"unknown normalisation {how!r}; choose one of {', '.join(NORMALISATIONS)}")
     f = np.asarray(f, dtype=np.float32)
-    return (f - f.mean(axis=0)) / (f.std(axis=0) + 1e-3)
+    axis = None if how == "utterance" else 0
+    return (f - f.mean(axis=axis)) / (f.std(axis=axis) + 1e-3)
+
+
+def input_meta():
+    """The input settings a model is trained with; saved in its metadata, used by Predictor."""
+    return {"n_frames": N_FRAMES, "window_hop": WINDOW_HOP, "normalisation": NORMALISATION}
 
 
 def fit_frames(f, n_frames=N_FRAMES, offset=None):
@@ -101,13 +122,49 @@ def cnn_input(feats):
     return np.stack([fit_frames(normalise(f)) for f in feats])
 
 
-# Training-time augmentation of our model's input (SpecAugment): masks per example.
+# Training-time augmentation of our model's input, drawn afresh for every example of every epoch.
+# Vocal-tract warp: the spectrum's frequency axis scaled by a factor in this range (another speaker's
+# formants); 1.0 for none.
+TRAIN_WARP = (0.9, 1.1)
+# Tempo: the frame axis stretched by a factor in this range (faster or slower speech).
+TRAIN_STRETCH = (0.85, 1.15)
+# SpecAugment masks per example:
 FREQ_MASKS, FREQ_MASK_MAX = 2, 8      # bands set to the mean, up to 8 adjacent mel bands each
 TIME_MASKS, TIME_MASK_MAX = 2, 25     # frames set to the mean, up to 25 adjacent frames each
 
 
+def _interpolate(f, positions, axis):
+    """f sampled at fractional ``positions`` along ``axis`` (linear interpolation, clamped)."""
+    positions = np.clip(positions, 0, f.shape[axis] - 1)
+    lo = np.floor(positions).astype(int)
+    hi = np.minimum(lo + 1, f.shape[axis] - 1)
+    frac = (positions - lo).astype(np.float32)
+    if axis == 0:
+        return f[lo] * (1 - frac[:, None]) + f[hi] * frac[:, None]
+    return f[:, lo] * (1 - frac) + f[:, hi] * frac
+
+
+def warp_bands(f, factor):
+    """Log-mel (n, N_MELS) of the same speech with every frequency multiplied by ``factor``."""
+    centres = audio.mel_centres_hz()
+    return _interpolate(f, np.interp(centres / factor, centres, np.arange(len(centres))), axis=1)
+
+
+def stretch_frames(f, factor):
+    """Log-mel (n, C) played ``factor`` times faster: (round(n / factor), C)."""
+    n = max(int(round(len(f) / factor)), 1)
+    return _interpolate(f, np.arange(n) * factor, axis=0)
+
+
+def _log_uniform(rng, bounds):
+    return float(np.exp(rng.uniform(np.log(bounds[0]), np.log(bounds[1]))))
+
+
 def cnn_train_example(f, rng):
-    """One training example of our model: a random window of the clip, with SpecAugment masks."""
+    """One training example of our model: the clip warped and stretched at random, a random window
+    of it, with SpecAugment masks. (n, N_MELS) -> (N_FRAMES, N_MELS) float32."""
+    f = np.asarray(f, dtype=np.float32)
+    f = stretch_frames(warp_bands(f, _log_uniform(rng, TRAIN_WARP)), _log_uniform(rng, TRAIN_STRETCH))
     f = normalise(f)
     x = fit_frames(f, N_FRAMES, offset=int(rng.integers(0, max(len(f), 1))))
     x = np.array(x, dtype=np.float32)
@@ -124,8 +181,11 @@ def cnn_train_example(f, rng):
 
 # ----------------------------------------------------------------------------- architectures
 
-def build(arch, n_classes=len(EMOTIONS)):
-    """A compiled Keras model of architecture ``arch`` ("seed" or "cnn")."""
+def build(arch, n_classes=len(EMOTIONS), *, learning_rate=None):
+    """A compiled Keras model of architecture ``arch`` ("seed" or "cnn").
+
+    learning_rate: a float or a keras LearningRateSchedule for ``cnn``; None: CNN_LEARNING_RATE.
+    """
     import keras
     from keras import layers
 
@@ -155,8 +215,9 @@ def build(arch, n_classes=len(EMOTIONS)):
         x = layers.Dropout(0.4)(x)
         outputs = layers.Dense(n_classes, activation="softmax")(x)
         model = keras.Model(inputs, outputs, name="cnn")
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        # One-hot targets, so that mixup can blend them (see neural_network.train_batches).
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate or CNN_LEARNING_RATE),
+                      loss="categorical_crossentropy", metrics=["accuracy"])
         return model
     raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
 
@@ -203,7 +264,7 @@ def save(keras_model, folder, *, arch, temperature=1.0, extra=None):
     export = _export_copy(keras_model, folder, keras_sha256)
     meta = {"meta_version": META_VERSION, "emotions": list(EMOTIONS), "architecture": arch,
             "frontend": audio.frontend_params(),
-            "input": {"n_frames": N_FRAMES, "window_hop": WINDOW_HOP},
+            "input": input_meta(),
             "temperature": float(temperature), "keras_sha256": keras_sha256,
             **(extra or {}), "export": export}
     write_atomic(folder / META_FILE,
@@ -265,12 +326,13 @@ class Predictor:
         self.temperature = float(meta.get("temperature", 1.0))
         self.n_frames = int(meta["input"]["n_frames"])
         self.window_hop = int(meta["input"]["window_hop"])
+        self.normalisation = meta["input"].get("normalisation", "band")
 
     def _inputs(self, feats):
         """Model inputs of one clip's features, and how many rows (windows) it takes."""
         if self.arch == "seed":
             return seed_input([feats])
-        return np.stack(windows(normalise(feats), self.n_frames, self.window_hop))
+        return np.stack(windows(normalise(feats, self.normalisation), self.n_frames, self.window_hop))
 
     def predict_features(self, feats_list):
         """Probabilities for a batch of clips' stored features: (n_clips, n_emotions) float."""

@@ -1,0 +1,80 @@
+"""The cnn model's input: normalisation, training-time warps and mixup, on real corpus clips."""
+
+import numpy as np
+import pytest
+
+import audio
+import model as model_lib
+import neural_network
+from conftest import DATASETS
+
+CLIP = DATASETS / "RAVDESS" / "Actor_01" / "03-01-05-02-01-01-01.flac"  # angry, strong
+
+
+@pytest.fixture(scope="module")
+def feats():
+    return audio.file_features(CLIP)
+
+
+def test_utterance_normalisation_removes_gain_but_keeps_spectral_shape(feats):
+    louder = feats + 20.0  # +20 dB
+    utt = model_lib.normalise(feats, "utterance")
+    np.testing.assert_allclose(model_lib.normalise(louder, "utterance"), utt, atol=1e-4)
+    assert abs(float(utt.mean())) < 1e-4 and abs(float(utt.std()) - 1) < 1e-2
+    # The long-term spectrum survives: low bands of speech are louder than the top bands.
+    assert utt[:, :16].mean() > utt[:, -16:].mean() + 0.3
+    band = model_lib.normalise(feats, "band")
+    np.testing.assert_allclose(band.mean(axis=0), 0.0, atol=1e-4)
+    with pytest.raises(ValueError, match="unknown normalisation"):
+        model_lib.normalise(feats, "speaker")
+
+
+def test_predictor_uses_the_normalisation_saved_with_the_model(feats):
+    seen = []
+
+    def net(batch, training=False):
+        seen.append(batch)
+        return np.full((len(batch), 8), 1 / 8)
+
+    for how in model_lib.NORMALISATIONS:
+        meta = {"emotions": list(range(8)), "architecture": "cnn",
+                "input": {**model_lib.input_meta(), "normalisation": how}}
+        model_lib.Predictor(None, meta, net=net).predict_features([feats])
+        expected = np.stack(model_lib.windows(model_lib.normalise(feats, how)))
+        np.testing.assert_allclose(seen[-1], expected)
+    assert not np.allclose(seen[0], seen[1])
+
+
+def _centroid(f):
+    power = 10.0 ** (f / 10.0)
+    return float((power * np.arange(f.shape[1])).sum() / power.sum())
+
+
+def test_warp_moves_the_spectrum_and_stretch_changes_the_length(feats):
+    np.testing.assert_allclose(model_lib.warp_bands(feats, 1.0), feats, atol=1e-5)
+    up, down = model_lib.warp_bands(feats, 1.1), model_lib.warp_bands(feats, 0.9)
+    assert _centroid(up) > _centroid(feats) + 0.5 > _centroid(down) + 1.0
+    assert up.shape == feats.shape
+    np.testing.assert_allclose(model_lib.stretch_frames(feats, 1.0), feats, atol=1e-5)
+    assert len(model_lib.stretch_frames(feats, 1.25)) == round(len(feats) / 1.25)
+    assert len(model_lib.stretch_frames(feats, 0.8)) == round(len(feats) / 0.8)
+
+
+def test_training_examples_are_random_windows_of_the_model_input_shape(feats):
+    rng = np.random.default_rng(0)
+    a, b = (model_lib.cnn_train_example(feats, rng) for _ in range(2))
+    assert a.shape == b.shape == (model_lib.N_FRAMES, audio.N_MELS) and a.dtype == np.float32
+    assert not np.allclose(a, b)
+
+
+def test_mixup_blends_examples_labels_and_weights(feats, monkeypatch):
+    labels = np.array([0, 1, 2, 3, 4, 5, 6, 7] * 4)
+    clips = [feats] * len(labels)
+    monkeypatch.setattr(neural_network, "MIXUP_ALPHA", 0.0)
+    x, y, w = neural_network.train_batches(clips, labels, 16, seed=1)[0]
+    assert set(y.sum(axis=1)) == {1.0} and set(y.max(axis=1)) == {1.0}
+    monkeypatch.setattr(neural_network, "MIXUP_ALPHA", 0.4)
+    x, y, w = neural_network.train_batches(clips, labels, 16, seed=1)[0]
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-6)
+    assert (y.max(axis=1) >= 0.5).all() and (y.max(axis=1) < 1.0).any()
+    assert x.shape == (16, model_lib.N_FRAMES, audio.N_MELS) and w.shape == (16,)
