@@ -4,7 +4,8 @@ Two architectures, both Keras Conv1D models trained by neural_network.py:
 
 - ``seed``: the original project's model, kept as the baseline. Input: the mean over time of 40
   MFCCs, (40, 1). Conv1D(64, 5) -> ReLU -> Dropout -> Dense(8) softmax, RMSprop.
-- ``cnn``: ours. Input: frames of log-mel features, normalised per utterance, (N_FRAMES, channels).
+- ``cnn``: ours. Input: frames of log-mel features, normalised per utterance (NORMALISATION),
+  (N_FRAMES, N_MELS); the normalisation is saved with the model and used by Predictor.
 
 A saved model is two files in one folder: ``emotion_model.keras`` (Keras 3 native format) and
 ``emotion_model.json`` (label order, front-end parameters, architecture, input settings,

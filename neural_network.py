@@ -10,10 +10,10 @@ Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per 
   (b) "speakers": speaker-independent. RAVDESS actors in 6 folds of 4 (1-4, 5-8, ... 21-24) and TESS
       leave-one-speaker-out; every file is tested exactly once, by a model that never heard its speaker.
 Under (b) it also reports the accuracy under noise, gain and a telephone band (robustness.joblib)
-and the expected calibration error before and after temperature scaling, the temperature being
-fitted on speakers held out from each fold's training (never its test speakers).
-The shipped model is then trained on all files (plus their augmented copies), for as many epochs
-and with the temperature that protocol (b) selected. Results go to media/ (metrics.json, reports,
+and the expected calibration error of the model's own probabilities and after a temperature fitted
+on speakers held out from each fold's training (never its test speakers; applied only when
+FIT_TEMPERATURE is set). The shipped model is then trained on all files (plus their augmented
+copies), for as many epochs (and with the temperature) that protocol (b) selected. Results go to media/ (metrics.json, reports,
 confusion matrix, training curves, model summary) and the model to model/.
 """
 
