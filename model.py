@@ -59,9 +59,9 @@ CNN_BLOCKS = ((64, 5), (96, 5), (128, 3))
 # keeps the spectral shape: tilt and formant balance carry arousal);
 # "band": each mel band to zero mean and unit variance (also removes the spectral shape).
 NORMALISATION = "utterance"
+NORMALISATIONS = ("utterance", "band")
 # Adam's (peak) learning rate for ``cnn``.
 CNN_LEARNING_RATE = 1e-3
-NORMALISATIONS = ("utterance", "band")
 
 
 class ModelError(ValueError):

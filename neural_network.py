@@ -13,8 +13,9 @@ Under (b) it also reports the accuracy under noise, gain and a telephone band (r
 and the expected calibration error of the model's own probabilities and after a temperature fitted
 on speakers held out from each fold's training (never its test speakers; applied only when
 FIT_TEMPERATURE is set). The shipped model is then trained on all files (plus their augmented
-copies), for as many epochs (and with the temperature) that protocol (b) selected. Results go to media/ (metrics.json, reports,
-confusion matrix, training curves, model summary) and the model to model/.
+copies), for as many epochs (and with the temperature) that protocol (b) selected. Results go to
+media/ (metrics.json, reports, confusion matrix, training curves, model summary) and the model to
+model/.
 """
 
 import argparse
@@ -281,8 +282,8 @@ def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None):
         acc = float(np.mean(run["probs"].argmax(1) == labels[test]))
         speakers = sorted(set(data["speaker"][i] for i in test))
         log(f"  [{arch}] fold {k}: test {speakers[0]}..{speakers[-1]} ({len(test)} files), "
-            f"{len(train)} train files, {run['epochs']} epochs, T={run['temperature']:.2f} (fitted {run['fitted_temperature']:.2f}), "
-            f"accuracy {acc:.3f}, {time.perf_counter() - t:.0f} s")
+            f"{len(train)} train files, {run['epochs']} epochs, T={run['temperature']:.2f} "
+            f"(fitted {run['fitted_temperature']:.2f}), accuracy {acc:.3f}, {time.perf_counter() - t:.0f} s")
         order.append(test)
         runs.append(run)
     return np.concatenate(order), runs
@@ -388,7 +389,8 @@ def write_reports(media, arch, results, history, net, summary_table):
     model_lib.write_atomic(media / "training_curves.png", lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
 
-    keep = ("scores", "recall", "ece", "temperatures", "fitted_temperatures", "robustness", "epochs", "seconds")
+    keep = ("scores", "recall", "ece", "temperatures", "fitted_temperatures", "robustness", "epochs",
+            "seconds")
     metrics = {a: {p: {k: r[k] for k in keep if k in r} for p, r in res.items()}
                for a, res in results.items()}
     metrics["shipped"] = arch
@@ -428,10 +430,9 @@ def summary(results):
                  "| fitted temperatures (per fold) | ECE as shipped |",
                  "|---|---|---|---|---|"]
         for arch, r in b.items():
-            fitted = r.get("fitted_temperatures", r["temperatures"])
-            rows.append(f"| {arch} | {r['ece']['uncalibrated']:.3f} | "
-                        f"{r['ece'].get('fitted_temperature', r['ece']['calibrated']):.3f} | "
-                        + ", ".join(f"{t:.2f}" for t in fitted) + f" | {r['ece']['calibrated']:.3f} |")
+            rows.append(f"| {arch} | {r['ece']['uncalibrated']:.3f} | {r['ece']['fitted_temperature']:.3f} | "
+                        + ", ".join(f"{t:.2f}" for t in r["fitted_temperatures"])
+                        + f" | {r['ece']['calibrated']:.3f} |")
     return "\n".join(rows)
 
 
