@@ -93,16 +93,20 @@ def start_pulse(runtime, sink=PULSE_SINK):
            "PULSE_STATE_PATH": str(runtime)}
     env.pop("PULSE_SINK", None)
     env.pop("PULSE_SOURCE", None)
-    proc = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-         "--use-pid-file=no", "--log-target=stderr", "--log-level=error",
-         "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1",
-         "-L", f"module-null-sink sink_name={sink} rate=48000 channels=1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    # The server's log goes to a file: an unread pipe fills up over a long session and then blocks
+    # the server mid-test (recordings and playbacks hang).
+    log = runtime / "pulseaudio.log"
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(
+            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+             "--use-pid-file=no", "--log-target=stderr", "--log-level=error",
+             "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1",
+             "-L", f"module-null-sink sink_name={sink} rate=48000 channels=1"],
+            env=env, stdout=subprocess.DEVNULL, stderr=log_file, start_new_session=True)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"pulseaudio exited: {proc.stderr.read().decode(errors='replace')[-500:]}")
+            raise RuntimeError(f"pulseaudio exited: {log.read_text(errors='replace')[-500:]}")
         if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
             break
         time.sleep(0.1)
