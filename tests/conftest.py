@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -95,6 +96,7 @@ def start_pulse(runtime, sink=PULSE_SINK):
     env.pop("PULSE_SOURCE", None)
     # The server's log goes to a file: an unread pipe fills up over a long session and then blocks
     # the server mid-test (recordings and playbacks hang).
+    runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
     log = runtime / "pulseaudio.log"
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(
@@ -175,11 +177,18 @@ def play_into_sink(path, env=None, sink=PULSE_SINK):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def _default_sigint():
+    # A shell that starts a command in the background (`.ci/run &`) makes it ignore SIGINT, and
+    # children inherit that; the scripts' Ctrl-C handling is what the tests check, so restore it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_script(script, *args, env=None):
-    """Start one of the repo's scripts in the background (text pipes); the caller waits for it."""
+    """Start one of the repo's scripts in the background (text pipes); the caller waits for it.
+    It gets the default Ctrl-C (SIGINT) handling whatever this process inherited."""
     return subprocess.Popen([sys.executable, str(REPO / script), *map(str, args)], cwd=REPO,
                             env=env or os.environ, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def wait_for_line(stream, text, timeout=30):
