@@ -144,12 +144,11 @@ def fit(arch, feats, labels, *, val=None, epochs=None, seed=SEED, verbose=0):
         net = model_lib.build(arch, learning_rate=rate)
     if val is not None:
         val_labels = np.asarray(val[1])
-        if arch != "seed":  # ours trains on one-hot labels (see train_batches)
+        if arch != "seed":  # ours trains on one-hot labels (see train_batches) and stops early
             val_labels = np.eye(len(corpus.EMOTIONS), dtype=np.float32)[val_labels]
-        kwargs["validation_data"] = (model_lib.make_input(arch, val[0]), val_labels)
-        if arch != "seed":
             kwargs["callbacks"] = [keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=EARLY_STOP_PATIENCE, restore_best_weights=True)]
+        kwargs["validation_data"] = (model_lib.make_input(arch, val[0]), val_labels)
     # The seed trains on arrays (x, y); ours on a PyDataset that yields its own labels and weights.
     fit_data = (x, y) if arch == "seed" else (x,)
     history = net.fit(*fit_data, epochs=epochs, verbose=verbose, **kwargs).history
@@ -215,8 +214,9 @@ def training_set(arch, data, idx):
 def run_fold(arch, data, train, test, held=None, seed=SEED):
     """Train on files ``train`` (early stopping on ``held``), predict ``test``.
 
-    Returns a dict: test probabilities (calibrated by the temperature fitted on ``held``), raw
-    probabilities, robustness-condition probabilities, temperature and epochs used.
+    Returns a dict: test probabilities (calibrated by the temperature fitted on ``held`` when
+    FIT_TEMPERATURE is set), raw probabilities, robustness-condition probabilities, the temperature
+    applied and the one fitted, and the epochs used.
     """
     feats, labels = data["features"], data["labels"]
     val = ([feats[i] for i in held], labels[held]) if held is not None else None
