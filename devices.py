@@ -57,13 +57,23 @@ def quiet_native_stderr():
 
 
 def run_main(main):
-    """Run a live script's main() with the native libraries' chatter hidden, and exit with its
-    status; a Ctrl-C that main() does not handle itself exits with 130, without a traceback."""
+    """Run a script's main() with the native libraries' chatter hidden, and exit with its status.
+
+    A Ctrl-C that main() does not handle itself exits with 130, and a reader that closes our output
+    early (``... | head``) ends the script quietly with 141, as a shell tool killed by SIGPIPE does;
+    neither prints a traceback.
+    """
     with quiet_native_stderr():
         try:
             status = main()
         except KeyboardInterrupt:
             status = 130
+        except BrokenPipeError:
+            # Point stdout at /dev/null so that the interpreter's final flush does not fail again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            status = 141
     sys.exit(status)
 
 

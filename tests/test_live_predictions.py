@@ -201,3 +201,18 @@ def test_readme_results_are_the_shipped_models_metrics():
     assert f"Shipped model: `{metrics['shipped']}`" in block
     if "evaluation" in meta:
         assert meta["evaluation"] == {p: r["scores"] for p, r in metrics[meta["architecture"]].items()}
+
+
+def test_reader_closing_the_output_early_ends_quietly():
+    # `live_predictions.py <folders> | head -1`: the reader leaves after the first file. The first
+    # chunk of 256 files prints about 100 kB, more than a pipe holds, so the script is still
+    # writing when the pipe closes; it stops without a traceback, as a shell tool does.
+    from conftest import start_script
+    actors = [real_file(f"RAVDESS/Actor_0{a}/03-01-01-01-01-01-0{a}.flac").parent for a in range(1, 6)]
+    proc = start_script("live_predictions.py", *actors)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=600)
+    assert first.startswith(str(actors[0])) and first.rstrip().endswith(")"), first
+    assert proc.returncode == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
