@@ -4,9 +4,13 @@ import numpy as np
 import pytest
 
 import audio
+import corpus
 import model as model_lib
 import neural_network
-from conftest import DATASETS
+from conftest import DATASETS, needs_data
+
+# Every test here reads the corpora.
+pytestmark = needs_data
 
 CLIP = DATASETS / "RAVDESS" / "Actor_01" / "03-01-05-02-01-01-01.flac"  # angry, strong
 
@@ -78,3 +82,28 @@ def test_mixup_blends_examples_labels_and_weights(feats, monkeypatch):
     np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-6)
     assert (y.max(axis=1) >= 0.5).all() and (y.max(axis=1) < 1.0).any()
     assert x.shape == (16, model_lib.N_FRAMES, audio.N_MELS) and w.shape == (16,)
+
+
+def test_loss_weights_balance_classes_and_the_corpora_within_each(monkeypatch):
+    # The real corpora's make-up: RAVDESS has calm and few files per class; TESS has no calm and
+    # many files per class (counts from MANIFEST: 1440 RAVDESS files, 2800 TESS files).
+    utterances, _ = corpus.scan(DATASETS)
+    labels = np.array([u.label for u in utterances])
+    corpora = np.array([u.corpus for u in utterances])
+    assert (corpora == "RAVDESS").sum() == 1440 and (corpora == "TESS").sum() == 2800
+    totals = lambda w, mask: np.array([w[mask & (labels == c)].sum() for c in range(8)])
+    monkeypatch.setattr(neural_network, "BALANCE_CORPORA", True)
+    w = neural_network.example_weights(labels, corpora)
+    assert w.shape == labels.shape and abs(w.mean() - 1) < 1e-4
+    per_class = totals(w, np.ones_like(labels, bool))
+    np.testing.assert_allclose(per_class, per_class[0], rtol=1e-4)
+    ravdess, tess = totals(w, corpora == "RAVDESS"), totals(w, corpora == "TESS")
+    calm = corpus.EMOTIONS.index("calm")
+    shared = [c for c in range(8) if c != calm]
+    np.testing.assert_allclose(ravdess[shared], tess[shared], rtol=1e-4)
+    assert tess[calm] == 0 and ravdess[calm] > 0
+    monkeypatch.setattr(neural_network, "BALANCE_CORPORA", False)
+    w = neural_network.example_weights(labels, corpora)
+    np.testing.assert_allclose(totals(w, np.ones_like(labels, bool)), per_class, rtol=1e-4)
+    # Without corpus balance the 2800 TESS files outweigh RAVDESS's in every shared class.
+    assert (totals(w, corpora == "TESS")[shared] > 2 * totals(w, corpora == "RAVDESS")[shared]).all()
