@@ -8,7 +8,7 @@ import audio
 import corpus
 import model as model_lib
 import neural_network
-from conftest import DATASETS, run_script
+from conftest import DATASETS, needs_data, run_script
 from create_features import FeaturesError, load_features
 
 
@@ -177,6 +177,7 @@ def test_create_features_reports_skips_and_keeps_old_file_on_failure(small_datas
     assert out.read_bytes() == b"previous good file"
 
 
+@needs_data
 def test_unreadable_corpus_files_are_skipped_and_counted(tmp_path):
     from conftest import link_subset
     dataset = link_subset(tmp_path / "data", ["RAVDESS/Actor_07/03-01-04-01-01-01-07.flac",
