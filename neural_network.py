@@ -14,8 +14,8 @@ and the expected calibration error of the model's own probabilities and after a 
 on speakers held out from each fold's training (never its test speakers; applied only when
 FIT_TEMPERATURE is set). The shipped model is then trained on all files (plus their augmented
 copies), for as many epochs (and with the temperature) that protocol (b) selected. Results go to
-media/ (metrics.json, reports, confusion matrix, training curves, model summary) and the model to
-model/.
+media/ (metrics.json, reports, confusion matrix, training curves, model summary, every file's
+protocol (b) probabilities in predictions_b.csv) and the model to model/.
 """
 
 import argparse
@@ -41,6 +41,8 @@ PROTOCOLS = ("a", "b")
 # Where the model and the reports go.
 MODEL_DIR = Path("model")
 MEDIA_DIR = Path("media")
+# Every file's protocol (b) probabilities, per model, written into MEDIA_DIR.
+PREDICTIONS_FILE = "predictions_b.csv"
 # Seed for every random choice (splits, weight initialisation, shuffling).
 SEED = 42
 # Protocol (a): share of files held out for testing, as in the seed.
@@ -334,7 +336,7 @@ def evaluate(arch, data, protocols, log=print, only_folds=None):
              "temperatures": [r["temperature"] for r in runs],
              "fitted_temperatures": [r["fitted_temperature"] for r in runs],
              "epochs": [r["epochs"] for r in runs], "seconds": round(time.perf_counter() - t, 1),
-             "labels": labels, "probs": probs, "corpora": corpora}
+             "idx": idx, "labels": labels, "probs": probs, "corpora": corpora}
         if runs[0]["conditions"]:
             r["robustness"] = {c: scores(labels, np.concatenate([x["conditions"][c] for x in runs]).argmax(1),
                                          corpora)["all"]["accuracy"] for c in runs[0]["conditions"]}
@@ -416,6 +418,35 @@ def write_reports(media, arch, results, history, net, summary_table):
     metrics["table"] = summary_table
     model_lib.write_atomic(media / "metrics.json",
                            lambda tmp: Path(tmp).write_text(json.dumps(metrics, indent=2) + "\n"))
+
+
+def write_predictions(path, data, results):
+    """Write every file's protocol (b) probabilities, one CSV row per model and file, to ``path``.
+
+    Columns: model, fold, corpus, speaker, path, emotion (true), predicted, then one probability per
+    emotion (as the tables score them). Lets anyone study the errors, or score an ensemble of two
+    runs, without retraining.
+    """
+    import csv
+
+    names = list(corpus.EMOTIONS)
+    folds = speaker_folds(data)
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["model", "fold", "corpus", "speaker", "path", "emotion", "predicted"] + names)
+            for arch in sorted(results):
+                r = results[arch].get("b")
+                if r is None:
+                    continue
+                for i, probs in zip(r["idx"], r["probs"]):
+                    out.writerow([arch, int(folds[i]), data["corpus"][i], data["speaker"][i], data["path"][i],
+                                  names[data["labels"][i]], names[int(probs.argmax())]]
+                                 + [f"{q:.4f}" for q in probs])
+
+    if any("b" in r for r in results.values()):
+        model_lib.write_atomic(path, write)
 
 
 def summary(results):
@@ -547,6 +578,7 @@ def main(argv=None):
         extra["evaluation"] = {p: r["scores"] for p, r in results[args.arch].items()}
     model_lib.save(net, args.model_dir, arch=args.arch, temperature=temperature, extra=extra)
     write_reports(args.media_dir, args.arch, results, history, net, table)
+    write_predictions(args.media_dir / PREDICTIONS_FILE, data, results)
     print(f"shipped {args.arch} model trained on {len(labels)} examples ({len(data['labels'])} files) "
           f"for {epochs} epochs in {train_seconds:.0f} s, temperature {temperature:.2f} -> "
           f"{args.model_dir / model_lib.MODEL_FILE}; reports in {args.media_dir}/; "

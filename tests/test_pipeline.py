@@ -139,6 +139,21 @@ def test_neural_network_script_end_to_end(small_features, tmp_path):
     meta = model_lib.read_meta(tmp_path / "model")
     assert meta["emotions"] == list(corpus.EMOTIONS) and meta["architecture"] == "cnn"
     assert meta["temperature"] == float(np.median(metrics["cnn"]["b"]["temperatures"]))
+    # Every file's protocol (b) probabilities, once per model, agreeing with the scores.
+    import csv
+    with open(tmp_path / "media" / neural_network.PREDICTIONS_FILE, newline="") as f:
+        rows = list(csv.DictReader(f))
+    data = load_features(small_features)
+    truth = dict(zip(data["path"], (corpus.EMOTIONS[c] for c in data["labels"])))
+    for arch in ("cnn", "seed"):
+        mine = [r for r in rows if r["model"] == arch]
+        assert sorted(r["path"] for r in mine) == sorted(data["path"])
+        assert all(r["emotion"] == truth[r["path"]] for r in mine)
+        probs = np.array([[float(r[e]) for e in corpus.EMOTIONS] for r in mine])
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-3)
+        assert [r["predicted"] for r in mine] == [corpus.EMOTIONS[i] for i in probs.argmax(axis=1)]
+        accuracy = np.mean([r["predicted"] == r["emotion"] for r in mine])
+        assert abs(accuracy - metrics[arch]["b"]["scores"]["all"]["accuracy"]) < 1e-3
 
 
 def test_corrupted_features_file_is_refused_and_not_replaced(small_features, tmp_path):
