@@ -447,6 +447,8 @@ def write_predictions(path, data, results):
 
     if any("b" in r for r in results.values()):
         model_lib.write_atomic(path, write)
+    else:  # a run without protocol (b) leaves no older run's probabilities beside its reports
+        Path(path).unlink(missing_ok=True)
 
 
 def summary(results):
