@@ -154,6 +154,13 @@ def test_neural_network_script_end_to_end(small_features, tmp_path):
         assert [r["predicted"] for r in mine] == [corpus.EMOTIONS[i] for i in probs.argmax(axis=1)]
         accuracy = np.mean([r["predicted"] == r["emotion"] for r in mine])
         assert abs(accuracy - metrics[arch]["b"]["scores"]["all"]["accuracy"]) < 1e-3
+    # A later run without protocol (b) leaves no stale probabilities beside its reports.
+    result = run_script("neural_network.py", "--features", small_features, "--protocols", "none",
+                        "--baseline", "none", "--epochs", "1", "--model-dir", tmp_path / "model",
+                        "--media-dir", tmp_path / "media")
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "media" / neural_network.PREDICTIONS_FILE).exists()
+    assert (tmp_path / "media" / "metrics.json").stat().st_size > 0
 
 
 def test_corrupted_features_file_is_refused_and_not_replaced(small_features, tmp_path):
