@@ -91,7 +91,7 @@ def test_loss_weights_balance_classes_and_the_corpora_within_each(monkeypatch):
     labels = np.array([u.label for u in utterances])
     corpora = np.array([u.corpus for u in utterances])
     assert (corpora == "RAVDESS").sum() == 1440 and (corpora == "TESS").sum() == 2800
-    totals = lambda w, mask: np.array([w[mask & (labels == c)].sum() for c in range(8)])
+    totals = lambda w, mask: np.array([w[mask & (labels == c)].sum() for c in range(len(corpus.EMOTIONS))])
     monkeypatch.setattr(neural_network, "BALANCE_CORPORA", True)
     w = neural_network.example_weights(labels, corpora)
     assert w.shape == labels.shape and abs(w.mean() - 1) < 1e-4
@@ -99,7 +99,7 @@ def test_loss_weights_balance_classes_and_the_corpora_within_each(monkeypatch):
     np.testing.assert_allclose(per_class, per_class[0], rtol=1e-4)
     ravdess, tess = totals(w, corpora == "RAVDESS"), totals(w, corpora == "TESS")
     calm = corpus.EMOTIONS.index("calm")
-    shared = [c for c in range(8) if c != calm]
+    shared = [c for c in range(len(corpus.EMOTIONS)) if c != calm]
     np.testing.assert_allclose(ravdess[shared], tess[shared], rtol=1e-4)
     assert tess[calm] == 0 and ravdess[calm] > 0
     monkeypatch.setattr(neural_network, "BALANCE_CORPORA", False)

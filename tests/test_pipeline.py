@@ -87,7 +87,7 @@ def test_augmented_copies_of_test_speakers_never_train(small_features):
     assert data["augmented"] is not None
     folds = neural_network.speaker_folds(data)
     train = np.flatnonzero(folds != 0)
-    feats, labels, corpora = neural_network.training_set("cnn", data, train)
+    feats, labels, _ = neural_network.training_set("cnn", data, train)
     copies = len(data["augmented"]["source"]) // len(data["labels"])
     assert len(feats) == len(labels) == len(train) * (1 + copies)
     test_speakers = {data["speaker"][i] for i in np.flatnonzero(folds == 0)}
