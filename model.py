@@ -50,10 +50,22 @@ N_FRAMES = 300
 WINDOW_HOP = 150
 
 ARCHITECTURES = ("seed", "cnn")
-# Our model first averages this many 10 ms frames into one (4: 40 ms frames, 75 per window) ...
-CNN_INPUT_POOL = 4
-# ... then runs these Conv1D blocks: (filters, kernel width in pooled frames).
-CNN_BLOCKS = ((64, 5), (96, 5), (128, 3))
+# Our model is one tower or an ensemble of towers that share one input window; they train together,
+# each on its own loss (see neural_network.TOWER_BALANCE), and the model predicts the average of
+# their probabilities. The towers ``build`` knows: name -> (what its Conv1D runs over, frames
+# averaged into one, Conv1D blocks as (filters, kernel width)), where the Conv1D runs
+# "time": over time, mel bands as channels, after averaging 10 ms frames (4: 40 ms frames);
+# "bands": over the mel axis of the window's statistics per band (mean, variance and maximum over
+#          time as 3 channels): the long-term spectrum and how much each band moves, not the timing.
+TOWERS = {
+    "t40": ("time", 4, ((64, 5), (96, 5), (128, 3))),
+    "t20": ("time", 2, ((96, 5), (128, 5), (192, 3))),
+    "bands": ("bands", 1, ((32, 5), (64, 5))),
+}
+# The towers of our model (neural_network.py --towers for experiments). The shipped model is "t40"
+# alone: in 2-fold pilots (README) adding "bands" won 11 points on an unseen TESS speaker and lost
+# 11 on unseen RAVDESS actors, and "t20" doubled the training time.
+CNN_TOWERS = ("t40",)
 # How one clip's log-mel matrix is normalised before the model sees it:
 # "utterance": one mean and one standard deviation over the whole clip (removes gain and level,
 # keeps the spectral shape: tilt and formant balance carry arousal);
@@ -182,6 +194,39 @@ def cnn_train_example(f, rng):
 
 # ----------------------------------------------------------------------------- architectures
 
+def _tower(inputs, name, over, pool, blocks, n_classes):
+    """One tower of ``cnn`` (see CNN_TOWERS): (batch, N_FRAMES, N_MELS) -> (batch, n_classes) softmax."""
+    from keras import layers
+
+    if over == "time":  # frames averaged, then convolved over time; mean and max over time at the end
+        x = layers.AveragePooling1D(pool, name=f"{name}_frames")(inputs)
+    elif over == "bands":  # per band: mean, variance (mean of squares - squared mean) and max over time
+        mean = layers.GlobalAveragePooling1D(name=f"{name}_mean_in")(inputs)
+        square = layers.GlobalAveragePooling1D(name=f"{name}_square_in")(
+            layers.Multiply(name=f"{name}_squares")([inputs, inputs]))
+        mean2 = layers.Multiply(name=f"{name}_mean2")([mean, mean])
+        var = layers.Subtract(name=f"{name}_var_in")([square, mean2])
+        peak = layers.GlobalMaxPooling1D(name=f"{name}_max_in")(inputs)
+        x = layers.Concatenate(name=f"{name}_band_stats")([mean, var, peak])      # (3 * N_MELS,)
+        x = layers.Reshape((3, audio.N_MELS), name=f"{name}_split")(x)
+        x = layers.Permute((2, 1), name=f"{name}_bands")(x)                       # (N_MELS, 3)
+    else:
+        raise ValueError(f"tower {name!r}: unknown axis {over!r}; use time or bands")
+    for i, (filters, width) in enumerate(blocks):
+        x = layers.Conv1D(filters, width, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
+        x = layers.BatchNormalization(name=f"{name}_norm{i}")(x)
+        x = layers.ReLU(name=f"{name}_relu{i}")(x)
+        x = layers.MaxPooling1D(2, name=f"{name}_pool{i}")(x)
+        x = layers.SpatialDropout1D(0.1, name=f"{name}_drop{i}")(x)
+    if over == "time":  # any length of speech counts
+        x = layers.Concatenate(name=f"{name}_stats")([layers.GlobalAveragePooling1D(name=f"{name}_mean")(x),
+                                                      layers.GlobalMaxPooling1D(name=f"{name}_max")(x)])
+    else:  # where in the spectrum a pattern sits matters
+        x = layers.Flatten(name=f"{name}_flat")(x)
+    x = layers.Dropout(0.4, name=f"{name}_dropout")(x)
+    return layers.Dense(n_classes, activation="softmax", name=name)(x)
+
+
 def build(arch, n_classes=len(EMOTIONS), *, learning_rate=None):
     """A compiled Keras model of architecture ``arch`` ("seed" or "cnn").
 
@@ -202,25 +247,44 @@ def build(arch, n_classes=len(EMOTIONS), *, learning_rate=None):
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
     if arch == "cnn":
-        # 10 ms frames averaged to 40 ms, then Conv1D blocks over time (mel bands as channels),
-        # then the mean and the maximum over time of the last block, so any length of speech counts.
+        # Training sees one softmax output per tower (a dict by tower name); ``ensemble`` makes the
+        # model that predicts their average.
         inputs = keras.Input((N_FRAMES, audio.N_MELS))
-        x = layers.AveragePooling1D(CNN_INPUT_POOL)(inputs)
-        for filters, width in CNN_BLOCKS:
-            x = layers.Conv1D(filters, width, padding="same", use_bias=False)(x)
-            x = layers.BatchNormalization()(x)
-            x = layers.ReLU()(x)
-            x = layers.MaxPooling1D(2)(x)
-            x = layers.SpatialDropout1D(0.1)(x)
-        x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
-        x = layers.Dropout(0.4)(x)
-        outputs = layers.Dense(n_classes, activation="softmax")(x)
-        model = keras.Model(inputs, outputs, name="cnn")
+        unknown = [name for name in CNN_TOWERS if name not in TOWERS]
+        if unknown or not CNN_TOWERS:
+            raise ValueError(f"unknown towers {unknown or 'none'}; choose from {', '.join(TOWERS)}")
+        outputs = {name: _tower(inputs, name, *TOWERS[name], n_classes) for name in CNN_TOWERS}
+        model = keras.Model(inputs, outputs, name="cnn_towers")
         # One-hot targets, so that mixup can blend them (see neural_network.train_batches).
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate or CNN_LEARNING_RATE),
-                      loss="categorical_crossentropy", metrics=["accuracy"])
+                      loss={name: "categorical_crossentropy" for name in outputs},
+                      metrics={name: ["accuracy"] for name in outputs})
         return model
     raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+
+
+def ensemble(net):
+    """The model that predicts: ``net`` itself when it has one output, else the average of its
+    towers' probabilities (a flat Keras model sharing the towers' layers; (N_FRAMES, N_MELS) -> (8,))."""
+    import keras
+    from keras import layers
+
+    if isinstance(net, keras.Sequential) or not isinstance(net.output, dict):
+        return net
+    towers = list(net.output.values())
+    average = layers.Average(name="average")(towers) if len(towers) > 1 else towers[0]
+    return keras.Model(net.input, average, name="cnn")
+
+
+def towers(net):
+    """{tower name: Keras model of that tower alone} of a ``cnn`` ensemble; {} for one tower alone
+    or the seed's model."""
+    import keras
+
+    names = [name for name in TOWERS if name in {layer.name for layer in net.layers}]
+    if len(names) < 2:
+        return {}
+    return {name: keras.Model(net.input, net.get_layer(name).output) for name in names}
 
 
 def make_input(arch, feats):
@@ -257,7 +321,11 @@ def write_atomic(path, write):
 
 
 def save(keras_model, folder, *, arch, temperature=1.0, extra=None):
-    """Save a trained model and its metadata into ``folder``; a crash leaves the old model intact."""
+    """Save a trained model and its metadata into ``folder``; a crash leaves the old model intact.
+
+    A ``cnn`` model as ``build`` makes it (one output per tower) is saved as its ``ensemble``.
+    """
+    keras_model = ensemble(keras_model)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / MODEL_FILE, lambda tmp: keras_model.save(tmp))

@@ -4,6 +4,8 @@
     python neural_network.py --arch seed         # the same with the seed's model as the one shipped
     python neural_network.py --protocols none    # only train and save the shipped model
     python neural_network.py --update-readme     # ... and write the results into README.md
+    python neural_network.py --towers t40,bands --protocols b --baseline none --folds 3,6,7 --no-ship
+                                                 # pilot an ensemble of towers on 3 folds; ships nothing
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
@@ -60,10 +62,11 @@ USE_AUGMENTED = {"seed": False, "cnn": True}
 # scored 3 points more than the cosine on both an unseen RAVDESS fold and an unseen TESS speaker.
 LR_SCHEDULE = None
 LR_FLOOR = 0.05
-# Our model's loss weights: every emotion counts the same, and within an emotion every corpus that has
-# it counts the same (True), so the 2 TESS voices' 2800 files do not outweigh RAVDESS's 24 actors;
-# or every emotion counts the same regardless of corpus (False).
-BALANCE_CORPORA = True
+# Loss weights of each tower of our model (model.TOWERS): every emotion counts the same, and
+# within an emotion every corpus that has it counts the same (True), so the 2 TESS voices' 2800
+# files do not outweigh RAVDESS's 24 actors; or every emotion counts the same regardless of corpus
+# (False). As single models, the first did better on RAVDESS actors and the second on TESS speakers.
+TOWER_BALANCE = {"t40": True, "t20": False, "bands": False}
 # Mixup: each training example is blended with another of the batch, weight ~ Beta(a, a) (0: off).
 MIXUP_ALPHA = 0.2
 # Apply the temperature fitted on the held-out speakers (True), or keep the model's own
@@ -80,14 +83,14 @@ def set_seed(seed):
     keras.utils.set_random_seed(seed)
 
 
-def example_weights(labels, corpora=None):
+def example_weights(labels, corpora=None, *, balance_corpora=True):
     """Loss weight of every training example, (n,) float32, mean 1.
 
     Every class gets the same total weight; with ``corpora`` ((n,) corpus names) and
-    BALANCE_CORPORA, each corpus that has a class gets the same share of that class's weight.
+    ``balance_corpora``, each corpus that has a class gets the same share of that class's weight.
     """
     labels = np.asarray(labels)
-    groups = np.asarray(corpora) if corpora is not None and BALANCE_CORPORA else np.zeros(len(labels))
+    groups = np.asarray(corpora) if corpora is not None and balance_corpora else np.zeros(len(labels))
     weights = np.zeros(len(labels), dtype=np.float32)
     classes = np.unique(labels)
     for c in classes:
@@ -101,12 +104,14 @@ def example_weights(labels, corpora=None):
 
 def train_batches(feats, labels, batch_size, seed, corpora=None):
     """Our model's training data: a keras PyDataset of random windows with SpecAugment masks,
-    reshuffled every epoch, each example weighted by ``example_weights(labels, corpora)``.
-    Labels are one-hot (n, n_emotions), blended by mixup when MIXUP_ALPHA > 0."""
+    reshuffled every epoch. Each batch is (x, {tower: labels}, {tower: weights}): labels one-hot
+    (n, n_emotions), blended by mixup when MIXUP_ALPHA > 0, the same for every tower; weights
+    ``example_weights(labels, corpora)`` balanced as TOWER_BALANCE says for that tower."""
     import keras
 
     n_classes = len(corpus.EMOTIONS)
-    weights = example_weights(labels, corpora)
+    weights = {name: example_weights(labels, corpora, balance_corpora=TOWER_BALANCE[name])
+               for name in model_lib.CNN_TOWERS}
 
     class Batches(keras.utils.PyDataset):
         def __init__(self):
@@ -121,15 +126,15 @@ def train_batches(feats, labels, batch_size, seed, corpora=None):
             idx = self.order[i * batch_size:(i + 1) * batch_size]
             x = np.stack([model_lib.cnn_train_example(feats[j], self.rng) for j in idx])
             y = np.eye(n_classes, dtype=np.float32)[labels[idx]]
-            w = weights[idx]
+            w = {name: tower[idx] for name, tower in weights.items()}
             if MIXUP_ALPHA > 0:
                 lam = self.rng.beta(MIXUP_ALPHA, MIXUP_ALPHA, len(idx)).astype(np.float32)
                 lam = np.maximum(lam, 1 - lam)  # the first example stays the larger part
                 other = self.rng.permutation(len(idx))
                 x = lam[:, None, None] * x + (1 - lam[:, None, None]) * x[other]
                 y = lam[:, None] * y + (1 - lam[:, None]) * y[other]
-                w = lam * w + (1 - lam) * w[other]
-            return x, y, w
+                w = {name: lam * v + (1 - lam) * v[other] for name, v in w.items()}
+            return x, {name: y for name in w}, w
 
         def on_epoch_end(self):
             self.order = self.rng.permutation(len(feats))
@@ -139,9 +144,10 @@ def train_batches(feats, labels, batch_size, seed, corpora=None):
 
 def fit(arch, feats, labels, *, corpora=None, val=None, epochs=None, seed=SEED, verbose=0):
     """Train one model of ``arch`` on stored features. ``corpora``: (n,) corpus of every example
-    (for example_weights); ``val``: (feats, labels) for early stopping.
+    (for example_weights); ``val``: (feats, labels) for early stopping (on the sum of the towers'
+    losses).
 
-    Returns (keras model, history dict, epochs actually used).
+    Returns (keras model that predicts, history dict, epochs actually used).
     """
     import keras
 
@@ -162,8 +168,9 @@ def fit(arch, feats, labels, *, corpora=None, val=None, epochs=None, seed=SEED, 
         net = model_lib.build(arch, learning_rate=rate)
     if val is not None:
         val_labels = np.asarray(val[1])
-        if arch != "seed":  # ours trains on one-hot labels (see train_batches) and stops early
-            val_labels = np.eye(len(corpus.EMOTIONS), dtype=np.float32)[val_labels]
+        if arch != "seed":  # ours trains on one-hot labels per tower (see train_batches), stops early
+            one_hot = np.eye(len(corpus.EMOTIONS), dtype=np.float32)[val_labels]
+            val_labels = {name: one_hot for name in model_lib.CNN_TOWERS}
             kwargs["callbacks"] = [keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=EARLY_STOP_PATIENCE, restore_best_weights=True)]
         kwargs["validation_data"] = (model_lib.make_input(arch, val[0]), val_labels)
@@ -173,7 +180,7 @@ def fit(arch, feats, labels, *, corpora=None, val=None, epochs=None, seed=SEED, 
     used = len(history["loss"])
     if "callbacks" in kwargs and kwargs["callbacks"][0].stopped_epoch > 0:
         used = kwargs["callbacks"][0].best_epoch + 1
-    return net, history, used
+    return model_lib.ensemble(net), history, used
 
 
 def predict(arch, net, feats):
@@ -235,8 +242,8 @@ def run_fold(arch, data, train, test, held=None, seed=SEED):
     """Train on files ``train`` (early stopping on ``held``), predict ``test``.
 
     Returns a dict: test probabilities (calibrated by the temperature fitted on ``held`` when
-    FIT_TEMPERATURE is set), raw probabilities, robustness-condition probabilities, the temperature
-    applied and the one fitted, and the epochs used.
+    FIT_TEMPERATURE is set), raw probabilities, each tower's own probabilities, robustness-condition
+    probabilities, the temperature applied and the one fitted, and the epochs used.
     """
     feats, labels = data["features"], data["labels"]
     val = ([feats[i] for i in held], labels[held]) if held is not None else None
@@ -246,9 +253,12 @@ def run_fold(arch, data, train, test, held=None, seed=SEED):
     if val is not None:
         fitted = fit_temperature(predict(arch, net, val[0]), val[1])
     temperature = fitted if FIT_TEMPERATURE else 1.0
-    raw = predict(arch, net, [feats[i] for i in test])
+    test_feats = [feats[i] for i in test]
+    raw = predict(arch, net, test_feats)
     out = {"raw": raw, "probs": model_lib.calibrate(raw, temperature), "temperature": temperature,
-           "fitted_temperature": fitted, "epochs": used, "conditions": {}}
+           "fitted_temperature": fitted, "epochs": used, "conditions": {},
+           "towers": {name: predict(arch, tower, test_feats)
+                      for name, tower in model_lib.towers(net).items()}}
     for c, cond_feats in (data.get("robustness") or {}).items():
         out["conditions"][c] = predict(arch, net, [cond_feats[i] for i in test])
     return out
@@ -301,10 +311,13 @@ def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None):
         t = time.perf_counter()
         run = run_fold(arch, data, train, test, held, seed=seed)
         acc = float(np.mean(run["probs"].argmax(1) == labels[test]))
+        alone = "".join(f", {name} alone {np.mean(p.argmax(1) == labels[test]):.3f}"
+                        for name, p in run["towers"].items())
         speakers = sorted(set(data["speaker"][i] for i in test))
         log(f"  [{arch}] fold {k}: test {speakers[0]}..{speakers[-1]} ({len(test)} files), "
             f"{len(train)} train files, {run['epochs']} epochs, T={run['temperature']:.2f} "
-            f"(fitted {run['fitted_temperature']:.2f}), accuracy {acc:.3f}, {time.perf_counter() - t:.0f} s")
+            f"(fitted {run['fitted_temperature']:.2f}), accuracy {acc:.3f}{alone}, "
+            f"{time.perf_counter() - t:.0f} s")
         order.append(test)
         runs.append(run)
     return np.concatenate(order), runs
@@ -337,6 +350,9 @@ def evaluate(arch, data, protocols, log=print, only_folds=None):
              "fitted_temperatures": [r["fitted_temperature"] for r in runs],
              "epochs": [r["epochs"] for r in runs], "seconds": round(time.perf_counter() - t, 1),
              "idx": idx, "labels": labels, "probs": probs, "corpora": corpora}
+        if runs[0]["towers"]:  # each tower of the ensemble alone, scored like the ensemble
+            r["towers"] = {name: scores(labels, np.concatenate([x["towers"][name] for x in runs]).argmax(1),
+                                        corpora) for name in runs[0]["towers"]}
         if runs[0]["conditions"]:
             r["robustness"] = {c: scores(labels, np.concatenate([x["conditions"][c] for x in runs]).argmax(1),
                                          corpora)["all"]["accuracy"] for c in runs[0]["conditions"]}
@@ -346,6 +362,9 @@ def evaluate(arch, data, protocols, log=print, only_folds=None):
             + f"; ECE {r['ece']['uncalibrated']:.3f} (fitted T {r['ece']['fitted_temperature']:.3f})"
             + f" -> {r['ece']['calibrated']:.3f}"
             + f"; min recall {min(r['recall'].values()):.3f} ({r['seconds']:.0f} s)")
+        for name, tower in r.get("towers", {}).items():
+            log(f"[{arch}] protocol ({p}), tower {name} alone: " + ", ".join(
+                f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in tower.items()))
         if "robustness" in r:
             log(f"[{arch}] protocol ({p}) robustness: " + ", ".join(
                 f"{c} {a:.3f}" for c, a in r["robustness"].items()))
@@ -402,7 +421,9 @@ def write_reports(media, arch, results, history, net, summary_table):
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key in zip(axes, ("loss", "accuracy")):
-        ax.plot(history[key], label="train")
+        # The seed's history has "accuracy"; ours "t40_accuracy", ... one per tower.
+        for name in sorted(k for k in history if k == key or k.endswith(f"_{key}") and not k.startswith("val_")):
+            ax.plot(history[name], label=f"train {name}")
         ax.set_title(f"{key}, shipped {arch} model (all files)")
         ax.set_xlabel("epoch")
         ax.legend()
@@ -410,8 +431,8 @@ def write_reports(media, arch, results, history, net, summary_table):
     model_lib.write_atomic(media / "training_curves.png", lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
 
-    keep = ("scores", "recall", "ece", "temperatures", "fitted_temperatures", "robustness", "epochs",
-            "seconds")
+    keep = ("scores", "recall", "ece", "temperatures", "fitted_temperatures", "robustness", "towers",
+            "epochs", "seconds")
     metrics = {a: {p: {k: r[k] for k in keep if k in r} for p, r in res.items()}
                for a, res in results.items()}
     metrics["shipped"] = arch
@@ -451,6 +472,11 @@ def write_predictions(path, data, results):
         Path(path).unlink(missing_ok=True)
 
 
+def _per_corpus(s):
+    """["acc (macro-F1)" of RAVDESS, of TESS] from a scores() dict; "-" for a corpus not tested."""
+    return [f"{s[c]['accuracy']:.3f} ({s[c]['macro_f1']:.3f})" if c in s else "-" for c in ("RAVDESS", "TESS")]
+
+
 def summary(results):
     """Markdown tables: scores of every architecture and protocol (overall, RAVDESS, TESS), then
     robustness and calibration under protocol (b)."""
@@ -461,13 +487,21 @@ def summary(results):
     for arch, res in results.items():
         for p, r in res.items():
             s = r["scores"]
-            per = [f"{s[c]['accuracy']:.3f} ({s[c]['macro_f1']:.3f})" if c in s else "-"
-                   for c in ("RAVDESS", "TESS")]
+            per = _per_corpus(s)
             worst = min(r["recall"], key=r["recall"].get)
             rows.append(f"| {arch} | {names[p]} | {s['all']['accuracy']:.3f} | "
                         f"{s['all']['macro_f1']:.3f} | {s['all']['weighted_f1']:.3f} | "
                         f"{per[0]} | {per[1]} | {r['recall'][worst]:.3f} ({worst}) |")
     b = {a: res["b"] for a, res in results.items() if "b" in res}
+    if any("towers" in r for r in b.values()):
+        rows += ["", "Each tower of an ensemble alone, under protocol (b):", "",
+                 "| model | tower | accuracy | macro-F1 | RAVDESS acc (macro-F1) | TESS acc (macro-F1) |",
+                 "|---|---|---|---|---|---|"]
+        for arch, r in b.items():
+            for name, s in r.get("towers", {}).items():
+                per = _per_corpus(s)
+                rows.append(f"| {arch} | {name} alone | {s['all']['accuracy']:.3f} | {s['all']['macro_f1']:.3f} "
+                            f"| {per[0]} | {per[1]} |")
     if any("robustness" in r for r in b.values()):
         rows += ["", "Accuracy under protocol (b) with the test audio distorted:", "",
                  "| model | clean | " + " | ".join(augment.CONDITIONS) + " |",
@@ -522,6 +556,9 @@ def main(argv=None):
     parser.add_argument("--model-dir", type=Path, default=MODEL_DIR, help="where to save the model")
     parser.add_argument("--media-dir", type=Path, default=MEDIA_DIR, help="where to write reports")
     parser.add_argument("--epochs", type=int, default=None, help="override the epochs of every model")
+    parser.add_argument("--towers", default=None,
+                        help=f"comma-separated towers of our model ({', '.join(model_lib.TOWERS)}; "
+                             f"default {','.join(model_lib.CNN_TOWERS)})")
     parser.add_argument("--folds", default=None,
                         help="quick experiments only: comma-separated protocol (b) folds to run (0-7)")
     parser.add_argument("--no-ship", action="store_true", help="evaluate only; leave model/ as it is")
@@ -536,6 +573,11 @@ def main(argv=None):
     if args.epochs:
         for a in EPOCHS:
             EPOCHS[a] = args.epochs
+    if args.towers:
+        towers = tuple(args.towers.split(","))
+        if not set(towers) <= set(model_lib.TOWERS) or len(set(towers)) != len(towers):
+            parser.error(f"--towers: use distinct names from {', '.join(model_lib.TOWERS)} (got {args.towers})")
+        model_lib.CNN_TOWERS = towers
 
     only_folds = {int(f) for f in args.folds.split(",")} if args.folds else None
 

@@ -75,16 +75,22 @@ def test_mixup_blends_examples_labels_and_weights(feats, monkeypatch):
     labels = np.array([0, 1, 2, 3, 4, 5, 6, 7] * 4)
     clips = [feats] * len(labels)
     monkeypatch.setattr(neural_network, "MIXUP_ALPHA", 0.0)
-    x, y, w = neural_network.train_batches(clips, labels, 16, seed=1)[0]
+    towers = list(model_lib.CNN_TOWERS)
+    x, ys, w = neural_network.train_batches(clips, labels, 16, seed=1)[0]
+    assert list(ys) == list(w) == towers  # one target and one weight per tower
+    y = ys[towers[0]]
     assert set(y.sum(axis=1)) == {1.0} and set(y.max(axis=1)) == {1.0}
     monkeypatch.setattr(neural_network, "MIXUP_ALPHA", 0.4)
-    x, y, w = neural_network.train_batches(clips, labels, 16, seed=1)[0]
+    x, ys, w = neural_network.train_batches(clips, labels, 16, seed=1)[0]
+    y = ys[towers[0]]
     np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-6)
     assert (y.max(axis=1) >= 0.5).all() and (y.max(axis=1) < 1.0).any()
-    assert x.shape == (16, model_lib.N_FRAMES, audio.N_MELS) and w.shape == (16,)
+    assert all(np.array_equal(ys[t], y) for t in towers)  # every tower learns the same blend
+    assert x.shape == (16, model_lib.N_FRAMES, audio.N_MELS)
+    assert all(w[t].shape == (16,) for t in towers)
 
 
-def test_loss_weights_balance_classes_and_the_corpora_within_each(monkeypatch):
+def test_loss_weights_balance_classes_and_the_corpora_within_each():
     # The real corpora's make-up: RAVDESS has calm and few files per class; TESS has no calm and
     # many files per class (counts from MANIFEST: 1440 RAVDESS files, 2800 TESS files).
     utterances, _ = corpus.scan(DATASETS)
@@ -92,8 +98,7 @@ def test_loss_weights_balance_classes_and_the_corpora_within_each(monkeypatch):
     corpora = np.array([u.corpus for u in utterances])
     assert (corpora == "RAVDESS").sum() == 1440 and (corpora == "TESS").sum() == 2800
     totals = lambda w, mask: np.array([w[mask & (labels == c)].sum() for c in range(len(corpus.EMOTIONS))])
-    monkeypatch.setattr(neural_network, "BALANCE_CORPORA", True)
-    w = neural_network.example_weights(labels, corpora)
+    w = neural_network.example_weights(labels, corpora, balance_corpora=True)
     assert w.shape == labels.shape and abs(w.mean() - 1) < 1e-4
     per_class = totals(w, np.ones_like(labels, bool))
     np.testing.assert_allclose(per_class, per_class[0], rtol=1e-4)
@@ -102,8 +107,29 @@ def test_loss_weights_balance_classes_and_the_corpora_within_each(monkeypatch):
     shared = [c for c in range(len(corpus.EMOTIONS)) if c != calm]
     np.testing.assert_allclose(ravdess[shared], tess[shared], rtol=1e-4)
     assert tess[calm] == 0 and ravdess[calm] > 0
-    monkeypatch.setattr(neural_network, "BALANCE_CORPORA", False)
-    w = neural_network.example_weights(labels, corpora)
+    w = neural_network.example_weights(labels, corpora, balance_corpora=False)
     np.testing.assert_allclose(totals(w, np.ones_like(labels, bool)), per_class, rtol=1e-4)
     # Without corpus balance the 2800 TESS files outweigh RAVDESS's in every shared class.
     assert (totals(w, corpora == "TESS")[shared] > 2 * totals(w, corpora == "RAVDESS")[shared]).all()
+
+
+def test_each_tower_trains_on_the_loss_weights_its_balance_names(monkeypatch):
+    # The towers of one batch see the same examples, each weighted as TOWER_BALANCE says.
+    utterances, _ = corpus.scan(DATASETS)
+    labels = np.array([u.label for u in utterances])
+    corpora = np.array([u.corpus for u in utterances])
+    clips = [np.zeros((10, audio.N_MELS), np.float32)] * len(labels)
+    assert sorted(neural_network.TOWER_BALANCE) == sorted(model_lib.TOWERS)
+    towers = list(model_lib.TOWERS)
+    monkeypatch.setattr(model_lib, "CNN_TOWERS", tuple(towers))
+    monkeypatch.setattr(neural_network, "MIXUP_ALPHA", 0.0)
+    # One tower balanced across corpora, the next not, and so on.
+    monkeypatch.setattr(neural_network, "TOWER_BALANCE", {t: i % 2 == 0 for i, t in enumerate(towers)})
+    batches = neural_network.train_batches(clips, labels, 512, seed=0, corpora=corpora)
+    _, _, w = batches[0]
+    idx = batches.order[:512]
+    for name in towers:
+        want = neural_network.example_weights(labels, corpora,
+                                              balance_corpora=neural_network.TOWER_BALANCE[name])
+        np.testing.assert_allclose(w[name], want[idx], rtol=1e-5)
+    assert list(w) == towers and not np.allclose(w[towers[0]], w[towers[1]])

@@ -135,7 +135,7 @@ def test_stale_or_damaged_copy_is_refused_in_one_line(model_copy, damage, proble
     meta_path, npz = model_copy / model_lib.META_FILE, model_copy / numpy_model.EXPORT_FILE
     meta = json.loads(meta_path.read_text())
     if damage == "stale":  # the .keras was replaced (e.g. retrained by code that left the copy alone)
-        net = model_lib.build(meta["architecture"])
+        net = model_lib.ensemble(model_lib.build(meta["architecture"]))
         net.save(model_copy / model_lib.MODEL_FILE)
         meta["keras_sha256"] = model_lib._sha256(model_copy / model_lib.MODEL_FILE)
         meta_path.write_text(json.dumps(meta))
