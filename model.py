@@ -63,8 +63,8 @@ TOWERS = {
     "bands": ("bands", 1, ((32, 5), (64, 5))),
 }
 # The towers of our model (neural_network.py --towers for experiments). The shipped model is "t40"
-# alone: in 2-fold pilots (README) adding "bands" won 11 points on an unseen TESS speaker and lost
-# 11 on unseen RAVDESS actors, and "t20" doubled the training time.
+# alone: in a 3-fold pilot (README) adding "bands" won 11 points on each unseen TESS speaker and
+# lost 11 on unseen RAVDESS actors; "t20" made training steps several times slower.
 CNN_TOWERS = ("t40",)
 # How one clip's log-mel matrix is normalised before the model sees it:
 # "utterance": one mean and one standard deviation over the whole clip (removes gain and level,
