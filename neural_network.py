@@ -6,6 +6,8 @@
     python neural_network.py --update-readme     # ... and write the results into README.md
     python neural_network.py --towers t40,bands --protocols b --baseline none --folds 3,6,7 --no-ship
                                                  # pilot an ensemble of towers on 3 folds; ships nothing
+    python neural_network.py --score-predictions media/predictions_b.csv --folds 3,6,7
+                                                 # the full run's models, scored on the pilot's folds
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
@@ -472,6 +474,41 @@ def write_predictions(path, data, results):
         Path(path).unlink(missing_ok=True)
 
 
+def score_predictions(path, folds=None, log=print):
+    """Score a predictions CSV written by write_predictions again, on all its folds or on ``folds``
+    (a set of fold numbers): per model, accuracy and macro-F1 overall and per corpus, accuracy per
+    fold, the lowest class recall and the ECE. Lets a pilot on a few folds be compared with the
+    full run's models on the same files. Returns {model: {"scores", "folds", "recall", "ece"}}."""
+    import csv
+
+    from sklearn.metrics import recall_score
+
+    names = list(corpus.EMOTIONS)
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if folds is None or int(r["fold"]) in folds]
+    out = {}
+    for arch in sorted({r["model"] for r in rows}):
+        mine = [r for r in rows if r["model"] == arch]
+        labels = np.array([names.index(r["emotion"]) for r in mine])
+        probs = np.array([[float(r[e]) for e in names] for r in mine])
+        preds = np.array([names.index(r["predicted"]) for r in mine])
+        fold = np.array([int(r["fold"]) for r in mine])
+        recall = recall_score(labels, preds, labels=range(len(names)), average=None, zero_division=0)
+        present = np.unique(labels)  # a class no file of these folds has is not "never recognised"
+        worst = present[np.argmin(recall[present])]
+        out[arch] = {"scores": scores(labels, preds, [r["corpus"] for r in mine]),
+                     "folds": {int(k): float(np.mean(preds[fold == k] == labels[fold == k]))
+                               for k in np.unique(fold)},
+                     "recall": (names[worst], float(recall[worst])),
+                     "ece": expected_calibration_error(probs, labels)}
+        r = out[arch]
+        log(f"[{arch}] {Path(path).name}, {len(mine)} files: " + ", ".join(
+            f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in r["scores"].items())
+            + "; folds " + ", ".join(f"{k}: {a:.3f}" for k, a in r["folds"].items())
+            + f"; min recall {r['recall'][1]:.3f} ({r['recall'][0]}); ECE {r['ece']:.3f}")
+    return out
+
+
 def _per_corpus(s):
     """["acc (macro-F1)" of RAVDESS, of TESS] from a scores() dict; "-" for a corpus not tested."""
     return [f"{s[c]['accuracy']:.3f} ({s[c]['macro_f1']:.3f})" if c in s else "-" for c in ("RAVDESS", "TESS")]
@@ -562,6 +599,8 @@ def main(argv=None):
     parser.add_argument("--folds", default=None,
                         help="quick experiments only: comma-separated protocol (b) folds to run (0-7)")
     parser.add_argument("--no-ship", action="store_true", help="evaluate only; leave model/ as it is")
+    parser.add_argument("--score-predictions", type=Path, default=None, metavar="CSV",
+                        help="only score a predictions_b.csv again (on --folds if given) and exit")
     parser.add_argument("--update-readme", type=Path, nargs="?", const=Path("README.md"), default=None,
                         help="afterwards, rewrite the results block of this README (default README.md)")
     args = parser.parse_args(argv)
@@ -580,6 +619,13 @@ def main(argv=None):
         model_lib.CNN_TOWERS = towers
 
     only_folds = {int(f) for f in args.folds.split(",")} if args.folds else None
+    if args.score_predictions:
+        if not args.score_predictions.is_file():
+            print(f"error: {args.score_predictions}: no such file; it is written by a protocol (b) run",
+                  file=sys.stderr)
+            return 1
+        score_predictions(args.score_predictions, only_folds)
+        return 0
 
     try:
         data = load_features(args.features)

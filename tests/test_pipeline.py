@@ -183,6 +183,15 @@ def test_neural_network_script_end_to_end(small_features, tmp_path):
         np.testing.assert_allclose(probs[np.arange(len(mine)), predicted], probs.max(axis=1), rtol=0, atol=1e-4)
         accuracy = np.mean([r["predicted"] == r["emotion"] for r in mine])
         assert abs(accuracy - metrics[arch]["b"]["scores"]["all"]["accuracy"]) < 1e-3
+    # Scoring the file again gives the run's scores, and on a subset of folds only their files.
+    predictions = tmp_path / "media" / neural_network.PREDICTIONS_FILE
+    again = neural_network.score_predictions(predictions, log=lambda *_: None)
+    for arch in ("cnn", "seed"):
+        for c in ("all", "RAVDESS", "TESS"):
+            assert again[arch]["scores"][c] == metrics[arch]["b"]["scores"][c]
+    folds = neural_network.speaker_folds(data)
+    fold0 = neural_network.score_predictions(predictions, {0}, log=lambda *_: None)
+    assert fold0["cnn"]["scores"]["all"]["files"] == (folds == 0).sum() and list(fold0["cnn"]["folds"]) == [0]
     # A later run without protocol (b) leaves no stale probabilities beside its reports.
     result = run_script("neural_network.py", "--features", small_features, "--protocols", "none",
                         "--baseline", "none", "--epochs", "1", "--model-dir", tmp_path / "model",
