@@ -144,18 +144,82 @@ def train_batches(feats, labels, batch_size, seed, corpora=None):
     return Batches()
 
 
+def epochs_text(epochs):
+    """"40" for one model, "t40 29, bands 40" for an ensemble's towers (see fit)."""
+    if isinstance(epochs, dict):
+        return str(next(iter(epochs.values()))) if len(epochs) == 1 else \
+            ", ".join(f"{name} {n}" for name, n in epochs.items())
+    return str(epochs)
+
+
+def tower_checkpoints(net, *, patience=None, keep=None):
+    """A Keras callback that gives every tower of ``net`` its own best epoch.
+
+    With ``patience``: it watches each tower's validation loss, remembers that tower's weights at
+    its lowest, stops training once no tower has improved for ``patience`` epochs, and puts every
+    tower back to its best weights (EarlyStopping with restore_best_weights, tower by tower).
+    With ``keep`` ({tower: epochs}): it keeps each tower's weights as they were after its own
+    number of epochs (train for the largest).
+    Afterwards ``callback.epochs`` is {tower: epochs of the weights kept}.
+    """
+    import keras
+
+    names = list(net.output) if isinstance(net.output, dict) else [net.name]
+
+    def layers_of(name):
+        return [layer for layer in net.layers if layer.name == name or layer.name.startswith(f"{name}_")] \
+            if len(names) > 1 else net.layers
+
+    class TowerCheckpoints(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.best = {name: np.inf for name in names}
+            self.wait = {name: 0 for name in names}
+            self.saved = {}
+            self.epochs = {}
+
+        def save(self, name, epoch):
+            self.saved[name] = [layer.get_weights() for layer in layers_of(name)]
+            self.epochs[name] = epoch + 1
+
+        def on_epoch_end(self, epoch, logs=None):
+            for name in names:
+                if keep is not None:
+                    if epoch + 1 == keep[name]:
+                        self.save(name, epoch)
+                    continue
+                loss = logs[f"val_{name}_loss" if len(names) > 1 else "val_loss"]
+                self.wait[name] += 1
+                if name not in self.saved or loss < self.best[name]:
+                    self.best[name] = loss
+                    self.save(name, epoch)
+                    self.wait[name] = 0
+            if patience is not None and epoch > 0 and min(self.wait.values()) >= patience:
+                self.model.stop_training = True
+
+        def on_train_end(self, logs=None):
+            for name, weights in self.saved.items():
+                for layer, w in zip(layers_of(name), weights):
+                    layer.set_weights(w)
+
+    return TowerCheckpoints()
+
+
 def fit(arch, feats, labels, *, corpora=None, val=None, epochs=None, seed=SEED, verbose=0):
     """Train one model of ``arch`` on stored features. ``corpora``: (n,) corpus of every example
-    (for example_weights); ``val``: (feats, labels) for early stopping (on the sum of the towers'
-    losses).
+    (for example_weights); ``val``: (feats, labels) for early stopping, each tower of ours on its
+    own validation loss (see tower_checkpoints); ``epochs``: a number, or for ours {tower: epochs}
+    to keep each tower after its own number of epochs.
 
-    Returns (keras model that predicts, history dict, epochs actually used).
+    Returns (keras model that predicts, history dict, epochs used: a number for the seed's model,
+    {tower: epochs} for ours).
     """
     import keras
 
     set_seed(seed)
     y = np.asarray(labels)
     epochs = epochs or EPOCHS[arch]
+    keep = epochs if isinstance(epochs, dict) else None
+    epochs = max(keep.values()) if keep else epochs
     kwargs = {}
     if arch == "seed":
         net = model_lib.build(arch)
@@ -168,20 +232,19 @@ def fit(arch, feats, labels, *, corpora=None, val=None, epochs=None, seed=SEED, 
             rate = keras.optimizers.schedules.CosineDecay(
                 model_lib.CNN_LEARNING_RATE, decay_steps=EPOCHS[arch] * len(x), alpha=LR_FLOOR)
         net = model_lib.build(arch, learning_rate=rate)
+        kwargs["callbacks"] = [tower_checkpoints(
+            net, patience=EARLY_STOP_PATIENCE if val is not None else None,
+            keep=keep or ({name: epochs for name in model_lib.CNN_TOWERS} if val is None else None))]
     if val is not None:
         val_labels = np.asarray(val[1])
-        if arch != "seed":  # ours trains on one-hot labels per tower (see train_batches), stops early
+        if arch != "seed":  # ours trains on one-hot labels per tower (see train_batches)
             one_hot = np.eye(len(corpus.EMOTIONS), dtype=np.float32)[val_labels]
             val_labels = {name: one_hot for name in model_lib.CNN_TOWERS}
-            kwargs["callbacks"] = [keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=EARLY_STOP_PATIENCE, restore_best_weights=True)]
         kwargs["validation_data"] = (model_lib.make_input(arch, val[0]), val_labels)
     # The seed trains on arrays (x, y); ours on a PyDataset that yields its own labels and weights.
     fit_data = (x, y) if arch == "seed" else (x,)
     history = net.fit(*fit_data, epochs=epochs, verbose=verbose, **kwargs).history
-    used = len(history["loss"])
-    if "callbacks" in kwargs and kwargs["callbacks"][0].stopped_epoch > 0:
-        used = kwargs["callbacks"][0].best_epoch + 1
+    used = kwargs["callbacks"][0].epochs if arch != "seed" else len(history["loss"])
     return model_lib.ensemble(net), history, used
 
 
@@ -317,7 +380,7 @@ def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None):
                         for name, p in run["towers"].items())
         speakers = sorted(set(data["speaker"][i] for i in test))
         log(f"  [{arch}] fold {k}: test {speakers[0]}..{speakers[-1]} ({len(test)} files), "
-            f"{len(train)} train files, {run['epochs']} epochs, T={run['temperature']:.2f} "
+            f"{len(train)} train files, {epochs_text(run['epochs'])} epochs, T={run['temperature']:.2f} "
             f"(fitted {run['fitted_temperature']:.2f}), accuracy {acc:.3f}{alone}, "
             f"{time.perf_counter() - t:.0f} s")
         order.append(test)
@@ -573,7 +636,7 @@ def update_readme(readme, media=MEDIA_DIR, model_dir=MODEL_DIR):
                        for p, r in res.items() if isinstance(r, dict) and "seconds" in r)
     block = (f"{metrics['table']}\n\nShipped model: `{arch}`, trained on {trained.get('files')} files "
              f"({trained.get('examples', trained.get('files'))} examples with the augmented copies) for "
-             f"{trained.get('epochs')} epochs in {trained.get('seconds', 0) / 60:.1f} min, calibration "
+             f"{epochs_text(trained.get('epochs'))} epochs in {trained.get('seconds', 0) / 60:.1f} min, calibration "
              f"temperature {meta['temperature']:.2f}. Run times on 2 cores: {timing}.")
     text = Path(readme).read_text()
     head, rest = text.split(README_START)
@@ -655,7 +718,7 @@ def main(argv=None):
     chosen = results.get(args.arch, {}).get("b")
     epochs, temperature = EPOCHS[args.arch], 1.0
     if chosen and args.arch != "seed":
-        epochs = int(np.median(chosen["epochs"]))
+        epochs = {name: int(np.median([e[name] for e in chosen["epochs"]])) for name in chosen["epochs"][0]}
         temperature = float(np.median(chosen["temperatures"]))
     t = time.perf_counter()
     feats, labels, corpora = training_set(args.arch, data, np.arange(len(data["labels"])))
@@ -670,7 +733,7 @@ def main(argv=None):
     write_reports(args.media_dir, args.arch, results, history, net, table)
     write_predictions(args.media_dir / PREDICTIONS_FILE, data, results)
     print(f"shipped {args.arch} model trained on {len(labels)} examples ({len(data['labels'])} files) "
-          f"for {epochs} epochs in {train_seconds:.0f} s, temperature {temperature:.2f} -> "
+          f"for {epochs_text(epochs)} epochs in {train_seconds:.0f} s, temperature {temperature:.2f} -> "
           f"{args.model_dir / model_lib.MODEL_FILE}; reports in {args.media_dir}/; "
           f"total {time.perf_counter() - start:.0f} s")
     if args.update_readme:
