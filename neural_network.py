@@ -160,7 +160,9 @@ def tower_checkpoints(net, *, patience=None, keep=None):
     tower back to its best weights (EarlyStopping with restore_best_weights, tower by tower).
     With ``keep`` ({tower: epochs}): it keeps each tower's weights as they were after its own
     number of epochs (train for the largest).
-    Afterwards ``callback.epochs`` is {tower: epochs of the weights kept}.
+    Afterwards ``callback.epochs`` is {tower: epochs that tower wants}: with ``patience``, its best
+    epoch if it had stopped improving, else every epoch trained (it was still improving when
+    training ended, so the model trained on all files gets all of them); with ``keep``, ``keep``.
     """
     import keras
 
@@ -182,6 +184,7 @@ def tower_checkpoints(net, *, patience=None, keep=None):
             self.epochs[name] = epoch + 1
 
         def on_epoch_end(self, epoch, logs=None):
+            self.trained = epoch + 1
             for name in names:
                 if keep is not None:
                     if epoch + 1 == keep[name]:
@@ -197,6 +200,8 @@ def tower_checkpoints(net, *, patience=None, keep=None):
                 self.model.stop_training = True
 
         def on_train_end(self, logs=None):
+            if patience is not None:
+                self.epochs.update({name: self.trained for name in names if self.wait[name] < patience})
             for name, weights in self.saved.items():
                 for layer, w in zip(layers_of(name), weights):
                     layer.set_weights(w)

@@ -131,6 +131,21 @@ def test_each_tower_keeps_the_weights_of_its_own_best_epoch(monkeypatch):
     for name, best in (("t40", 2), ("bands", 1)):
         for now, then in zip(tower_weights(name), snapshots[best][name]):
             np.testing.assert_array_equal(now, then)
+    # Training that ends at its epoch limit (after epoch 3 here): t40, best at epoch 2, was still
+    # within its patience, so the model trained on all files should train it for all 4 epochs;
+    # bands had stopped improving, so it keeps its best epoch. Both keep their best weights.
+    net.stop_training = False  # as keras.Model.fit does when training starts
+    callback.on_train_begin()
+    for epoch, (t40, bands) in enumerate([(1.0, 1.0), (0.9, 0.8), (0.5, 0.9), (0.6, 0.9)]):
+        disturb()
+        snapshots[epoch] = {name: tower_weights(name) for name in ("t40", "bands")}
+        callback.on_epoch_end(epoch, {"val_t40_loss": t40, "val_bands_loss": bands})
+    assert not net.stop_training
+    callback.on_train_end()
+    assert callback.epochs == {"t40": 4, "bands": 2}
+    for name, best in (("t40", 2), ("bands", 1)):
+        for now, then in zip(tower_weights(name), snapshots[best][name]):
+            np.testing.assert_array_equal(now, then)
     # Given epochs per tower (the shipped model), each tower keeps its weights after that many.
     callback = neural_network.tower_checkpoints(net, keep={"t40": 1, "bands": 3})
     callback.set_model(net)
