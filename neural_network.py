@@ -145,7 +145,7 @@ def train_batches(feats, labels, batch_size, seed, corpora=None):
 
 
 def epochs_text(epochs):
-    """"40" for one model, "t40 29, bands 40" for an ensemble's towers (see fit)."""
+    """Epochs as text: "40" for one model, "t40 29, bands 40" for an ensemble's towers (see fit)."""
     if isinstance(epochs, dict):
         return str(next(iter(epochs.values()))) if len(epochs) == 1 else \
             ", ".join(f"{name} {n}" for name, n in epochs.items())
