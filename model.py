@@ -63,8 +63,8 @@ TOWERS = {
     "bands": ("bands", 1, ((32, 5), (64, 5))),
 }
 # The towers of our model (neural_network.py --towers for experiments). The shipped model is "t40"
-# alone: in a 3-fold pilot (README) adding "bands" won 11 points on each unseen TESS speaker and
-# lost 11 on unseen RAVDESS actors; "t20" made training steps several times slower.
+# alone: adding "bands" won about 11 points on each unseen TESS speaker but lost on unseen RAVDESS
+# actors in 3 of the 4 folds measured (README); "t20" made training steps several times slower.
 CNN_TOWERS = ("t40",)
 # How one clip's log-mel matrix is normalised before the model sees it:
 # "utterance": one mean and one standard deviation over the whole clip (removes gain and level,
@@ -285,6 +285,11 @@ def towers(net):
     if len(names) < 2:
         return {}
     return {name: keras.Model(net.input, net.get_layer(name).output) for name in names}
+
+
+def tower_layers(net, name):
+    """The layers of tower ``name`` in ``net`` (those ``_tower`` named after it), in model order."""
+    return [layer for layer in net.layers if layer.name == name or layer.name.startswith(f"{name}_")]
 
 
 def make_input(arch, feats):

@@ -166,11 +166,7 @@ def tower_checkpoints(net, *, patience=None, keep=None):
     """
     import keras
 
-    names = list(net.output) if isinstance(net.output, dict) else [net.name]
-
-    def layers_of(name):
-        return [layer for layer in net.layers if layer.name == name or layer.name.startswith(f"{name}_")] \
-            if len(names) > 1 else net.layers
+    names = list(net.output)  # ``model.build("cnn")`` has one output per tower
 
     class TowerCheckpoints(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -180,7 +176,7 @@ def tower_checkpoints(net, *, patience=None, keep=None):
             self.epochs = {}
 
         def save(self, name, epoch):
-            self.saved[name] = [layer.get_weights() for layer in layers_of(name)]
+            self.saved[name] = [layer.get_weights() for layer in model_lib.tower_layers(net, name)]
             self.epochs[name] = epoch + 1
 
         def on_epoch_end(self, epoch, logs=None):
@@ -203,7 +199,7 @@ def tower_checkpoints(net, *, patience=None, keep=None):
             if patience is not None:
                 self.epochs.update({name: self.trained for name in names if self.wait[name] < patience})
             for name, weights in self.saved.items():
-                for layer, w in zip(layers_of(name), weights):
+                for layer, w in zip(model_lib.tower_layers(net, name), weights):
                     layer.set_weights(w)
 
     return TowerCheckpoints()
@@ -237,9 +233,10 @@ def fit(arch, feats, labels, *, corpora=None, val=None, epochs=None, seed=SEED, 
             rate = keras.optimizers.schedules.CosineDecay(
                 model_lib.CNN_LEARNING_RATE, decay_steps=EPOCHS[arch] * len(x), alpha=LR_FLOOR)
         net = model_lib.build(arch, learning_rate=rate)
+        if val is None:  # no early stopping: every tower keeps its weights after its own epochs
+            keep = keep or {name: epochs for name in model_lib.CNN_TOWERS}
         kwargs["callbacks"] = [tower_checkpoints(
-            net, patience=EARLY_STOP_PATIENCE if val is not None else None,
-            keep=keep or ({name: epochs for name in model_lib.CNN_TOWERS} if val is None else None))]
+            net, patience=EARLY_STOP_PATIENCE if val is not None else None, keep=keep)]
     if val is not None:
         val_labels = np.asarray(val[1])
         if arch != "seed":  # ours trains on one-hot labels per tower (see train_batches)
