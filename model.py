@@ -72,6 +72,13 @@ CNN_TOWERS = ("t40",)
 # "band": each mel band to zero mean and unit variance (also removes the spectral shape).
 NORMALISATION = "utterance"
 NORMALISATIONS = ("utterance", "band")
+# Dynamic range kept in one clip's log-mel matrix before it is normalised: every value more than
+# this many dB below the clip's loudest is raised to that floor (None: keep everything). Clean
+# studio clips have deep valleys (a quarter of their time-frequency bins lie more than 63 dB below
+# the loudest, a twentieth more than 80 dB) that a real microphone's noise fills, as it fills those
+# of our noisy training copies; the valleys also dominate the utterance's standard deviation.
+# Protocol (b) with 20 dB of white noise added to the test clips scored 0.617 against 0.549 clean.
+DYNAMIC_RANGE_DB = None
 # Adam's (peak) learning rate for ``cnn``.
 CNN_LEARNING_RATE = 1e-3
 
@@ -87,23 +94,27 @@ def seed_input(feats):
     return np.stack([audio.mfcc(f).mean(axis=0) for f in feats])[:, :, None].astype(np.float32)
 
 
-def normalise(f, how=None):
+def normalise(f, how=None, *, range_db=None):
     """Per-utterance normalisation of one log-mel matrix (n, N_MELS) -> (n, N_MELS) float32.
 
     how: "utterance" (one mean and standard deviation for the clip) or "band" (per mel band);
-    None uses NORMALISATION.
+    None uses NORMALISATION. range_db: values more than this many dB below the clip's loudest are
+    first raised to that floor (None: none are; our model uses DYNAMIC_RANGE_DB).
     """
     how = how or NORMALISATION
     if how not in NORMALISATIONS:
         raise ValueError(f"unknown normalisation {how!r}; choose one of {', '.join(NORMALISATIONS)}")
     f = np.asarray(f, dtype=np.float32)
+    if range_db is not None:
+        f = np.maximum(f, f.max() - np.float32(range_db))
     axis = None if how == "utterance" else 0
     return (f - f.mean(axis=axis)) / (f.std(axis=axis) + 1e-3)
 
 
 def input_meta():
     """The input settings a model is trained with; saved in its metadata, used by Predictor."""
-    return {"n_frames": N_FRAMES, "window_hop": WINDOW_HOP, "normalisation": NORMALISATION}
+    return {"n_frames": N_FRAMES, "window_hop": WINDOW_HOP, "normalisation": NORMALISATION,
+            "dynamic_range_db": DYNAMIC_RANGE_DB}
 
 
 def fit_frames(f, n_frames=N_FRAMES, offset=None):
@@ -132,7 +143,7 @@ def windows(f, n_frames=N_FRAMES, hop=WINDOW_HOP):
 
 def cnn_input(feats):
     """Ours, for evaluation: list of (n_frames, N_MELS) -> (n, N_FRAMES, N_MELS), centred windows."""
-    return np.stack([fit_frames(normalise(f)) for f in feats])
+    return np.stack([fit_frames(normalise(f, range_db=DYNAMIC_RANGE_DB)) for f in feats])
 
 
 # Training-time augmentation of our model's input, drawn afresh for every example of every epoch.
@@ -178,7 +189,7 @@ def cnn_train_example(f, rng):
     of it, with SpecAugment masks. (n, N_MELS) -> (N_FRAMES, N_MELS) float32."""
     f = np.asarray(f, dtype=np.float32)
     f = stretch_frames(warp_bands(f, _log_uniform(rng, TRAIN_WARP)), _log_uniform(rng, TRAIN_STRETCH))
-    f = normalise(f)
+    f = normalise(f, range_db=DYNAMIC_RANGE_DB)
     x = fit_frames(f, N_FRAMES, offset=int(rng.integers(0, max(len(f), 1))))
     x = np.array(x, dtype=np.float32)
     for _ in range(FREQ_MASKS):
@@ -401,12 +412,13 @@ class Predictor:
         self.n_frames = int(meta["input"]["n_frames"])
         self.window_hop = int(meta["input"]["window_hop"])
         self.normalisation = meta["input"].get("normalisation", "band")
+        self.range_db = meta["input"].get("dynamic_range_db")  # absent: saved before it existed
 
     def _inputs(self, feats):
         """Model inputs of one clip's features, and how many rows (windows) it takes."""
         if self.arch == "seed":
             return seed_input([feats])
-        return np.stack(windows(normalise(feats, self.normalisation), self.n_frames, self.window_hop))
+        return np.stack(windows(normalise(feats, self.normalisation, range_db=self.range_db), self.n_frames, self.window_hop))
 
     def predict_features(self, feats_list):
         """Probabilities for a batch of clips' stored features: (n_clips, n_emotions) float."""

@@ -33,6 +33,20 @@ def test_utterance_normalisation_removes_gain_but_keeps_spectral_shape(feats):
         model_lib.normalise(feats, "speaker")
 
 
+def test_dynamic_range_floor_hides_only_what_lies_below_it(feats):
+    floor = feats.max() - 60.0
+    deep = feats < floor
+    assert 0.05 < deep.mean() < 0.5  # a clean studio clip has valleys below the floor
+    deeper = np.where(deep, feats - 30.0, feats)  # its valleys 30 dB deeper, its speech the same
+    floored = model_lib.normalise(feats, range_db=60.0)
+    np.testing.assert_allclose(model_lib.normalise(deeper, range_db=60.0), floored, atol=1e-5)
+    assert np.abs(model_lib.normalise(deeper) - model_lib.normalise(feats)).max() > 0.5
+    # Every value below the floor becomes the floor; the order of the rest is kept.
+    np.testing.assert_allclose(floored[deep], floored.min(), atol=1e-5)
+    assert np.all(floored[~deep] > floored.min())
+    np.testing.assert_allclose(model_lib.normalise(feats, range_db=1000.0), model_lib.normalise(feats))
+
+
 def test_predictor_uses_the_normalisation_saved_with_the_model(feats):
     seen = []
 
@@ -40,13 +54,19 @@ def test_predictor_uses_the_normalisation_saved_with_the_model(feats):
         seen.append(batch)
         return np.full((len(batch), 8), 1 / 8)
 
+    base = {k: v for k, v in model_lib.input_meta().items() if k != "dynamic_range_db"}
     for how in model_lib.NORMALISATIONS:
-        meta = {"emotions": list(range(8)), "architecture": "cnn",
-                "input": {**model_lib.input_meta(), "normalisation": how}}
-        model_lib.Predictor(None, meta, net=net).predict_features([feats])
-        expected = np.stack(model_lib.windows(model_lib.normalise(feats, how)))
-        np.testing.assert_allclose(seen[-1], expected)
-    assert not np.allclose(seen[0], seen[1])
+        for range_db in (None, 40.0):
+            meta = {"emotions": list(range(8)), "architecture": "cnn",
+                    "input": {**base, "normalisation": how, "dynamic_range_db": range_db}}
+            model_lib.Predictor(None, meta, net=net).predict_features([feats])
+            expected = np.stack(model_lib.windows(model_lib.normalise(feats, how, range_db=range_db)))
+            np.testing.assert_allclose(seen[-1], expected)
+    assert all(not np.allclose(a, b) for i, a in enumerate(seen) for b in seen[i + 1:])
+    # A model saved before the floor existed has no dynamic_range_db: its inputs keep every value.
+    model_lib.Predictor(None, {"emotions": list(range(8)), "architecture": "cnn", "input": base},
+                        net=net).predict_features([feats])
+    np.testing.assert_allclose(seen[-1], seen[0])
 
 
 def _centroid(f):
