@@ -6,6 +6,8 @@
     python neural_network.py --update-readme     # ... and write the results into README.md
     python neural_network.py --towers t40,bands --protocols b --baseline none --folds 3,6,7 --no-ship
                                                  # pilot an ensemble of towers on 3 folds; ships nothing
+    python neural_network.py --dynamic-range-db 60 --protocols a,b --baseline none --no-ship
+                                                 # our model with its input floored 60 dB below the peak
     python neural_network.py --score-predictions media/predictions_b.csv --folds 3,6,7
                                                  # the full run's models, scored on the pilot's folds
 
@@ -661,6 +663,9 @@ def main(argv=None):
     parser.add_argument("--towers", default=None,
                         help=f"comma-separated towers of our model ({', '.join(model_lib.TOWERS)}; "
                              f"default {','.join(model_lib.CNN_TOWERS)})")
+    parser.add_argument("--dynamic-range-db", type=float, default=None, metavar="DB",
+                        help="floor our model's input DB below each clip's loudest value "
+                             f"(default {model_lib.DYNAMIC_RANGE_DB}; see model.DYNAMIC_RANGE_DB)")
     parser.add_argument("--folds", default=None,
                         help="quick experiments only: comma-separated protocol (b) folds to run (0-7)")
     parser.add_argument("--no-ship", action="store_true", help="evaluate only; leave model/ as it is")
@@ -682,6 +687,10 @@ def main(argv=None):
         if not set(towers) <= set(model_lib.TOWERS) or len(set(towers)) != len(towers):
             parser.error(f"--towers: use distinct names from {', '.join(model_lib.TOWERS)} (got {args.towers})")
         model_lib.CNN_TOWERS = towers
+    if args.dynamic_range_db is not None:
+        if not 0 < args.dynamic_range_db < 200:
+            parser.error(f"--dynamic-range-db: use a number of dB above 0 and below 200 (got {args.dynamic_range_db:g})")
+        model_lib.DYNAMIC_RANGE_DB = args.dynamic_range_db
 
     only_folds = {int(f) for f in args.folds.split(",")} if args.folds else None
     if args.score_predictions:

@@ -223,6 +223,7 @@ def test_neural_network_script_end_to_end(small_features, tmp_path):
     assert "| cnn | t40 alone |" in text and "| cnn | bands alone |" in text
     meta = model_lib.read_meta(tmp_path / "model")
     assert meta["emotions"] == list(corpus.EMOTIONS) and meta["architecture"] == "cnn"
+    assert meta["input"]["dynamic_range_db"] == model_lib.DYNAMIC_RANGE_DB
     assert meta["temperature"] == float(np.median(metrics["cnn"]["b"]["temperatures"]))
     # Every file's protocol (b) probabilities, once per model, agreeing with the scores.
     import csv
@@ -251,17 +252,22 @@ def test_neural_network_script_end_to_end(small_features, tmp_path):
     fold0 = neural_network.score_predictions(predictions, {0}, log=lambda *_: None)
     assert fold0["cnn"]["scores"]["all"]["files"] == (folds == 0).sum() and list(fold0["cnn"]["folds"]) == [0]
     # A later run without protocol (b) leaves no stale probabilities beside its reports.
+    # It also trains with another input floor, and the model it saves carries that floor.
     result = run_script("neural_network.py", "--features", small_features, "--protocols", "none",
                         "--baseline", "none", "--epochs", "1", "--model-dir", tmp_path / "model",
-                        "--media-dir", tmp_path / "media")
+                        "--media-dir", tmp_path / "media", "--dynamic-range-db", "45")
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "media" / neural_network.PREDICTIONS_FILE).exists()
     assert (tmp_path / "media" / "metrics.json").stat().st_size > 0
+    assert model_lib.read_meta(tmp_path / "model")["input"]["dynamic_range_db"] == 45.0
 
 
-def test_unknown_tower_is_refused_in_one_line(tmp_path):
+def test_unknown_tower_or_bad_input_floor_is_refused_in_one_line(tmp_path):
     result = run_script("neural_network.py", "--towers", "t40,t41", "--model-dir", tmp_path / "model")
     assert result.returncode == 2 and "--towers" in result.stderr and "t41" in result.stderr
+    assert not (tmp_path / "model").exists()
+    result = run_script("neural_network.py", "--dynamic-range-db", "-6", "--model-dir", tmp_path / "model")
+    assert result.returncode == 2 and "--dynamic-range-db" in result.stderr and "-6" in result.stderr
     assert not (tmp_path / "model").exists()
 
 
