@@ -60,6 +60,7 @@ ARCHITECTURES = ("seed", "cnn")
 #          time as 3 channels): the long-term spectrum and how much each band moves, not the timing.
 TOWERS = {
     "t40": ("time", 4, ((64, 5), (96, 5), (128, 3))),
+    "t40w": ("time", 4, ((128, 5), (192, 5), (256, 3))),
     "t20": ("time", 2, ((96, 5), (128, 5), (192, 3))),
     "bands": ("bands", 1, ((32, 5), (64, 5))),
 }

@@ -10,6 +10,8 @@
                                                  # our model with its input floored 60 dB below the peak
     python neural_network.py --score-predictions media/predictions_b.csv --folds 3,6,7
                                                  # the full run's models, scored on the pilot's folds
+    python neural_network.py --fold-cache runs/cache --update-readme
+                                                 # keep each finished fold; run again to go on after a stop
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
@@ -70,7 +72,7 @@ LR_FLOOR = 0.05
 # within an emotion every corpus that has it counts the same (True), so the 2 TESS voices' 2800
 # files do not outweigh RAVDESS's 24 actors; or every emotion counts the same regardless of corpus
 # (False). As single models, the first did better on RAVDESS actors and the second on TESS speakers.
-TOWER_BALANCE = {"t40": True, "t20": False, "bands": False}
+TOWER_BALANCE = {"t40": True, "t40w": True, "t20": False, "bands": False}
 # Mixup: each training example is blended with another of the batch, weight ~ Beta(a, a) (0: off).
 MIXUP_ALPHA = 0.2
 # Apply the temperature fitted on the held-out speakers (True), or keep the model's own
@@ -307,13 +309,90 @@ def training_set(arch, data, idx):
     return feats, data["labels"][sources], np.asarray(data["corpus"])[sources]
 
 
+class FoldCacheError(ValueError):
+    """A --fold-cache file that cannot be used; the message names it and says what to do."""
+
+
+# The functions that decide what a fold's model learns and predicts: a change to any of them (or to
+# model.py) makes the folds kept by --fold-cache stale.
+TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit", "predict",
+                 "fit_temperature", "training_set", "run_fold", "protocol_random", "speaker_folds",
+                 "validation_fold", "protocol_speakers")
+
+
+def run_settings(arch, data):
+    """Everything one protocol run of ``arch`` on ``data`` depends on, as a JSON-able dict: the
+    training settings, the sha256 of model.py and of TRAINING_CODE, and the sha256 of every
+    feature array (files, augmented copies, robustness conditions) and label."""
+    import hashlib
+    import inspect
+
+    import keras
+
+    code = hashlib.sha256(Path(model_lib.__file__).read_bytes())
+    for name in TRAINING_CODE:
+        code.update(inspect.getsource(globals()[name]).encode())
+    content = hashlib.sha256("\n".join(data["path"]).encode())
+    content.update(np.asarray(data["labels"]).tobytes())
+    arrays = list(data["features"])
+    if data.get("augmented") is not None:
+        arrays += data["augmented"]["augmented"]
+        content.update(np.asarray(data["augmented"]["source"]).tobytes())
+    for condition, feats in sorted((data.get("robustness") or {}).items()):
+        content.update(condition.encode())
+        arrays += feats
+    for a in arrays:
+        content.update(np.ascontiguousarray(a).tobytes())
+    settings = {"arch": arch, "seed": SEED, "test_size": TEST_SIZE, "epochs": EPOCHS[arch],
+                "batch_size": BATCH_SIZE[arch], "early_stop_patience": EARLY_STOP_PATIENCE,
+                "use_augmented": USE_AUGMENTED[arch], "fit_temperature": FIT_TEMPERATURE,
+                "keras": keras.__version__, "code_sha256": code.hexdigest(),
+                "data_sha256": content.hexdigest()}
+    if arch != "seed":
+        settings.update(towers={t: model_lib.TOWERS[t] for t in model_lib.CNN_TOWERS},
+                        tower_balance={t: TOWER_BALANCE[t] for t in model_lib.CNN_TOWERS},
+                        input=model_lib.input_meta(), lr_schedule=LR_SCHEDULE, lr_floor=LR_FLOOR,
+                        mixup_alpha=MIXUP_ALPHA)
+    return json.loads(json.dumps(settings))  # tuples as lists, as they come back from a file
+
+
+def cached_run(cache, name, settings, compute):
+    """compute() -> a run_fold dict, kept in ``cache``/``name``.joblib (None: not kept).
+
+    Returns (run, True when it was read from the cache). A kept run made with other ``settings``
+    (see run_settings) raises FoldCacheError, so a changed recipe never reuses old folds.
+    """
+    import joblib
+
+    if cache is None:
+        return compute(), False
+    path = Path(cache) / f"{name}.joblib"
+    if path.is_file():
+        try:
+            stored = joblib.load(path)
+            kept, run = stored["settings"], stored["run"]
+        except Exception as err:  # a damaged pickle raises many types; all mean the same here
+            raise FoldCacheError(f"{path}: corrupted fold cache file ({err.__class__.__name__}); "
+                                 "delete it to run that fold again") from None
+        if kept != settings:
+            differ = sorted(k for k in set(kept) | set(settings) if kept.get(k) != settings.get(k))
+            raise FoldCacheError(f"{path}: kept from a run with other settings ({', '.join(differ)} "
+                                 "differ); delete it, or give --fold-cache another folder")
+        return run, True
+    run = compute()
+    model_lib.write_atomic(path, lambda tmp: joblib.dump({"settings": settings, "run": run}, tmp))
+    return run, False
+
+
 def run_fold(arch, data, train, test, held=None, seed=SEED):
     """Train on files ``train`` (early stopping on ``held``), predict ``test``.
 
     Returns a dict: test probabilities (calibrated by the temperature fitted on ``held`` when
     FIT_TEMPERATURE is set), raw probabilities, each tower's own probabilities, robustness-condition
-    probabilities, the temperature applied and the one fitted, and the epochs used.
+    probabilities, the temperature applied and the one fitted, the epochs used, and the seconds it
+    took to train and predict.
     """
+    start = time.perf_counter()
     feats, labels = data["features"], data["labels"]
     val = ([feats[i] for i in held], labels[held]) if held is not None else None
     train_feats, train_labels, train_corpora = training_set(arch, data, train)
@@ -330,11 +409,15 @@ def run_fold(arch, data, train, test, held=None, seed=SEED):
                       for name, tower in model_lib.towers(net).items()}}
     for c, cond_feats in (data.get("robustness") or {}).items():
         out["conditions"][c] = predict(arch, net, [cond_feats[i] for i in test])
+    out["seconds"] = round(time.perf_counter() - start, 1)
     return out
 
 
-def protocol_random(arch, data, seed=SEED, log=print):
-    """Protocol (a): random stratified 67/33 split. Returns (test indices, list of run_fold dicts)."""
+def protocol_random(arch, data, seed=SEED, log=print, cache=None, settings=None):
+    """Protocol (a): random stratified 67/33 split. Returns (test indices, list of run_fold dicts).
+
+    cache, settings: keep the run in that folder, or read it from there (see cached_run).
+    """
     from sklearn.model_selection import train_test_split
 
     labels = data["labels"]
@@ -344,7 +427,11 @@ def protocol_random(arch, data, seed=SEED, log=print):
     if arch != "seed":  # early stopping on a random tenth of the training files, as this protocol is random
         train, held = train_test_split(train, test_size=0.1, random_state=seed, stratify=labels[train])
     data = {**data, "robustness": None}
-    return test, [run_fold(arch, data, train, test, held, seed=seed)]
+    run, kept = cached_run(cache, f"{arch}-a", settings,
+                           lambda: run_fold(arch, data, train, test, held, seed=seed))
+    if kept:
+        log(f"  [{arch}] protocol (a): read from {cache} (trained in {run['seconds']:.0f} s)")
+    return test, [run]
 
 
 def speaker_folds(data):
@@ -359,10 +446,11 @@ def validation_fold(test_fold, present):
     return nxt[0] if nxt else None
 
 
-def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None):
+def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None, cache=None, settings=None):
     """Protocol (b): every file tested once by a model that never heard its speaker.
 
-    Returns (test indices, list of run_fold dicts, one per fold).
+    Returns (test indices, list of run_fold dicts, one per fold). cache, settings: keep each fold's
+    run in that folder as it ends, or read it from there (see cached_run).
     """
     folds = speaker_folds(data)
     labels = data["labels"]
@@ -377,8 +465,8 @@ def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None):
         held = np.flatnonzero(folds == v) if v is not None else None
         if len(train) == 0:
             continue
-        t = time.perf_counter()
-        run = run_fold(arch, data, train, test, held, seed=seed)
+        run, kept = cached_run(cache, f"{arch}-b-fold{k}", settings,
+                               lambda: run_fold(arch, data, train, test, held, seed=seed))
         acc = float(np.mean(run["probs"].argmax(1) == labels[test]))
         alone = "".join(f", {name} alone {np.mean(p.argmax(1) == labels[test]):.3f}"
                         for name, p in run["towers"].items())
@@ -386,23 +474,28 @@ def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None):
         log(f"  [{arch}] fold {k}: test {speakers[0]}..{speakers[-1]} ({len(test)} files), "
             f"{len(train)} train files, {epochs_text(run['epochs'])} epochs, T={run['temperature']:.2f} "
             f"(fitted {run['fitted_temperature']:.2f}), accuracy {acc:.3f}{alone}, "
-            f"{time.perf_counter() - t:.0f} s")
+            f"{run['seconds']:.0f} s" + (f" (read from {cache})" if kept else ""))
         order.append(test)
         runs.append(run)
     return np.concatenate(order), runs
 
 
-def evaluate(arch, data, protocols, log=print, only_folds=None):
-    """Run the protocols for one architecture. Returns {protocol: result dict}."""
+def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
+    """Run the protocols for one architecture. Returns {protocol: result dict}.
+
+    cache: a folder where each finished fold is kept, and read back by a later run with the same
+    settings (see cached_run); None: nothing is kept.
+    """
     from sklearn.metrics import recall_score
 
+    settings = run_settings(arch, data) if cache is not None else None
     results = {}
     for p in protocols:
-        t = time.perf_counter()
         if p == "a":
-            idx, runs = protocol_random(arch, data, log=log)
+            idx, runs = protocol_random(arch, data, log=log, cache=cache, settings=settings)
         else:
-            idx, runs = protocol_speakers(arch, data, log=log, only_folds=only_folds)
+            idx, runs = protocol_speakers(arch, data, log=log, only_folds=only_folds, cache=cache,
+                                          settings=settings)
         labels = data["labels"][idx]
         corpora = [data["corpus"][i] for i in idx]
         probs = np.concatenate([r["probs"] for r in runs])
@@ -417,7 +510,7 @@ def evaluate(arch, data, protocols, log=print, only_folds=None):
                          [model_lib.calibrate(r["raw"], r["fitted_temperature"]) for r in runs]), labels)},
              "temperatures": [r["temperature"] for r in runs],
              "fitted_temperatures": [r["fitted_temperature"] for r in runs],
-             "epochs": [r["epochs"] for r in runs], "seconds": round(time.perf_counter() - t, 1),
+             "epochs": [r["epochs"] for r in runs], "seconds": round(sum(r["seconds"] for r in runs), 1),
              "idx": idx, "labels": labels, "probs": probs, "corpora": corpora}
         if runs[0]["towers"]:  # each tower of the ensemble alone, scored like the ensemble
             r["towers"] = {name: scores(labels, np.concatenate([x["towers"][name] for x in runs]).argmax(1),
@@ -641,7 +734,8 @@ def update_readme(readme, media=MEDIA_DIR, model_dir=MODEL_DIR):
     block = (f"{metrics['table']}\n\nShipped model: `{arch}`, trained on {trained.get('files')} files "
              f"({trained.get('examples', trained.get('files'))} examples with the augmented copies) for "
              f"{epochs_text(trained.get('epochs'))} epochs in {trained.get('seconds', 0) / 60:.1f} min, calibration "
-             f"temperature {meta['temperature']:.2f}. Run times on 2 cores: {timing}.")
+             f"temperature {meta['temperature']:.2f}. Run times on 2 cores (training and prediction, summed "
+             f"over the folds): {timing}.")
     text = Path(readme).read_text()
     head, rest = text.split(README_START)
     _, tail = rest.split(README_END)
@@ -668,6 +762,9 @@ def main(argv=None):
                              f"(default {model_lib.DYNAMIC_RANGE_DB}; see model.DYNAMIC_RANGE_DB)")
     parser.add_argument("--folds", default=None,
                         help="quick experiments only: comma-separated protocol (b) folds to run (0-7)")
+    parser.add_argument("--fold-cache", type=Path, default=None, metavar="DIR",
+                        help="keep each finished fold's results in DIR; a later run with the same "
+                             "settings reads them instead of training again (a long run can stop and go on)")
     parser.add_argument("--no-ship", action="store_true", help="evaluate only; leave model/ as it is")
     parser.add_argument("--score-predictions", type=Path, default=None, metavar="CSV",
                         help="only score a predictions_b.csv again (on --folds if given) and exit")
@@ -717,7 +814,12 @@ def main(argv=None):
 
     start = time.perf_counter()
     archs = [args.arch] + ([args.baseline] if args.baseline not in ("none", args.arch) else [])
-    results = {a: evaluate(a, data, protocols, only_folds=only_folds) for a in archs} if protocols else {}
+    try:
+        results = {a: evaluate(a, data, protocols, only_folds=only_folds, cache=args.fold_cache)
+                   for a in archs} if protocols else {}
+    except FoldCacheError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     table = summary(results) if results else ""
     if table:
         print(table)

@@ -262,6 +262,45 @@ def test_neural_network_script_end_to_end(small_features, tmp_path):
     assert model_lib.read_meta(tmp_path / "model")["input"]["dynamic_range_db"] == 45.0
 
 
+def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_features, tmp_path,
+                                                                        monkeypatch):
+    from create_features import AUGMENTED_NAME, ROBUSTNESS_NAME, load_companion
+    data = load_features(small_features)
+    data["augmented"] = load_companion(small_features, AUGMENTED_NAME, data)
+    data["robustness"] = load_companion(small_features, ROBUSTNESS_NAME, data)
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    cache = tmp_path / "cache"
+    first = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
+    assert sorted(p.name for p in cache.iterdir()) == ["cnn-b-fold6.joblib"]
+    # Run again: the fold is read back, not trained (training would fail), with the same results.
+    lines = []
+    monkeypatch.setattr(model_lib, "build", lambda *a, **k: pytest.fail("trained a kept fold"))
+    again = neural_network.evaluate("cnn", data, ["b"], log=lines.append, only_folds={6}, cache=cache)
+    np.testing.assert_array_equal(again["b"]["probs"], first["b"]["probs"])
+    assert again["b"]["scores"] == first["b"]["scores"] and again["b"]["robustness"] == first["b"]["robustness"]
+    assert again["b"]["seconds"] == first["b"]["seconds"] > 0
+    assert any("fold 6" in line and f"read from {cache}" in line for line in lines)
+    # Another recipe, or other features, never reuses the kept fold.
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 2)
+    with pytest.raises(neural_network.FoldCacheError, match="epochs differ"):
+        neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    data["features"][0] = data["features"][0] + 1.0
+    with pytest.raises(neural_network.FoldCacheError, match="data_sha256 differ"):
+        neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
+    # From the command line: one line naming the file, status 1, the kept fold untouched.
+    kept = (cache / "cnn-b-fold6.joblib").read_bytes()
+    result = run_script("neural_network.py", "--features", small_features, "--protocols", "b",
+                        "--baseline", "none", "--folds", "6", "--epochs", "2", "--fold-cache", cache,
+                        "--model-dir", tmp_path / "model", "--media-dir", tmp_path / "media")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {cache / 'cnn-b-fold6.joblib'}: kept from")
+    assert (cache / "cnn-b-fold6.joblib").read_bytes() == kept and not (tmp_path / "model").exists()
+    (cache / "cnn-b-fold6.joblib").write_bytes(kept[:1000])
+    with pytest.raises(neural_network.FoldCacheError, match="corrupted fold cache file"):
+        neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
+
+
 def test_unknown_tower_or_bad_input_floor_is_refused_in_one_line(tmp_path):
     result = run_script("neural_network.py", "--towers", "t40,t41", "--model-dir", tmp_path / "model")
     assert result.returncode == 2 and "--towers" in result.stderr and "t41" in result.stderr
