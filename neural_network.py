@@ -313,8 +313,8 @@ class FoldCacheError(ValueError):
     """A --fold-cache file that cannot be used; the message names it and says what to do."""
 
 
-# The functions that decide what a fold's model learns and predicts: a change to any of them (or to
-# model.py) makes the folds kept by --fold-cache stale.
+# The functions here that decide what a fold's model learns and predicts: a change to any of them, or
+# to any function, class or setting of model.py, makes the folds kept by --fold-cache stale.
 TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit", "predict",
                  "fit_temperature", "training_set", "run_fold", "protocol_random", "speaker_folds",
                  "validation_fold", "protocol_speakers")
@@ -322,14 +322,21 @@ TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit",
 
 def run_settings(arch, data):
     """Everything one protocol run of ``arch`` on ``data`` depends on, as a JSON-able dict: the
-    training settings, the sha256 of model.py and of TRAINING_CODE, and the sha256 of every
-    feature array (files, augmented copies, robustness conditions) and label."""
+    training settings, the sha256 of the code (TRAINING_CODE, and every function, class and
+    upper-case setting of model.py but the tower list, which the settings name), and the sha256 of
+    every feature array (files, augmented copies, robustness conditions) and label."""
     import hashlib
     import inspect
 
     import keras
 
-    code = hashlib.sha256(Path(model_lib.__file__).read_bytes())
+    code = hashlib.sha256()
+    for name, value in sorted(vars(model_lib).items()):
+        if inspect.isfunction(value) or inspect.isclass(value):
+            if value.__module__ == model_lib.__name__:
+                code.update(inspect.getsource(value).encode())
+        elif name.isupper() and name not in ("TOWERS", "CNN_TOWERS"):
+            code.update(f"{name}={value!r}".encode())
     for name in TRAINING_CODE:
         code.update(inspect.getsource(globals()[name]).encode())
     content = hashlib.sha256("\n".join(data["path"]).encode())

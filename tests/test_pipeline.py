@@ -274,7 +274,8 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     assert sorted(p.name for p in cache.iterdir()) == ["cnn-b-fold6.joblib"]
     # Run again: the fold is read back, not trained (training would fail), with the same results.
     lines = []
-    monkeypatch.setattr(model_lib, "build", lambda *a, **k: pytest.fail("trained a kept fold"))
+    import keras
+    monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("trained a kept fold"))
     again = neural_network.evaluate("cnn", data, ["b"], log=lines.append, only_folds={6}, cache=cache)
     np.testing.assert_array_equal(again["b"]["probs"], first["b"]["probs"])
     assert again["b"]["scores"] == first["b"]["scores"] and again["b"]["robustness"] == first["b"]["robustness"]
@@ -284,6 +285,11 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 2)
     with pytest.raises(neural_network.FoldCacheError, match="epochs differ"):
         neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    monkeypatch.setattr(model_lib, "TRAIN_WARP", (0.95, 1.05))
+    with pytest.raises(neural_network.FoldCacheError, match="code_sha256 differ"):
+        neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
+    monkeypatch.undo()
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
     data["features"][0] = data["features"][0] + 1.0
     with pytest.raises(neural_network.FoldCacheError, match="data_sha256 differ"):
