@@ -68,7 +68,8 @@ TOWERS = {
 # The towers of our model (neural_network.py --towers for experiments). The shipped model is "t40"
 # alone: adding "bands" won about 11 points on each unseen TESS speaker but lost on unseen RAVDESS
 # actors in 3 of the 4 folds measured (README); "t20" made training steps several times slower;
-# "t40w" gained on 3 of 4 folds piloted but trains twice as slowly, and awaits the full protocol.
+# "t40w" scored 0.553 under (b) against 0.549 (RAVDESS +1.8 points, TESS -0.2; README) and trains
+# twice as slowly.
 CNN_TOWERS = ("t40",)
 # How one clip's log-mel matrix is normalised before the model sees it:
 # "utterance": one mean and one standard deviation over the whole clip (removes gain and level,
