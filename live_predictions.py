@@ -85,7 +85,7 @@ def predict_paths(predictor, files, on_result):
     """
     for start in range(0, len(files), CHUNK):
         chunk = files[start:start + CHUNK]
-        feats, errors, no_speech = featurize_chunk(chunk)
+        feats, errors, no_speech = featurize_chunk(chunk, views=predictor.clip_views)
         probs = dict(zip(feats, predictor.predict_features(list(feats.values())))) if feats else {}
         for f in chunk:
             if f in probs:
@@ -96,17 +96,20 @@ def predict_paths(predictor, files, on_result):
                 on_result(f, None, errors[f])
 
 
-def _file_features(path):
-    """(features, None) for speech, (None, None) for no speech, (None, error) for a bad file."""
+def _file_features(path, views=model_lib.clip_views):
+    """(features, None) for speech, (None, None) for no speech, (None, error) for a bad file.
+
+    views: mono audio -> what the model predicts it from (Predictor.clip_views: a list of features).
+    """
     try:
         y = load_speech(path)
     except audio.AudioError as err:
         return None, str(err)
-    return (None, None) if y is None else (audio.features(y), None)
+    return (None, None) if y is None else (views(y), None)
 
 
-def featurize_chunk(files, threads=None):
-    """Features of many files, in threads when there are several.
+def featurize_chunk(files, threads=None, views=model_lib.clip_views):
+    """Features of many files, in threads when there are several (``views`` as _file_features).
 
     Returns ({path: feats}, {path: error}, {paths with no speech}).
     """
@@ -114,9 +117,9 @@ def featurize_chunk(files, threads=None):
     if threads > 1 and len(files) > 2:
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(threads) as pool:
-            results = list(pool.map(_file_features, files))
+            results = list(pool.map(lambda f: _file_features(f, views), files))
     else:
-        results = [_file_features(f) for f in files]
+        results = [_file_features(f, views) for f in files]
     feats = {f: x for f, (x, e) in zip(files, results) if x is not None}
     errors = {f: e for f, (x, e) in zip(files, results) if e is not None}
     no_speech = {f for f, (x, e) in zip(files, results) if x is None and e is None}

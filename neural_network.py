@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+import audio
 import augment
 import corpus
 import model as model_lib
@@ -316,7 +317,8 @@ class FoldCacheError(ValueError):
 # The functions here that decide what a fold's model learns and predicts: a change to any of them, or
 # to any function, class or setting of model.py, makes the folds kept by --fold-cache stale.
 TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit", "predict",
-                 "fit_temperature", "training_set", "run_fold", "protocol_random", "speaker_folds",
+                 "fit_temperature", "training_set", "waveform", "noisy_view_probs",
+                 "choose_test_time_noise", "run_fold", "protocol_random", "speaker_folds",
                  "validation_fold", "protocol_speakers")
 
 
@@ -391,33 +393,97 @@ def cached_run(cache, name, settings, compute):
     return run, False
 
 
+def waveform(data, i):
+    """File ``i`` of ``data`` as mono SAMPLE_RATE audio, read from the dataset folder the features
+    were made from (test-time noise needs the audio itself)."""
+    root = Path(data["dataset"])
+    if not root.is_dir():
+        raise FeaturesError(f"{root}: the dataset folder these features were made from is gone; "
+                            "test-time noise needs its audio (run `python download_data.py`)")
+    return audio.load_audio(root / data["path"][i])
+
+
+def noisy_view_probs(arch, net, data, idx, snr_db, condition=None):
+    """Probabilities (len(idx), n_emotions) of files ``idx`` from their test-time noisy copy at
+    ``snr_db`` (model.test_time_copy), after a robustness ``condition`` when one is given."""
+    views = []
+    for i in idx:
+        y = waveform(data, i)
+        if condition is not None:  # the same distortion as the stored robustness features
+            y = augment.apply_condition(y, condition, augment.seed_for(data["path"][i], -1))
+        views.append(model_lib.clip_views(y, snr_db)[1])
+    return predict(arch, net, views)
+
+
+def choose_test_time_noise(arch, net, data, held, clean):
+    """Choose our model's test-time noise on the held-out files ``held`` (never test files).
+
+    clean: their probabilities from the clips alone. Returns (the chosen SNR or None, {option:
+    held-out accuracy}, the held-out probabilities of the choice). Each option predicts a clip as
+    the average over the clip and its model.test_time_copy; the most accurate wins, ties going to
+    no copy, then to the quieter noise.
+    """
+    labels = data["labels"][held]
+    probs = {None: clean}
+    for snr in model_lib.TEST_TIME_NOISE_DB:
+        probs[snr] = (clean + noisy_view_probs(arch, net, data, held, snr)) / 2
+    accuracy = {snr: float(np.mean(p.argmax(1) == labels)) for snr, p in probs.items()}
+    best = max(accuracy, key=lambda snr: (accuracy[snr], snr is None, snr or 0))
+    return best, accuracy, probs[best]
+
+
 def run_fold(arch, data, train, test, held=None, seed=SEED):
     """Train on files ``train`` (early stopping on ``held``), predict ``test``.
 
     Returns a dict: test probabilities (calibrated by the temperature fitted on ``held`` when
-    FIT_TEMPERATURE is set), raw probabilities, each tower's own probabilities, robustness-condition
-    probabilities, the temperature applied and the one fitted, the epochs used, and the seconds it
-    took to train and predict.
+    FIT_TEMPERATURE is set), raw probabilities, the clips' own probabilities without test-time
+    noise ("single"), the test-time noise chosen on ``held`` and each option's held-out accuracy,
+    the test probabilities of every test-time noise option, each tower's own probabilities,
+    robustness-condition probabilities, the temperature applied and the one fitted, the epochs
+    used, and the seconds it took to train and predict.
     """
     start = time.perf_counter()
     feats, labels = data["features"], data["labels"]
     val = ([feats[i] for i in held], labels[held]) if held is not None else None
     train_feats, train_labels, train_corpora = training_set(arch, data, train)
     net, _, used = fit(arch, train_feats, train_labels, corpora=train_corpora, val=val, seed=seed)
-    fitted = 1.0
+    fitted, noise_db, held_accuracy = 1.0, None, {}
     if val is not None:
-        fitted = fit_temperature(predict(arch, net, val[0]), val[1])
+        val_probs = predict(arch, net, val[0])
+        if arch != "seed":
+            noise_db, held_accuracy, val_probs = choose_test_time_noise(arch, net, data, held, val_probs)
+        fitted = fit_temperature(val_probs, val[1])
     temperature = fitted if FIT_TEMPERATURE else 1.0
     test_feats = [feats[i] for i in test]
-    raw = predict(arch, net, test_feats)
-    out = {"raw": raw, "probs": model_lib.calibrate(raw, temperature), "temperature": temperature,
-           "fitted_temperature": fitted, "epochs": used, "conditions": {},
+    single = predict(arch, net, test_feats)
+    options = {snr: (single + noisy_view_probs(arch, net, data, test, snr)) / 2
+               for snr in (model_lib.TEST_TIME_NOISE_DB if arch != "seed" else ())}
+    raw = single if noise_db is None else options[noise_db]
+    out = {"raw": raw, "probs": model_lib.calibrate(raw, temperature), "single": single,
+           "test_time_noise_db": noise_db, "held_accuracy": held_accuracy, "options": options,
+           "temperature": temperature, "fitted_temperature": fitted, "epochs": used, "conditions": {},
            "towers": {name: predict(arch, tower, test_feats)
                       for name, tower in model_lib.towers(net).items()}}
     for c, cond_feats in (data.get("robustness") or {}).items():
-        out["conditions"][c] = predict(arch, net, [cond_feats[i] for i in test])
+        p = predict(arch, net, [cond_feats[i] for i in test])
+        if noise_db is not None:  # the model as it predicts: with its test-time noisy copy
+            p = (p + noisy_view_probs(arch, net, data, test, noise_db, condition=c)) / 2
+        out["conditions"][c] = p
     out["seconds"] = round(time.perf_counter() - start, 1)
     return out
+
+
+def noise_db_text(snr_db):
+    """"none" or "10 dB": a test-time noise choice in words."""
+    return "none" if snr_db is None else f"{snr_db:g} dB"
+
+
+def noise_text(run):
+    """The test-time noise a run chose and why, for the log ("" for the seed's model)."""
+    if not run.get("held_accuracy"):
+        return ""
+    held = ", ".join(f"{noise_db_text(snr)} {a:.3f}" for snr, a in run["held_accuracy"].items())
+    return f"test-time noise {noise_db_text(run['test_time_noise_db'])} (held-out accuracy {held}), "
 
 
 def protocol_random(arch, data, seed=SEED, log=print, cache=None, settings=None):
@@ -438,6 +504,8 @@ def protocol_random(arch, data, seed=SEED, log=print, cache=None, settings=None)
                            lambda: run_fold(arch, data, train, test, held, seed=seed))
     if kept:
         log(f"  [{arch}] protocol (a): read from {cache} (trained in {run['seconds']:.0f} s)")
+    if noise_text(run):
+        log(f"  [{arch}] protocol (a): {noise_text(run)[:-2]}")
     return test, [run]
 
 
@@ -480,7 +548,7 @@ def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None, cache=N
         speakers = sorted(set(data["speaker"][i] for i in test))
         log(f"  [{arch}] fold {k}: test {speakers[0]}..{speakers[-1]} ({len(test)} files), "
             f"{len(train)} train files, {epochs_text(run['epochs'])} epochs, T={run['temperature']:.2f} "
-            f"(fitted {run['fitted_temperature']:.2f}), accuracy {acc:.3f}{alone}, "
+            f"(fitted {run['fitted_temperature']:.2f}), {noise_text(run)}accuracy {acc:.3f}{alone}, "
             f"{run['seconds']:.0f} s" + (f" (read from {cache})" if kept else ""))
         order.append(test)
         runs.append(run)
@@ -515,10 +583,17 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
                      "calibrated": expected_calibration_error(probs, labels),
                      "fitted_temperature": expected_calibration_error(np.concatenate(
                          [model_lib.calibrate(r["raw"], r["fitted_temperature"]) for r in runs]), labels)},
+             "test_time_noise_db": [r.get("test_time_noise_db") for r in runs],
              "temperatures": [r["temperature"] for r in runs],
              "fitted_temperatures": [r["fitted_temperature"] for r in runs],
              "epochs": [r["epochs"] for r in runs], "seconds": round(sum(r["seconds"] for r in runs), 1),
              "idx": idx, "labels": labels, "probs": probs, "corpora": corpora}
+        if runs[0].get("options"):  # the clips alone, and each test-time noise option on every fold
+            r["without_test_time_noise"] = scores(
+                labels, np.concatenate([x["single"] for x in runs]).argmax(1), corpora)
+            r["test_time_noise_options"] = {
+                f"{snr:g}": scores(labels, np.concatenate([x["options"][snr] for x in runs]).argmax(1), corpora)
+                for snr in runs[0]["options"]}
         if runs[0]["towers"]:  # each tower of the ensemble alone, scored like the ensemble
             r["towers"] = {name: scores(labels, np.concatenate([x["towers"][name] for x in runs]).argmax(1),
                                         corpora) for name in runs[0]["towers"]}
@@ -531,6 +606,13 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
             + f"; ECE {r['ece']['uncalibrated']:.3f} (fitted T {r['ece']['fitted_temperature']:.3f})"
             + f" -> {r['ece']['calibrated']:.3f}"
             + f"; min recall {min(r['recall'].values()):.3f} ({r['seconds']:.0f} s)")
+        if "without_test_time_noise" in r:
+            log(f"[{arch}] protocol ({p}): test-time noise chosen per fold "
+                + ", ".join(noise_db_text(n) for n in r["test_time_noise_db"])
+                + "; without it: " + ", ".join(f"{k} acc {v['accuracy']:.3f}"
+                                               for k, v in r["without_test_time_noise"].items())
+                + "".join(f"; always {snr} dB: " + ", ".join(f"{k} acc {v['accuracy']:.3f}" for k, v in o.items())
+                          for snr, o in r["test_time_noise_options"].items()))
         for name, tower in r.get("towers", {}).items():
             log(f"[{arch}] protocol ({p}), tower {name} alone: " + ", ".join(
                 f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in tower.items()))
@@ -600,8 +682,8 @@ def write_reports(media, arch, results, history, net, summary_table):
     model_lib.write_atomic(media / "training_curves.png", lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
 
-    keep = ("scores", "recall", "ece", "temperatures", "fitted_temperatures", "robustness", "towers",
-            "epochs", "seconds")
+    keep = ("scores", "recall", "ece", "temperatures", "fitted_temperatures", "test_time_noise_db",
+            "without_test_time_noise", "test_time_noise_options", "robustness", "towers", "epochs", "seconds")
     metrics = {a: {p: {k: r[k] for k in keep if k in r} for p, r in res.items()}
                for a, res in results.items()}
     metrics["shipped"] = arch
@@ -681,6 +763,11 @@ def _per_corpus(s):
     return [f"{s[c]['accuracy']:.3f} ({s[c]['macro_f1']:.3f})" if c in s else "-" for c in ("RAVDESS", "TESS")]
 
 
+def _per_corpus_accuracy(s):
+    """[accuracy of RAVDESS, of TESS] from a scores() dict, the corpora it has."""
+    return [s[c]["accuracy"] for c in ("RAVDESS", "TESS") if c in s]
+
+
 def summary(results):
     """Markdown tables: scores of every architecture and protocol (overall, RAVDESS, TESS), then
     robustness and calibration under protocol (b)."""
@@ -706,6 +793,24 @@ def summary(results):
                 per = _per_corpus(s)
                 rows.append(f"| {arch} | {name} alone | {s['all']['accuracy']:.3f} | {s['all']['macro_f1']:.3f} "
                             f"| {per[0]} | {per[1]} |")
+    noisy = {(a, p): r for a, res in results.items() for p, r in res.items() if "without_test_time_noise" in r}
+    if noisy:
+        rows += ["", "Test-time noise: each fold chose, on its held-out speakers, whether to average every "
+                 "clip's probabilities with those of a copy with white noise added (and at which SNR). "
+                 "The accuracy of the model as chosen, without the noisy copy, and with each SNR on "
+                 "every fold (these last columns are read off the test speakers, so they only show what "
+                 "the choice cost or gained; nothing was chosen by them):", "",
+                 "| model | protocol | chosen per fold | as chosen | without | "
+                 + " | ".join(f"always {snr} dB" for snr in next(iter(noisy.values()))["test_time_noise_options"])
+                 + " |", "|---|---|---|---|---|" + "---|" * len(next(iter(noisy.values()))["test_time_noise_options"])]
+        for (arch, p), r in noisy.items():
+            def cell(s):
+                return f"{s['all']['accuracy']:.3f} ({' / '.join(f'{x:.3f}' for x in _per_corpus_accuracy(s))})"
+            rows.append(f"| {arch} | {names[p]} | " + ", ".join(
+                "none" if n is None else f"{n:g}" for n in r["test_time_noise_db"])
+                + f" | {cell(r['scores'])} | {cell(r['without_test_time_noise'])} | "
+                + " | ".join(cell(o) for o in r["test_time_noise_options"].values()) + " |")
+        rows += ["", "(accuracy overall, then RAVDESS / TESS in brackets)"]
     if any("robustness" in r for r in b.values()):
         rows += ["", "Accuracy under protocol (b) with the test audio distorted:", "",
                  "| model | clean | " + " | ".join(augment.CONDITIONS) + " |",
@@ -741,12 +846,20 @@ def update_readme(readme, media=MEDIA_DIR, model_dir=MODEL_DIR):
     block = (f"{metrics['table']}\n\nShipped model: `{arch}`, trained on {trained.get('files')} files "
              f"({trained.get('examples', trained.get('files'))} examples with the augmented copies) for "
              f"{epochs_text(trained.get('epochs'))} epochs in {trained.get('seconds', 0) / 60:.1f} min, calibration "
-             f"temperature {meta['temperature']:.2f}. Run times on 2 cores (training and prediction, summed "
+             f"temperature {meta['temperature']:.2f}, test-time noise "
+             f"{noise_db_text(meta['input'].get('test_time_noise_db'))}. Run times on 2 cores (training and prediction, summed "
              f"over the folds): {timing}.")
     text = Path(readme).read_text()
     head, rest = text.split(README_START)
     _, tail = rest.split(README_END)
     Path(readme).write_text(f"{head}{README_START}\n{block}\n{README_END}{tail}")
+
+
+def shipped_test_time_noise(per_fold):
+    """The shipped model's test-time noise: the choice most protocol (b) folds made on their
+    held-out speakers (ties: no copy, then the quieter noise), from their list (None: none)."""
+    order = [None] + sorted(model_lib.TEST_TIME_NOISE_DB, reverse=True)
+    return max(order, key=lambda snr: (per_fold.count(snr), -order.index(snr)))
 
 
 def main(argv=None):
@@ -836,10 +949,11 @@ def main(argv=None):
     # The shipped model: all files, for as many epochs and with the temperature that early
     # stopping and calibration on held-out speakers chose under protocol (b).
     chosen = results.get(args.arch, {}).get("b")
-    epochs, temperature = EPOCHS[args.arch], 1.0
+    epochs, temperature, noise_db = EPOCHS[args.arch], 1.0, None
     if chosen and args.arch != "seed":
         epochs = {name: int(np.median([e[name] for e in chosen["epochs"]])) for name in chosen["epochs"][0]}
         temperature = float(np.median(chosen["temperatures"]))
+        noise_db = shipped_test_time_noise(chosen["test_time_noise_db"])
     t = time.perf_counter()
     feats, labels, corpora = training_set(args.arch, data, np.arange(len(data["labels"])))
     net, history, _ = fit(args.arch, feats, labels, corpora=corpora, epochs=epochs)
@@ -849,11 +963,13 @@ def main(argv=None):
                             "corpora": sorted(set(data["corpus"]))}}
     if results.get(args.arch):
         extra["evaluation"] = {p: r["scores"] for p, r in results[args.arch].items()}
-    model_lib.save(net, args.model_dir, arch=args.arch, temperature=temperature, extra=extra)
+    model_lib.save(net, args.model_dir, arch=args.arch, temperature=temperature,
+                   test_time_noise_db=noise_db, extra=extra)
     write_reports(args.media_dir, args.arch, results, history, net, table)
     write_predictions(args.media_dir / PREDICTIONS_FILE, data, results)
     print(f"shipped {args.arch} model trained on {len(labels)} examples ({len(data['labels'])} files) "
-          f"for {epochs_text(epochs)} epochs in {train_seconds:.0f} s, temperature {temperature:.2f} -> "
+          f"for {epochs_text(epochs)} epochs in {train_seconds:.0f} s, temperature {temperature:.2f}, "
+          f"test-time noise {noise_db_text(noise_db)} -> "
           f"{args.model_dir / model_lib.MODEL_FILE}; reports in {args.media_dir}/; "
           f"total {time.perf_counter() - start:.0f} s")
     if args.update_readme:

@@ -225,6 +225,14 @@ def test_neural_network_script_end_to_end(small_features, tmp_path):
     assert meta["emotions"] == list(corpus.EMOTIONS) and meta["architecture"] == "cnn"
     assert meta["input"]["dynamic_range_db"] == model_lib.DYNAMIC_RANGE_DB
     assert meta["temperature"] == float(np.median(metrics["cnn"]["b"]["temperatures"]))
+    # Test-time noise: chosen per fold on held-out speakers, shipped as most folds chose, reported.
+    chosen = metrics["cnn"]["b"]["test_time_noise_db"]
+    assert len(chosen) == 4 and set(chosen) <= {None, *model_lib.TEST_TIME_NOISE_DB}
+    assert meta["input"]["test_time_noise_db"] == neural_network.shipped_test_time_noise(chosen)
+    assert set(metrics["cnn"]["b"]["test_time_noise_options"]) == {f"{s:g}" for s in model_lib.TEST_TIME_NOISE_DB}
+    assert metrics["seed"]["b"]["test_time_noise_db"] == [None] * 4
+    assert "without_test_time_noise" not in metrics["seed"]["b"]
+    assert "| cnn | (b) unseen speakers | " + ", ".join("none" if c is None else f"{c:g}" for c in chosen) in text
     # Every file's protocol (b) probabilities, once per model, agreeing with the scores.
     import csv
     with open(tmp_path / "media" / neural_network.PREDICTIONS_FILE, newline="") as f:
