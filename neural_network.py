@@ -12,6 +12,8 @@
                                                  # the full run's models, scored on the pilot's folds
     python neural_network.py --fold-cache runs/cache --update-readme
                                                  # keep each finished fold; run again to go on after a stop
+    python neural_network.py --test-time-noise 20,10 --no-ship
+                                                 # let each fold average every clip with a noisy copy
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
@@ -480,7 +482,7 @@ def noise_db_text(snr_db):
 
 def noise_text(run):
     """The test-time noise a run chose and why, for the log ("" for the seed's model)."""
-    if not run.get("held_accuracy"):
+    if not run.get("options"):  # no test-time noise was tried
         return ""
     held = ", ".join(f"{noise_db_text(snr)} {a:.3f}" for snr, a in run["held_accuracy"].items())
     return f"test-time noise {noise_db_text(run['test_time_noise_db'])} (held-out accuracy {held}), "
@@ -589,8 +591,9 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
              "epochs": [r["epochs"] for r in runs], "seconds": round(sum(r["seconds"] for r in runs), 1),
              "idx": idx, "labels": labels, "probs": probs, "corpora": corpora}
         if runs[0].get("options"):  # the clips alone, and each test-time noise option on every fold
-            r["without_test_time_noise"] = scores(
-                labels, np.concatenate([x["single"] for x in runs]).argmax(1), corpora)
+            single = np.concatenate([x["single"] for x in runs])
+            r["without_test_time_noise"] = scores(labels, single.argmax(1), corpora)
+            r["ece"]["without_test_time_noise"] = expected_calibration_error(single, labels)
             r["test_time_noise_options"] = {
                 f"{snr:g}": scores(labels, np.concatenate([x["options"][snr] for x in runs]).argmax(1), corpora)
                 for snr in runs[0]["options"]}
@@ -609,10 +612,19 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
         if "without_test_time_noise" in r:
             log(f"[{arch}] protocol ({p}): test-time noise chosen per fold "
                 + ", ".join(noise_db_text(n) for n in r["test_time_noise_db"])
-                + "; without it: " + ", ".join(f"{k} acc {v['accuracy']:.3f}"
+                + "; without it: " + ", ".join(f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}"
                                                for k, v in r["without_test_time_noise"].items())
+                + f", ECE {r['ece']['without_test_time_noise']:.3f}"
                 + "".join(f"; always {snr} dB: " + ", ".join(f"{k} acc {v['accuracy']:.3f}" for k, v in o.items())
                           for snr, o in r["test_time_noise_options"].items()))
+            start = 0
+            for run in runs:  # per fold: the clip alone, as chosen, each option on every file
+                y = labels[start:start + len(run["single"])]
+                start += len(y)
+                log(f"[{arch}] protocol ({p}) fold of {len(y)} files: clip alone "
+                    f"{np.mean(run['single'].argmax(1) == y):.3f}, as chosen ({noise_db_text(run['test_time_noise_db'])}) "
+                    f"{np.mean(run['raw'].argmax(1) == y):.3f}, " + ", ".join(
+                        f"always {snr:g} dB {np.mean(q.argmax(1) == y):.3f}" for snr, q in run["options"].items()))
         for name, tower in r.get("towers", {}).items():
             log(f"[{arch}] protocol ({p}), tower {name} alone: " + ", ".join(
                 f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in tower.items()))
@@ -880,6 +892,9 @@ def main(argv=None):
     parser.add_argument("--dynamic-range-db", type=float, default=None, metavar="DB",
                         help="floor our model's input DB below each clip's loudest value "
                              f"(default {model_lib.DYNAMIC_RANGE_DB}; see model.DYNAMIC_RANGE_DB)")
+    parser.add_argument("--test-time-noise", default=None, metavar="DB[,DB]",
+                        help="SNRs of the noisy copy each fold may average with every clip, chosen on its "
+                             "held-out speakers (default: none; see model.TEST_TIME_NOISE_DB)")
     parser.add_argument("--folds", default=None,
                         help="quick experiments only: comma-separated protocol (b) folds to run (0-7)")
     parser.add_argument("--fold-cache", type=Path, default=None, metavar="DIR",
@@ -908,6 +923,16 @@ def main(argv=None):
         if not 0 < args.dynamic_range_db < 200:
             parser.error(f"--dynamic-range-db: use a number of dB above 0 and below 200 (got {args.dynamic_range_db:g})")
         model_lib.DYNAMIC_RANGE_DB = args.dynamic_range_db
+
+    if args.test_time_noise is not None:
+        try:
+            snrs = tuple(float(x) for x in args.test_time_noise.split(","))
+        except ValueError:
+            snrs = ()
+        if not snrs or not all(-10 <= x <= 60 for x in snrs) or len(set(snrs)) != len(snrs):
+            parser.error(f"--test-time-noise: use distinct SNRs in dB from -10 to 60, comma-separated "
+                         f"(got {args.test_time_noise})")
+        model_lib.TEST_TIME_NOISE_DB = snrs
 
     only_folds = {int(f) for f in args.folds.split(",")} if args.folds else None
     if args.score_predictions:

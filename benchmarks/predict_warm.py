@@ -2,6 +2,7 @@
 
     python benchmarks/predict_warm.py              # 200 rounds, alternating; prints a table
     python benchmarks/predict_warm.py --rounds 500
+    python benchmarks/predict_warm.py --test-time-noise 20   # also a cnn model with test-time noise
 
 The audio is already in memory; each timed call turns it into probabilities. Seed: librosa MFCCs
 (40, at 22050 Hz, averaged) + Keras ``model.predict`` of the seed-architecture model. Ours:
@@ -33,11 +34,12 @@ SECONDS = 3.0
 TARGET_MS = 3.0
 
 
-def cnn_predictor(tmp):
-    """A Predictor of the cnn architecture, saved and loaded the usual way (NumPy copy)."""
+def cnn_predictor(tmp, test_time_noise_db=None):
+    """A Predictor of the cnn architecture, saved and loaded the usual way (NumPy copy), averaging
+    every clip with its noisy copy at ``test_time_noise_db`` when that is given (model.clip_views)."""
     import model as model_lib
 
-    model_lib.save(model_lib.build("cnn"), tmp, arch="cnn")
+    model_lib.save(model_lib.build("cnn"), tmp, arch="cnn", test_time_noise_db=test_time_noise_db)
     return model_lib.load(tmp)
 
 
@@ -63,6 +65,9 @@ def run(args, log=print):
         cnn = cnn_predictor(tmp)
         fns = {"seed": seed, f"ours ({ours.arch})": lambda: ours.predict_waveform(y16),
                "ours (cnn)": lambda: cnn.predict_waveform(y16)}
+        if args.test_time_noise is not None:
+            noisy = cnn_predictor(Path(tmp) / "noisy", args.test_time_noise)
+            fns[f"ours (cnn, test-time noise {args.test_time_noise:g} dB)"] = lambda: noisy.predict_waveform(y16)
         times = {k: [] for k in fns}
         for fn in fns.values():  # warm up
             fn()
@@ -85,6 +90,8 @@ def parser():
     p.add_argument("--clip", type=Path, default=CLIP, help="audio file to predict")
     p.add_argument("--seconds", type=float, default=SECONDS, help="seconds of it to predict")
     p.add_argument("--model-dir", type=Path, default=REPO / "model", help="our model folder")
+    p.add_argument("--test-time-noise", type=float, default=None, metavar="DB",
+                   help="also time a cnn model that averages each clip with a copy at this SNR")
     return p
 
 

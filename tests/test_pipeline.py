@@ -200,6 +200,7 @@ def test_neural_network_script_end_to_end(small_features, tmp_path):
     readme.write_text("# Title\n\n<!-- results:start -->\nold numbers\n<!-- results:end -->\n\n## Next\n")
     result = run_script("neural_network.py", "--features", small_features, "--arch", "cnn",
                         "--baseline", "seed", "--protocols", "a,b", "--epochs", "1", "--towers", "t40,bands",
+                        "--test-time-noise", "20,10",
                         "--model-dir", tmp_path / "model", "--media-dir", tmp_path / "media",
                         "--update-readme", readme)
     assert result.returncode == 0, result.stderr
@@ -227,9 +228,10 @@ def test_neural_network_script_end_to_end(small_features, tmp_path):
     assert meta["temperature"] == float(np.median(metrics["cnn"]["b"]["temperatures"]))
     # Test-time noise: chosen per fold on held-out speakers, shipped as most folds chose, reported.
     chosen = metrics["cnn"]["b"]["test_time_noise_db"]
-    assert len(chosen) == 4 and set(chosen) <= {None, *model_lib.TEST_TIME_NOISE_DB}
-    assert meta["input"]["test_time_noise_db"] == neural_network.shipped_test_time_noise(chosen)
-    assert set(metrics["cnn"]["b"]["test_time_noise_options"]) == {f"{s:g}" for s in model_lib.TEST_TIME_NOISE_DB}
+    assert len(chosen) == 4 and set(chosen) <= {None, 20.0, 10.0}
+    assert meta["input"]["test_time_noise_db"] == max(
+        [None, 20.0, 10.0], key=lambda snr: (chosen.count(snr), -[None, 20.0, 10.0].index(snr)))
+    assert set(metrics["cnn"]["b"]["test_time_noise_options"]) == {"20", "10"}
     assert metrics["seed"]["b"]["test_time_noise_db"] == [None] * 4
     assert "without_test_time_noise" not in metrics["seed"]["b"]
     assert "| cnn | (b) unseen speakers | " + ", ".join("none" if c is None else f"{c:g}" for c in chosen) in text
@@ -268,6 +270,8 @@ def test_neural_network_script_end_to_end(small_features, tmp_path):
     assert not (tmp_path / "media" / neural_network.PREDICTIONS_FILE).exists()
     assert (tmp_path / "media" / "metrics.json").stat().st_size > 0
     assert model_lib.read_meta(tmp_path / "model")["input"]["dynamic_range_db"] == 45.0
+    # Without --test-time-noise no noisy copy is tried, and the model predicts each clip alone.
+    assert model_lib.read_meta(tmp_path / "model")["input"]["test_time_noise_db"] is None
 
 
 def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_features, tmp_path,
@@ -322,6 +326,10 @@ def test_unknown_tower_or_bad_input_floor_is_refused_in_one_line(tmp_path):
     result = run_script("neural_network.py", "--dynamic-range-db", "-6", "--model-dir", tmp_path / "model")
     assert result.returncode == 2 and "--dynamic-range-db" in result.stderr and "-6" in result.stderr
     assert not (tmp_path / "model").exists()
+    for bad in ("20,loud", "20,20", "90"):
+        result = run_script("neural_network.py", "--test-time-noise", bad, "--model-dir", tmp_path / "model")
+        assert result.returncode == 2 and f"--test-time-noise: use distinct SNRs" in result.stderr
+        assert bad in result.stderr and not (tmp_path / "model").exists()
 
 
 def test_corrupted_features_file_is_refused_and_not_replaced(small_features, tmp_path):

@@ -13,11 +13,19 @@ from conftest import DATASETS, real_file
 from create_features import load_features
 
 CLIP = "RAVDESS/Actor_01/03-01-05-02-01-01-01.flac"
+# The SNRs tried here (neural_network.py --test-time-noise 20,10; none are tried by default).
+SNRS = (20.0, 10.0)
+
+
+@pytest.fixture
+def tried(monkeypatch):
+    monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", SNRS)
+    return SNRS
 
 
 def test_noisy_copy_has_the_snr_asked_for_and_is_the_same_every_time():
     y = audio.load_audio(real_file(CLIP))
-    for snr in model_lib.TEST_TIME_NOISE_DB:
+    for snr in SNRS:
         z = model_lib.test_time_copy(y, snr)
         assert z.shape == y.shape and z.dtype == np.float32
         noise = z.astype(np.float64) - y
@@ -65,7 +73,7 @@ def test_saved_choice_makes_every_prediction_path_average_the_clip_and_its_noisy
         np.testing.assert_allclose(row, plain.predict_features([model_lib.clip_views(y, 10.0)[1]])[0], atol=1e-6)
 
 
-def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_features, monkeypatch):
+def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_features, monkeypatch, tried):
     """Stand-in (a mock, named as such): the noisy copies' probabilities are made perfect for the
     test files and useless for the held-out files, so a choice read off the test files would pick
     noise; the real choice must not."""
@@ -87,10 +95,10 @@ def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_
     data["robustness"] = None
     run = neural_network.run_fold("cnn", data, train, test, held)
     assert run["test_time_noise_db"] is None
-    assert set(run["held_accuracy"]) == {None, *model_lib.TEST_TIME_NOISE_DB}
+    assert set(run["held_accuracy"]) == {None, *tried}
     np.testing.assert_array_equal(run["raw"], run["single"])
     # The options are still scored on the test files, beside the choice (and here they would win).
-    for snr in model_lib.TEST_TIME_NOISE_DB:
+    for snr in tried:
         assert np.mean(run["options"][snr].argmax(1) == labels[test]) > np.mean(run["single"].argmax(1) == labels[test])
 
     # Now the held-out files' noisy copies are perfect: the choice takes noise, at the quieter SNR on a tie.
@@ -101,11 +109,24 @@ def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_
     clean = np.full((len(held), n), 1.0 / n)
     clean[np.arange(len(held)), (labels[held] + 1) % n] += 0.01  # confidently wrong on every file
     chosen, accuracy, probs = neural_network.choose_test_time_noise("cnn", None, data, held, clean)
-    assert accuracy[None] == 0.0 and chosen == max(model_lib.TEST_TIME_NOISE_DB)
+    assert accuracy[None] == 0.0 and chosen == max(tried)
     np.testing.assert_allclose(probs, (clean + np.eye(n)[labels[held]]) / 2)
 
 
-def test_shipped_choice_is_what_most_folds_chose():
+def test_without_snrs_to_try_every_clip_is_predicted_alone(small_features, monkeypatch):
+    data = load_features(small_features)
+    folds = neural_network.speaker_folds(data)
+    test, held = np.flatnonzero(folds == 6), np.flatnonzero(folds == 0)
+    train = np.flatnonzero((folds != 6) & (folds != 0))
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    data["robustness"] = None
+    run = neural_network.run_fold("cnn", data, train, test, held)
+    assert model_lib.TEST_TIME_NOISE_DB == () and run["test_time_noise_db"] is None and run["options"] == {}
+    np.testing.assert_array_equal(run["raw"], run["single"])
+    assert neural_network.noise_text(run) == ""
+
+
+def test_shipped_choice_is_what_most_folds_chose(tried):
     pick = neural_network.shipped_test_time_noise
     assert pick([10.0, 10.0, None, 20.0]) == 10.0
     assert pick([None, None, 10.0]) is None
