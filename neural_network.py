@@ -815,11 +815,12 @@ def summary(results):
                  "| model | protocol | chosen per fold | as chosen | without | "
                  + " | ".join(f"always {snr} dB" for snr in next(iter(noisy.values()))["test_time_noise_options"])
                  + " |", "|---|---|---|---|---|" + "---|" * len(next(iter(noisy.values()))["test_time_noise_options"])]
+        def cell(s):
+            return f"{s['all']['accuracy']:.3f} ({' / '.join(f'{x:.3f}' for x in _per_corpus_accuracy(s))})"
+
         for (arch, p), r in noisy.items():
-            def cell(s):
-                return f"{s['all']['accuracy']:.3f} ({' / '.join(f'{x:.3f}' for x in _per_corpus_accuracy(s))})"
             rows.append(f"| {arch} | {names[p]} | " + ", ".join(
-                "none" if n is None else f"{n:g}" for n in r["test_time_noise_db"])
+                noise_db_text(n).removesuffix(" dB") for n in r["test_time_noise_db"])
                 + f" | {cell(r['scores'])} | {cell(r['without_test_time_noise'])} | "
                 + " | ".join(cell(o) for o in r["test_time_noise_options"].values()) + " |")
         rows += ["", "(accuracy overall, then RAVDESS / TESS in brackets)"]
@@ -962,7 +963,7 @@ def main(argv=None):
     try:
         results = {a: evaluate(a, data, protocols, only_folds=only_folds, cache=args.fold_cache)
                    for a in archs} if protocols else {}
-    except FoldCacheError as err:
+    except (FoldCacheError, FeaturesError) as err:  # a kept fold that cannot be used, or audio gone
         print(f"error: {err}", file=sys.stderr)
         return 1
     table = summary(results) if results else ""

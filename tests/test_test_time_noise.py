@@ -133,3 +133,11 @@ def test_shipped_choice_is_what_most_folds_chose(tried):
     assert pick([None, 10.0, 20.0]) is None  # ties: no copy first
     assert pick([10.0, 20.0, 10.0, 20.0]) == 20.0  # then the quieter noise
     assert pick([]) is None
+
+
+def test_noisy_copies_need_the_audio_and_say_so_when_it_is_gone(small_features, tmp_path):
+    from create_features import FeaturesError
+    data = load_features(small_features)
+    data["dataset"] = str(tmp_path / "gone")
+    with pytest.raises(FeaturesError, match="gone.*download_data.py"):
+        neural_network.waveform(data, 0)
