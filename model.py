@@ -490,9 +490,7 @@ class Predictor:
 
     def predict_file(self, path):
         """{emotion: probability} for one audio file; raises audio.AudioError for bad audio."""
-        y = audio.load_audio(path)
-        audio.check_clip(y, path)
-        return self.as_dict(self.predict_features([self.clip_views(y)])[0])
+        return self.predict_waveform(audio.load_audio(path), path)
 
     def as_dict(self, probs):
         order = np.argsort(-probs, kind="stable")
