@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 
 import audio
-import augment
 from corpus import EMOTIONS
 
 # Quiet TensorFlow's start-up logging, and keep its CPU kernels' results repeatable (oneDNN's
@@ -90,13 +89,11 @@ NORMALISATIONS = ("utterance", "band")
 # A 60 dB floor measured 0.529 under (b) (RAVDESS +1.5 points, TESS -3.8; README), so it is off.
 DYNAMIC_RANGE_DB = None
 # Test-time noise: our model may predict a clip as the average of its probabilities for the clip
-# and for one copy of it with white noise this many dB below its speech power. neural_network.py
-# chooses among no copy and these SNRs on each fold's held-out speakers (never its test speakers)
-# and saves the choice with the model ("input": "test_time_noise_db", null for none). None are
-# tried by default (neural_network.py --test-time-noise 20,10 tries them): with 20 and 10 dB, the
-# full protocol (b) chose 20 dB on 6 of 8 folds and scored 0.590 against 0.546 for the clip alone
-# (TESS +6.8 points, RAVDESS -0.3; README), but the noisy copy, not trimmed of its pauses, makes a
-# warm prediction 2.5 times slower, over the speed target, so the shipped model has none.
+# and for one copy of its speech (the clip trimmed of silence, as its features are) with white noise
+# this many dB below the speech's power. neural_network.py chooses among no copy and these SNRs on
+# each fold's held-out speakers (never its test speakers) and saves the choice with the model
+# ("input": "test_time_noise_db", null for none). None are tried by default
+# (neural_network.py --test-time-noise 20,10 tries them; results in the README).
 TEST_TIME_NOISE_DB = ()
 # Seed of the test-time noise, so one clip always gets the same copy and the same probabilities.
 TEST_TIME_NOISE_SEED = 0
@@ -162,18 +159,47 @@ def windows(f, n_frames=N_FRAMES, hop=WINDOW_HOP):
     return [f[s:s + n_frames] for s in starts]
 
 
-def test_time_copy(y, snr_db):
-    """Mono SAMPLE_RATE audio y (n_samples,) with white noise ``snr_db`` below its speech power,
-    drawn from TEST_TIME_NOISE_SEED: the second view of a clip when a model uses test-time noise."""
-    return augment.add_noise(y, float(snr_db), np.random.default_rng(TEST_TIME_NOISE_SEED))
+# The white noise stream of TEST_TIME_NOISE_SEED (float32), and the running sum of its squares, so
+# that the power of any prefix costs one look-up. Drawn on first use, longer when a clip needs it.
+_noise_stream, _noise_energy = np.zeros(0, dtype=np.float32), np.zeros(1)
+
+
+def test_time_noise(n):
+    """The first n samples of white noise from TEST_TIME_NOISE_SEED and their mean power:
+    ((n,) float32 read-only view, float). The same samples for every clip of n samples."""
+    global _noise_stream, _noise_energy
+    if n <= 0:
+        raise ValueError(f"test-time noise needs at least one sample (asked for {n})")
+    if len(_noise_stream) < n:  # numpy's Generator draws the same prefix at any length
+        white = np.random.default_rng(TEST_TIME_NOISE_SEED).standard_normal(
+            max(n, 2 * len(_noise_stream), 30 * audio.SAMPLE_RATE)).astype(np.float32)
+        _noise_energy = np.concatenate([[0.0], np.cumsum(np.square(white, dtype=np.float64))])
+        _noise_stream = white
+        _noise_stream.flags.writeable = False
+    return _noise_stream[:n], float(_noise_energy[n] / n)
+
+
+def test_time_copy(speech, snr_db):
+    """Mono SAMPLE_RATE speech (n_samples,), already trimmed of silence, plus test_time_noise
+    ``snr_db`` below its power: (n_samples,) float32, the second view of a clip when a model uses
+    test-time noise. Pure silence comes back as it is."""
+    speech = np.asarray(speech, dtype=np.float32)
+    power = float(np.mean(np.square(speech, dtype=np.float64))) if len(speech) else 0.0
+    if power <= 0:
+        return speech
+    noise, noise_power = test_time_noise(len(speech))
+    scale = np.float32(np.sqrt(power / noise_power / 10.0 ** (float(snr_db) / 10.0)))
+    return speech + scale * noise
 
 
 def clip_views(y, noise_db=None):
-    """The features a model predicts one clip from: [features(y)], plus the features of its
-    test_time_copy at ``noise_db`` when that is not None. Each (n_frames, N_MELS) float32."""
-    views = [audio.features(y)]
+    """The features a model predicts one clip from: [audio.features(y)], plus, when ``noise_db`` is
+    not None, the features of the test_time_copy of its trimmed speech (the same frames, noisy).
+    y: (n_samples,) mono SAMPLE_RATE audio. Each view (n_frames, N_MELS) float32."""
+    speech = audio.trim_silence(y)
+    views = [audio.log_mel(speech)]  # = audio.features(y), trimmed once for both views
     if noise_db is not None:
-        views.append(audio.features(test_time_copy(y, noise_db)))
+        views.append(audio.log_mel(test_time_copy(speech, noise_db)))
     return views
 
 

@@ -316,18 +316,22 @@ class FoldCacheError(ValueError):
     """A --fold-cache file that cannot be used; the message names it and says what to do."""
 
 
-# The functions here that decide what a fold's model learns and predicts: a change to any of them, or
-# to any function, class or setting of model.py, makes the folds kept by --fold-cache stale.
-TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit", "predict",
-                 "fit_temperature", "training_set", "waveform", "noisy_view_probs",
-                 "choose_test_time_noise", "run_fold", "protocol_random", "speaker_folds",
-                 "validation_fold", "protocol_speakers")
+# The functions here that decide what a fold's model learns: a change to any of them, or to any
+# function, class or setting of model.py but those in PREDICTION_ONLY, makes the folds kept by
+# --fold-cache stale. A kept fold holds its model's weights; what it predicts is computed afresh.
+TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit", "training_set",
+                 "train_fold", "protocol_random", "speaker_folds", "validation_fold",
+                 "protocol_speakers")
+# The names of model.py that change how a trained model predicts, never what it learns.
+PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_NOISE_SEED", "test_time_noise", "test_time_copy",
+                   "clip_views")
 
 
 def run_settings(arch, data):
     """Everything one protocol run of ``arch`` on ``data`` depends on, as a JSON-able dict: the
     training settings, the sha256 of the code (TRAINING_CODE, and every function, class and
-    upper-case setting of model.py but the tower list, which the settings name), and the sha256 of
+    upper-case setting of model.py but PREDICTION_ONLY and the tower list, which the settings
+    name), and the sha256 of
     every feature array (files, augmented copies, robustness conditions) and label."""
     import hashlib
     import inspect
@@ -336,6 +340,8 @@ def run_settings(arch, data):
 
     code = hashlib.sha256()
     for name, value in sorted(vars(model_lib).items()):
+        if name in PREDICTION_ONLY:
+            continue
         if inspect.isfunction(value) or inspect.isclass(value):
             if value.__module__ == model_lib.__name__:
                 code.update(inspect.getsource(value).encode())
@@ -368,7 +374,7 @@ def run_settings(arch, data):
 
 
 def cached_run(cache, name, settings, compute):
-    """compute() -> a run_fold dict, kept in ``cache``/``name``.joblib (None: not kept).
+    """compute() -> a train_fold dict, kept in ``cache``/``name``.joblib (None: not kept).
 
     Returns (run, True when it was read from the cache). A kept run made with other ``settings``
     (see run_settings) raises FoldCacheError, so a changed recipe never reuses old folds.
@@ -434,8 +440,31 @@ def choose_test_time_noise(arch, net, data, held, clean):
     return best, accuracy, probs[best]
 
 
-def run_fold(arch, data, train, test, held=None, seed=SEED):
-    """Train on files ``train`` (early stopping on ``held``), predict ``test``.
+def train_fold(arch, data, train, held=None, seed=SEED):
+    """Train one fold's model on files ``train``, early stopping on ``held``.
+
+    Returns a dict: the trained model's weights (what --fold-cache keeps), the epochs used, and the
+    seconds training took. ``fold_model`` makes the model again from it.
+    """
+    start = time.perf_counter()
+    feats, labels = data["features"], data["labels"]
+    val = ([feats[i] for i in held], labels[held]) if held is not None else None
+    train_feats, train_labels, train_corpora = training_set(arch, data, train)
+    net, _, used = fit(arch, train_feats, train_labels, corpora=train_corpora, val=val, seed=seed)
+    return {"weights": net.get_weights(), "epochs": used,
+            "train_seconds": round(time.perf_counter() - start, 1)}
+
+
+def fold_model(arch, trained):
+    """The Keras model that predicts, from a train_fold dict (its weights in a fresh ``arch``)."""
+    net = model_lib.ensemble(model_lib.build(arch))
+    net.set_weights(trained["weights"])
+    return net
+
+
+def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
+    """Train on files ``train`` (early stopping on ``held``), or take ``trained`` (a train_fold
+    dict, say from --fold-cache), and predict ``test``.
 
     Returns a dict: test probabilities (calibrated by the temperature fitted on ``held`` when
     FIT_TEMPERATURE is set), raw probabilities, the clips' own probabilities without test-time
@@ -444,17 +473,16 @@ def run_fold(arch, data, train, test, held=None, seed=SEED):
     robustness-condition probabilities, the temperature applied and the one fitted, the epochs
     used, and the seconds it took to train and predict.
     """
+    trained = trained or train_fold(arch, data, train, held, seed=seed)
     start = time.perf_counter()
+    net = fold_model(arch, trained)  # the same model whether it was trained now or read back
     feats, labels = data["features"], data["labels"]
-    val = ([feats[i] for i in held], labels[held]) if held is not None else None
-    train_feats, train_labels, train_corpora = training_set(arch, data, train)
-    net, _, used = fit(arch, train_feats, train_labels, corpora=train_corpora, val=val, seed=seed)
     fitted, noise_db, held_accuracy = 1.0, None, {}
-    if val is not None:
-        val_probs = predict(arch, net, val[0])
+    if held is not None:
+        val_probs = predict(arch, net, [feats[i] for i in held])
         if arch != "seed":
             noise_db, held_accuracy, val_probs = choose_test_time_noise(arch, net, data, held, val_probs)
-        fitted = fit_temperature(val_probs, val[1])
+        fitted = fit_temperature(val_probs, labels[held])
     temperature = fitted if FIT_TEMPERATURE else 1.0
     test_feats = [feats[i] for i in test]
     single = predict(arch, net, test_feats)
@@ -463,15 +491,15 @@ def run_fold(arch, data, train, test, held=None, seed=SEED):
     raw = single if noise_db is None else options[noise_db]
     out = {"raw": raw, "probs": model_lib.calibrate(raw, temperature), "single": single,
            "test_time_noise_db": noise_db, "held_accuracy": held_accuracy, "options": options,
-           "temperature": temperature, "fitted_temperature": fitted, "epochs": used, "conditions": {},
-           "towers": {name: predict(arch, tower, test_feats)
-                      for name, tower in model_lib.towers(net).items()}}
+           "temperature": temperature, "fitted_temperature": fitted, "epochs": trained["epochs"],
+           "conditions": {}, "towers": {name: predict(arch, tower, test_feats)
+                                        for name, tower in model_lib.towers(net).items()}}
     for c, cond_feats in (data.get("robustness") or {}).items():
         p = predict(arch, net, [cond_feats[i] for i in test])
         if noise_db is not None:  # the model as it predicts: with its test-time noisy copy
             p = (p + noisy_view_probs(arch, net, data, test, noise_db, condition=c)) / 2
         out["conditions"][c] = p
-    out["seconds"] = round(time.perf_counter() - start, 1)
+    out["seconds"] = round(trained["train_seconds"] + time.perf_counter() - start, 1)
     return out
 
 
@@ -491,7 +519,7 @@ def noise_text(run):
 def protocol_random(arch, data, seed=SEED, log=print, cache=None, settings=None):
     """Protocol (a): random stratified 67/33 split. Returns (test indices, list of run_fold dicts).
 
-    cache, settings: keep the run in that folder, or read it from there (see cached_run).
+    cache, settings: keep the trained model in that folder, or read it from there (see cached_run).
     """
     from sklearn.model_selection import train_test_split
 
@@ -502,10 +530,11 @@ def protocol_random(arch, data, seed=SEED, log=print, cache=None, settings=None)
     if arch != "seed":  # early stopping on a random tenth of the training files, as this protocol is random
         train, held = train_test_split(train, test_size=0.1, random_state=seed, stratify=labels[train])
     data = {**data, "robustness": None}
-    run, kept = cached_run(cache, f"{arch}-a", settings,
-                           lambda: run_fold(arch, data, train, test, held, seed=seed))
+    trained, kept = cached_run(cache, f"{arch}-a", settings,
+                               lambda: train_fold(arch, data, train, held, seed=seed))
+    run = run_fold(arch, data, train, test, held, trained=trained)
     if kept:
-        log(f"  [{arch}] protocol (a): read from {cache} (trained in {run['seconds']:.0f} s)")
+        log(f"  [{arch}] protocol (a): read from {cache} (trained in {trained['train_seconds']:.0f} s)")
     if noise_text(run):
         log(f"  [{arch}] protocol (a): {noise_text(run)[:-2]}")
     return test, [run]
@@ -527,7 +556,7 @@ def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None, cache=N
     """Protocol (b): every file tested once by a model that never heard its speaker.
 
     Returns (test indices, list of run_fold dicts, one per fold). cache, settings: keep each fold's
-    run in that folder as it ends, or read it from there (see cached_run).
+    trained model in that folder as it ends, or read it from there (see cached_run).
     """
     folds = speaker_folds(data)
     labels = data["labels"]
@@ -542,8 +571,9 @@ def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None, cache=N
         held = np.flatnonzero(folds == v) if v is not None else None
         if len(train) == 0:
             continue
-        run, kept = cached_run(cache, f"{arch}-b-fold{k}", settings,
-                               lambda: run_fold(arch, data, train, test, held, seed=seed))
+        trained, kept = cached_run(cache, f"{arch}-b-fold{k}", settings,
+                                   lambda: train_fold(arch, data, train, held, seed=seed))
+        run = run_fold(arch, data, train, test, held, trained=trained)
         acc = float(np.mean(run["probs"].argmax(1) == labels[test]))
         alone = "".join(f", {name} alone {np.mean(p.argmax(1) == labels[test]):.3f}"
                         for name, p in run["towers"].items())

@@ -284,15 +284,22 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     cache = tmp_path / "cache"
     first = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
     assert sorted(p.name for p in cache.iterdir()) == ["cnn-b-fold6.joblib"]
-    # Run again: the fold is read back, not trained (training would fail), with the same results.
+    # Run again: the fold's model is read back, not trained (training would fail), and predicts the same.
     lines = []
     import keras
     monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("trained a kept fold"))
     again = neural_network.evaluate("cnn", data, ["b"], log=lines.append, only_folds={6}, cache=cache)
     np.testing.assert_array_equal(again["b"]["probs"], first["b"]["probs"])
     assert again["b"]["scores"] == first["b"]["scores"] and again["b"]["robustness"] == first["b"]["robustness"]
-    assert again["b"]["seconds"] == first["b"]["seconds"] > 0
+    assert again["b"]["seconds"] > 0 and again["b"]["epochs"] == first["b"]["epochs"]
     assert any("fold 6" in line and f"read from {cache}" in line for line in lines)
+    # The kept model serves another test-time setting too: its noisy copies are scored, still untrained.
+    monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", (10.0,))
+    noisy = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
+    np.testing.assert_array_equal(noisy["b"]["without_test_time_noise"]["all"]["accuracy"],
+                                  first["b"]["scores"]["all"]["accuracy"])
+    assert set(noisy["b"]["test_time_noise_options"]) == {"10"}
+    monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
     # Another recipe, or other features, never reuses the kept fold.
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 2)
     with pytest.raises(neural_network.FoldCacheError, match="epochs differ"):
