@@ -179,17 +179,30 @@ _MEL = mel_filterbank()
 _DCT = dct_matrix()
 
 
-def log_mel(y):
-    """Log-mel spectrogram in dB of mono SAMPLE_RATE audio.
+def spectrum(y):
+    """Short-time Fourier transform of mono SAMPLE_RATE audio, Hann-windowed frames.
 
-    y: (n_samples,) float. Returns (n_frames, N_MELS) float32 with
+    y: (n_samples,) float. Returns (n_frames, N_FFT // 2 + 1) complex128 with
     n_frames = 1 + (max(n_samples, N_FFT) - N_FFT) // HOP_LENGTH (librosa's center=False).
     """
     frames = _frames(np.ascontiguousarray(y, dtype=np.float32)) * _WINDOW
-    spectrum = np.fft.rfft(frames, axis=1)
-    power = spectrum.real ** 2 + spectrum.imag ** 2
+    return np.fft.rfft(frames, axis=1)
+
+
+def mel_db(spec):
+    """Log-mel power in dB of a spectrum: (n_frames, N_FFT // 2 + 1) complex -> (n_frames, N_MELS)
+    float32."""
+    power = spec.real ** 2 + spec.imag ** 2
     mel = power.astype(np.float32) @ _MEL
     return 10.0 * np.log10(np.maximum(mel, POWER_FLOOR))
+
+
+def log_mel(y):
+    """Log-mel spectrogram in dB of mono SAMPLE_RATE audio: mel_db(spectrum(y)).
+
+    y: (n_samples,) float. Returns (n_frames, N_MELS) float32, n_frames as in ``spectrum``.
+    """
+    return mel_db(spectrum(y))
 
 
 def mfcc(log_mel_db):

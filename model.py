@@ -159,9 +159,12 @@ def windows(f, n_frames=N_FRAMES, hop=WINDOW_HOP):
     return [f[s:s + n_frames] for s in starts]
 
 
-# The white noise stream of TEST_TIME_NOISE_SEED (float32), and the running sum of its squares, so
-# that the power of any prefix costs one look-up. Drawn on first use, longer when a clip needs it.
-_noise_stream, _noise_energy = np.zeros(0, dtype=np.float32), np.zeros(1)
+# Seconds of test-time noise drawn up front, and whose spectrum is kept for every clip to share;
+# longer speech draws a longer stream and takes its noisy copy's spectrum the slow way.
+TEST_TIME_NOISE_SECONDS = 10.0
+# The noise stream (float32), the running sum of its squares (the power of any prefix in one
+# look-up), and the spectrum of its first TEST_TIME_NOISE_SECONDS; all made on first use.
+_noise_stream, _noise_energy, _noise_spectrum = np.zeros(0, dtype=np.float32), np.zeros(1), None
 
 
 def test_time_noise(n):
@@ -172,11 +175,20 @@ def test_time_noise(n):
         raise ValueError(f"test-time noise needs at least one sample (asked for {n})")
     if len(_noise_stream) < n:  # numpy's Generator draws the same prefix at any length
         white = np.random.default_rng(TEST_TIME_NOISE_SEED).standard_normal(
-            max(n, 2 * len(_noise_stream), 30 * audio.SAMPLE_RATE)).astype(np.float32)
+            max(n, 2 * len(_noise_stream), int(TEST_TIME_NOISE_SECONDS * audio.SAMPLE_RATE))).astype(np.float32)
         _noise_energy = np.concatenate([[0.0], np.cumsum(np.square(white, dtype=np.float64))])
         _noise_stream = white
         _noise_stream.flags.writeable = False
     return _noise_stream[:n], float(_noise_energy[n] / n)
+
+
+def _noise_scale(speech, snr_db):
+    """The factor on test_time_noise(len(speech)) that puts it ``snr_db`` below the speech's
+    power; None for pure silence (its copy is itself)."""
+    power = float(np.mean(np.square(speech, dtype=np.float64))) if len(speech) else 0.0
+    if power <= 0:
+        return None
+    return float(np.sqrt(power / test_time_noise(len(speech))[1] / 10.0 ** (float(snr_db) / 10.0)))
 
 
 def test_time_copy(speech, snr_db):
@@ -184,22 +196,37 @@ def test_time_copy(speech, snr_db):
     ``snr_db`` below its power: (n_samples,) float32, the second view of a clip when a model uses
     test-time noise. Pure silence comes back as it is."""
     speech = np.asarray(speech, dtype=np.float32)
-    power = float(np.mean(np.square(speech, dtype=np.float64))) if len(speech) else 0.0
-    if power <= 0:
+    scale = _noise_scale(speech, snr_db)
+    if scale is None:
         return speech
-    noise, noise_power = test_time_noise(len(speech))
-    scale = np.float32(np.sqrt(power / noise_power / 10.0 ** (float(snr_db) / 10.0)))
-    return speech + scale * noise
+    return speech + np.float32(scale) * test_time_noise(len(speech))[0]
+
+
+def noisy_view(speech, spec, snr_db):
+    """audio.log_mel(test_time_copy(speech, snr_db)), made from ``spec`` = audio.spectrum(speech):
+    the spectrum is linear in the audio, so the copy's is spec plus the scaled spectrum of the
+    noise, whose frames are the first frames of the kept noise spectrum. Same to float rounding
+    (a few 1e-4 dB at most); (n_frames, N_MELS) float32."""
+    global _noise_spectrum
+    scale = _noise_scale(speech, snr_db)
+    if scale is None:
+        return audio.mel_db(spec)
+    if _noise_spectrum is None:
+        _noise_spectrum = audio.spectrum(test_time_noise(int(TEST_TIME_NOISE_SECONDS * audio.SAMPLE_RATE))[0])
+    if len(speech) < audio.N_FFT or len(spec) > len(_noise_spectrum):  # a zero-padded frame, or past the kept noise
+        return audio.log_mel(test_time_copy(speech, snr_db))
+    return audio.mel_db(spec + scale * _noise_spectrum[:len(spec)])
 
 
 def clip_views(y, noise_db=None):
     """The features a model predicts one clip from: [audio.features(y)], plus, when ``noise_db`` is
-    not None, the features of the test_time_copy of its trimmed speech (the same frames, noisy).
-    y: (n_samples,) mono SAMPLE_RATE audio. Each view (n_frames, N_MELS) float32."""
+    not None, the features of the test_time_copy of its trimmed speech (the same frames, noisy;
+    see noisy_view). y: (n_samples,) mono SAMPLE_RATE audio. Each view (n_frames, N_MELS) float32."""
     speech = audio.trim_silence(y)
-    views = [audio.log_mel(speech)]  # = audio.features(y), trimmed once for both views
+    spec = audio.spectrum(speech)
+    views = [audio.mel_db(spec)]  # = audio.features(y), trimmed and transformed once for both views
     if noise_db is not None:
-        views.append(audio.log_mel(test_time_copy(speech, noise_db)))
+        views.append(noisy_view(speech, spec, noise_db))
     return views
 
 

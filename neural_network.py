@@ -323,8 +323,8 @@ TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit",
                  "train_fold", "protocol_random", "speaker_folds", "validation_fold",
                  "protocol_speakers")
 # The names of model.py that change how a trained model predicts, never what it learns.
-PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_NOISE_SEED", "test_time_noise", "test_time_copy",
-                   "clip_views")
+PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_NOISE_SEED", "TEST_TIME_NOISE_SECONDS",
+                   "test_time_noise", "_noise_scale", "test_time_copy", "noisy_view", "clip_views")
 
 
 def run_settings(arch, data):

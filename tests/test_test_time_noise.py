@@ -47,6 +47,15 @@ def test_noisy_copy_is_the_speech_plus_noise_at_the_snr_asked_for_the_same_every
     np.testing.assert_array_equal(views[0], audio.features(y))
     assert views[1].shape == views[0].shape  # the same frames of speech, noisy
     assert not np.allclose(views[1], views[0], atol=1.0)
+    # The noisy view comes from the clip's own spectrum plus the kept noise spectrum; it is the log-mel
+    # of the copy itself, for this clip, for speech longer than the kept noise, and for a short burst.
+    long = np.tile(y, int(model_lib.TEST_TIME_NOISE_SECONDS * audio.SAMPLE_RATE / len(y)) + 2)
+    burst = speech[2000:2300]  # shorter than one frame
+    for clip in (y, long, burst):
+        core = audio.trim_silence(clip)
+        for snr in SNRS:
+            np.testing.assert_allclose(model_lib.clip_views(clip, snr)[1],
+                                       audio.log_mel(model_lib.test_time_copy(core, snr)), atol=1e-3)
 
 
 @pytest.fixture(scope="module")
