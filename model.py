@@ -162,24 +162,27 @@ def windows(f, n_frames=N_FRAMES, hop=WINDOW_HOP):
 # Seconds of test-time noise drawn up front, and whose spectrum is kept for every clip to share;
 # longer speech draws a longer stream and takes its noisy copy's spectrum the slow way.
 TEST_TIME_NOISE_SECONDS = 10.0
-# The noise stream (float32), the running sum of its squares (the power of any prefix in one
-# look-up), and the spectrum of its first TEST_TIME_NOISE_SECONDS; all made on first use.
-_noise_stream, _noise_energy, _noise_spectrum = np.zeros(0, dtype=np.float32), np.zeros(1), None
+# The noise stream (float32) with the running sum of its squares (the power of any prefix in one
+# look-up), swapped as one pair so that threads never see half of a longer one; and the spectrum
+# of its first TEST_TIME_NOISE_SECONDS. Both made on first use.
+_noise = (np.zeros(0, dtype=np.float32), np.zeros(1))
+_noise_spectrum = None
 
 
 def test_time_noise(n):
     """The first n samples of white noise from TEST_TIME_NOISE_SEED and their mean power:
     ((n,) float32 read-only view, float). The same samples for every clip of n samples."""
-    global _noise_stream, _noise_energy
+    global _noise
     if n <= 0:
         raise ValueError(f"test-time noise needs at least one sample (asked for {n})")
-    if len(_noise_stream) < n:  # numpy's Generator draws the same prefix at any length
-        white = np.random.default_rng(TEST_TIME_NOISE_SEED).standard_normal(
-            max(n, 2 * len(_noise_stream), int(TEST_TIME_NOISE_SECONDS * audio.SAMPLE_RATE))).astype(np.float32)
-        _noise_energy = np.concatenate([[0.0], np.cumsum(np.square(white, dtype=np.float64))])
-        _noise_stream = white
-        _noise_stream.flags.writeable = False
-    return _noise_stream[:n], float(_noise_energy[n] / n)
+    stream, energy = _noise
+    if len(stream) < n:  # numpy's Generator draws the same prefix at any length
+        stream = np.random.default_rng(TEST_TIME_NOISE_SEED).standard_normal(
+            max(n, 2 * len(stream), int(TEST_TIME_NOISE_SECONDS * audio.SAMPLE_RATE))).astype(np.float32)
+        stream.flags.writeable = False
+        energy = np.concatenate([[0.0], np.cumsum(np.square(stream, dtype=np.float64))])
+        _noise = (stream, energy)
+    return stream[:n], float(energy[n] / n)
 
 
 def _noise_scale(speech, snr_db):
