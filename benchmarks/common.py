@@ -37,6 +37,34 @@ def seed_model_path():
     return path
 
 
+def cnn_predictor(folder, test_time_noise_db=None):
+    """A Predictor of the cnn architecture, untrained (the same cost as a trained one), saved to
+    ``folder`` and loaded the usual way (NumPy copy); with ``test_time_noise_db``, it averages every
+    clip with its noisy copy (model.clip_views)."""
+    import model as model_lib
+
+    model_lib.save(model_lib.build("cnn"), folder, arch="cnn", test_time_noise_db=test_time_noise_db)
+    return model_lib.load(folder)
+
+
+def our_predictors(model_dir, tmp):
+    """Our models to time, as [(key, label, Predictor)]: "ours", the shipped model in ``model_dir``
+    (its NumPy copy), labelled by its architecture and test-time noise; and "cnn", a cnn_predictor
+    in ``tmp`` that predicts each clip alone (what neural_network.py ships without test-time
+    noise), unless the shipped model is just that. BenchError when the shipped model has no NumPy
+    copy."""
+    import model as model_lib
+
+    ours = model_lib.load(model_dir)
+    if ours.backend != "numpy":
+        raise BenchError(f"{model_dir}: has no fresh NumPy copy; run `python numpy_model.py`")
+    noise = "" if ours.noise_db is None else f", test-time noise {ours.noise_db:g} dB"
+    out = [("ours", f"ours ({ours.arch}{noise})", ours)]
+    if (ours.arch, ours.noise_db) != ("cnn", None):
+        out.append(("cnn", "ours (cnn, each clip alone)", cnn_predictor(tmp)))
+    return out
+
+
 def corpus_files(dataset=DATASETS):
     """Every corpus file, in corpus.scan order. Raises BenchError when the corpora are missing."""
     import corpus

@@ -6,12 +6,13 @@
 
 The audio is already in memory; each timed call turns it into probabilities. Seed: librosa MFCCs
 (40, at 22050 Hz, averaged) + Keras ``model.predict`` of the seed-architecture model. Ours:
-``Predictor.predict_waveform`` of the shipped model (its NumPy copy), and the same for a model of
-the ``cnn`` architecture exported to a temporary folder (same cost as a trained one), since that
-is the architecture neural_network.py ships by default. Medians over the rounds.
+``Predictor.predict_waveform`` of the shipped model (its NumPy copy), and, when that is not a plain
+``cnn`` model, the same for a model of the ``cnn`` architecture predicting each clip alone,
+exported to a temporary folder (the same cost as a trained one). Medians over the rounds.
 """
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -23,7 +24,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, BenchError, main_wrapper, median, row, seed_model_path  # noqa: E402
+from common import REPO, cnn_predictor, main_wrapper, median, our_predictors, row, seed_model_path  # noqa: E402
 
 # Rounds of each method (alternating); the median is reported.
 ROUNDS = 200
@@ -34,18 +35,8 @@ SECONDS = 3.0
 TARGET_MS = 3.0
 
 
-def cnn_predictor(tmp, test_time_noise_db=None):
-    """A Predictor of the cnn architecture, saved and loaded the usual way (NumPy copy), averaging
-    every clip with its noisy copy at ``test_time_noise_db`` when that is given (model.clip_views)."""
-    import model as model_lib
-
-    model_lib.save(model_lib.build("cnn"), tmp, arch="cnn", test_time_noise_db=test_time_noise_db)
-    return model_lib.load(tmp)
-
-
 def run(args, log=print):
     import audio
-    import model as model_lib
     import keras
     import librosa
     import numpy as np
@@ -58,16 +49,13 @@ def run(args, log=print):
         mfccs = np.mean(librosa.feature.mfcc(y=y22, sr=sr22, n_mfcc=40).T, axis=0)
         return seed_model.predict(mfccs[None, :, None], verbose=0)[0]
 
-    ours = model_lib.load(args.model_dir)
-    if ours.backend != "numpy":
-        raise BenchError(f"{args.model_dir}: has no fresh NumPy copy; run `python numpy_model.py`")
     with tempfile.TemporaryDirectory() as tmp:
-        cnn = cnn_predictor(tmp)
-        fns = {"seed": seed, f"ours ({ours.arch})": lambda: ours.predict_waveform(y16),
-               "ours (cnn)": lambda: cnn.predict_waveform(y16)}
+        fns = {"seed": seed}
+        for _, label, predictor in our_predictors(args.model_dir, tmp):
+            fns[label] = functools.partial(predictor.predict_waveform, y16)
         if args.test_time_noise is not None:
             noisy = cnn_predictor(Path(tmp) / "noisy", args.test_time_noise)
-            fns[f"ours (cnn, test-time noise {args.test_time_noise:g} dB)"] = lambda: noisy.predict_waveform(y16)
+            fns[f"ours (cnn, test-time noise {args.test_time_noise:g} dB)"] = functools.partial(noisy.predict_waveform, y16)
         times = {k: [] for k in fns}
         for fn in fns.values():  # warm up
             fn()

@@ -17,8 +17,8 @@ wall clock into a bounded queue and a consumer thread processes them, as with a 
 sounddevice/PortAudio stream. Seed's method per hop: resample the window to 22050 Hz
 (librosa.resample, as librosa.load does), mean of 40 MFCCs, Keras ``model.predict``; the same
 energy check as ours (the seed's speech check called an online speech-to-text service). Ours:
-``Predictor.predict_waveform`` (features + model) of the shipped model's NumPy copy, and of a
-``cnn``-architecture model.
+``Predictor.predict_waveform`` (features + model) of the shipped model's NumPy copy, and, when
+that is not a plain ``cnn``, of a ``cnn``-architecture model predicting each clip alone.
 """
 
 import argparse
@@ -35,7 +35,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATASETS, REPO, BenchError, corpus_files, main_wrapper, row, seed_model_path  # noqa: E402
+from common import DATASETS, REPO, corpus_files, main_wrapper, our_predictors, row, seed_model_path  # noqa: E402
 
 # Length of the benchmark stream, minutes.
 MINUTES = 10.0
@@ -89,7 +89,6 @@ def methods(model_dir, tmp, which=("seed", "ours", "cnn")):
     import audio
     import keras
     import librosa
-    import model as model_lib
 
     seed_model = keras.models.load_model(seed_model_path()) if "seed" in which else None
 
@@ -100,19 +99,16 @@ def methods(model_dir, tmp, which=("seed", "ours", "cnn")):
         mfccs = np.mean(librosa.feature.mfcc(y=y, sr=22050, n_mfcc=40).T, axis=0)
         return seed_model.predict(mfccs[None, :, None], verbose=0)[0]
 
-    ours = model_lib.load(model_dir)
-    if ours.backend != "numpy":
-        raise BenchError(f"{model_dir}: has no fresh NumPy copy; run `python numpy_model.py`")
-    model_lib.save(model_lib.build("cnn"), tmp, arch="cnn")
-    cnn = model_lib.load(tmp)
-
     def predictor_fn(p):
         def fn(window):
             return p.predict_waveform(window) if has_speech(window) else None
         return fn
 
-    fns = {"seed": seed, f"ours ({ours.arch})": predictor_fn(ours), "ours (cnn)": predictor_fn(cnn)}
-    return {k: fn for (k, fn), key in zip(fns.items(), ("seed", "ours", "cnn")) if key in which}
+    fns = {"seed": seed} if "seed" in which else {}
+    for key, label, predictor in our_predictors(model_dir, tmp):
+        if key in which:
+            fns[label] = predictor_fn(predictor)
+    return fns
 
 
 def simulate(stream, fns, sr, log=print):
@@ -229,7 +225,8 @@ def parser():
     p.add_argument("--minutes", type=float, default=MINUTES, help="length of the stream")
     p.add_argument("--realtime", action="store_true", help="pace the stream by the wall clock")
     p.add_argument("--methods", nargs="+", choices=("seed", "ours", "cnn"), default=("seed", "ours", "cnn"),
-                   help="what to run: the seed's method, ours with the shipped model, ours with a cnn model")
+                   help="what to run: the seed's method, ours with the shipped model, ours with a cnn model "
+                        "predicting each clip alone (when the shipped model is not one)")
     p.add_argument("--dataset", type=Path, default=DATASETS, help="folder with the corpora")
     p.add_argument("--model-dir", type=Path, default=REPO / "model", help="our model folder")
     return p

@@ -32,3 +32,22 @@ def test_simulated_stream_drops_audio_only_when_processing_lags(monkeypatch, sec
     assert (state["dropped"] > 0) == dropped
     if dropped:  # lagging 1 s per 0.5 s hop: most of the minute cannot fit in a 2 s ring
         assert state["dropped"] * stream.BLOCK_SECONDS > 30
+
+
+def test_benchmarks_time_the_shipped_model_as_it_predicts_and_a_plain_cnn_beside_it(tmp_path):
+    """The speed table must time what ships: a model with test-time noise is timed with its noisy
+    copy, under its own label, and a cnn predicting each clip alone beside it; a plain cnn alone."""
+    import common
+
+    shipped = common.cnn_predictor(tmp_path / "noisy", 20.0)
+    timed = common.our_predictors(tmp_path / "noisy", tmp_path / "plain")
+    assert [(key, label) for key, label, _ in timed] == [
+        ("ours", "ours (cnn, test-time noise 20 dB)"), ("cnn", "ours (cnn, each clip alone)")]
+    assert timed[0][2].noise_db == 20.0 and timed[1][2].noise_db is None
+    y = audio.load_audio(EXAMPLE)
+    assert timed[0][2].predict_waveform(y) == shipped.predict_waveform(y)
+    plain = common.our_predictors(tmp_path / "plain", tmp_path / "unused")
+    assert [(key, label) for key, label, _ in plain] == [("ours", "ours (cnn)")]
+    assert not (tmp_path / "unused").exists()
+    fns = stream.methods(tmp_path / "noisy", tmp_path / "again", which=("ours", "cnn"))
+    assert list(fns) == ["ours (cnn, test-time noise 20 dB)", "ours (cnn, each clip alone)"]
