@@ -929,8 +929,9 @@ def main(argv=None):
     parser.add_argument("--folds", default=None,
                         help="quick experiments only: comma-separated protocol (b) folds to run (0-7)")
     parser.add_argument("--fold-cache", type=Path, default=None, metavar="DIR",
-                        help="keep each finished fold's results in DIR; a later run with the same "
-                             "settings reads them instead of training again (a long run can stop and go on)")
+                        help="keep each finished fold's trained model in DIR; a later run with the same "
+                             "settings reads it instead of training again and predicts afresh (a long run "
+                             "can stop and go on, and a new test-time setting takes minutes)")
     parser.add_argument("--no-ship", action="store_true", help="evaluate only; leave model/ as it is")
     parser.add_argument("--score-predictions", type=Path, default=None, metavar="CSV",
                         help="only score a predictions_b.csv again (on --folds if given) and exit")
