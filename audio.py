@@ -117,6 +117,17 @@ def _frames(y):
         y, shape=(n, N_FFT), strides=(y.strides[0] * HOP_LENGTH, y.strides[0]), writeable=False)
 
 
+def loud_frames(y, top_db=TRIM_TOP_DB):
+    """(first, last) index of the frames of y (as ``spectrum`` cuts them) at most ``top_db`` below
+    the loudest frame; None when y holds no sound at all."""
+    power = np.mean(np.square(_frames(np.ascontiguousarray(y, dtype=np.float32)), dtype=np.float32), axis=1)
+    peak = power.max(initial=0.0)
+    if peak <= 0:
+        return None
+    loud = np.flatnonzero(power >= peak * 10.0 ** (-top_db / 10.0))
+    return int(loud[0]), int(loud[-1])
+
+
 def trim_silence(y, top_db=TRIM_TOP_DB):
     """Cut leading and trailing frames quieter than ``top_db`` below the loudest frame.
 
@@ -124,12 +135,10 @@ def trim_silence(y, top_db=TRIM_TOP_DB):
     it holds no sound at all.
     """
     y = np.ascontiguousarray(y, dtype=np.float32)
-    power = np.mean(np.square(_frames(y), dtype=np.float32), axis=1)
-    peak = power.max(initial=0.0)
-    if peak <= 0:
+    loud = loud_frames(y, top_db)
+    if loud is None:
         return y
-    loud = np.flatnonzero(power >= peak * 10.0 ** (-top_db / 10.0))
-    return y[loud[0] * HOP_LENGTH: loud[-1] * HOP_LENGTH + N_FFT]
+    return y[loud[0] * HOP_LENGTH: loud[1] * HOP_LENGTH + N_FFT]
 
 
 def _hz_to_mel(f):

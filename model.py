@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import audio
+import augment
 from corpus import EMOTIONS
 
 # Quiet TensorFlow's start-up logging, and keep its CPU kernels' results repeatable (oneDNN's
@@ -89,11 +90,12 @@ NORMALISATIONS = ("utterance", "band")
 # A 60 dB floor measured 0.529 under (b) (RAVDESS +1.5 points, TESS -3.8; README), so it is off.
 DYNAMIC_RANGE_DB = None
 # Test-time noise: our model may predict a clip as the average of its probabilities for the clip
-# and for one copy of its speech (the clip trimmed of silence, as its features are) with white noise
-# this many dB below the speech's power. neural_network.py chooses among no copy and these SNRs on
-# each fold's held-out speakers (never its test speakers) and saves the choice with the model
-# ("input": "test_time_noise_db", null for none). None are tried by default
-# (neural_network.py --test-time-noise 20,10 tries them; results in the README).
+# and for one copy of it with white noise this many dB below its speech power, pauses and all (the
+# noise fills them, so the copy's features keep them, as the robustness report's noisy clips do).
+# neural_network.py chooses among no copy and these SNRs on each fold's held-out speakers (never
+# its test speakers) and saves the choice with the model ("input": "test_time_noise_db", null for
+# none). None are tried by default (neural_network.py --test-time-noise 20,10 tries them; results,
+# and those of noise on the trimmed speech alone, in the README).
 TEST_TIME_NOISE_DB = ()
 # Seed of the test-time noise, so one clip always gets the same copy and the same probabilities.
 TEST_TIME_NOISE_SEED = 0
@@ -185,52 +187,54 @@ def test_time_noise(n):
     return stream[:n], float(energy[n] / n)
 
 
-def _noise_scale(speech, snr_db):
-    """The factor on test_time_noise(len(speech)) that puts it ``snr_db`` below the speech's
-    power; None for pure silence (its copy is itself)."""
-    power = float(np.mean(np.square(speech, dtype=np.float64))) if len(speech) else 0.0
+def _noise_scale(n, power, snr_db):
+    """The factor on test_time_noise(n) that puts it ``snr_db`` below ``power``; None for a power
+    of 0 (pure silence, whose copy is itself)."""
     if power <= 0:
         return None
-    return float(np.sqrt(power / test_time_noise(len(speech))[1] / 10.0 ** (float(snr_db) / 10.0)))
+    return float(np.sqrt(power / test_time_noise(n)[1] / 10.0 ** (float(snr_db) / 10.0)))
 
 
-def test_time_copy(speech, snr_db):
-    """Mono SAMPLE_RATE speech (n_samples,), already trimmed of silence, plus test_time_noise
-    ``snr_db`` below its power: (n_samples,) float32, the second view of a clip when a model uses
-    test-time noise. Pure silence comes back as it is."""
-    speech = np.asarray(speech, dtype=np.float32)
-    scale = _noise_scale(speech, snr_db)
-    if scale is None:
-        return speech
-    return speech + np.float32(scale) * test_time_noise(len(speech))[0]
+def test_time_copy(y, snr_db):
+    """Mono SAMPLE_RATE audio y (n_samples,) plus test_time_noise ``snr_db`` below its speech power
+    (augment.speech_power): (n_samples,) float32, the second clip a model with test-time noise
+    predicts. Pure silence comes back as it is."""
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    scale = _noise_scale(len(y), augment.speech_power(y), snr_db)
+    return y if scale is None else y + np.float32(scale) * test_time_noise(len(y))[0]
 
 
-def noisy_view(speech, spec, snr_db):
-    """audio.log_mel(test_time_copy(speech, snr_db)), made from ``spec`` = audio.spectrum(speech):
-    the spectrum is linear in the audio, so the copy's is spec plus the scaled spectrum of the
-    noise, whose frames are the first frames of the kept noise spectrum. Same to float rounding
-    (a few 1e-4 dB at most); (n_frames, N_MELS) float32."""
+def noisy_view(y, spec, snr_db):
+    """audio.features(test_time_copy(y, snr_db)), made from ``spec`` = audio.spectrum(y) (every
+    frame of the clip): the spectrum is linear in the audio, so the copy's is spec plus the scaled
+    spectrum of the noise, whose frames are the first frames of the kept noise spectrum; only the
+    silence trimming looks at the noisy audio itself. Same to float rounding (a few 1e-4 dB at
+    most); (n_frames, N_MELS) float32."""
     global _noise_spectrum
-    scale = _noise_scale(speech, snr_db)
-    if scale is None:
-        return audio.mel_db(spec)
+    y = np.ascontiguousarray(y, dtype=np.float32)
     if _noise_spectrum is None:
         _noise_spectrum = audio.spectrum(test_time_noise(int(TEST_TIME_NOISE_SECONDS * audio.SAMPLE_RATE))[0])
-    if len(speech) < audio.N_FFT or len(spec) > len(_noise_spectrum):  # a zero-padded frame, or past the kept noise
-        return audio.log_mel(test_time_copy(speech, snr_db))
-    return audio.mel_db(spec + scale * _noise_spectrum[:len(spec)])
+    if len(y) < audio.N_FFT or len(spec) > len(_noise_spectrum):  # a zero-padded frame, or past the kept noise
+        return audio.features(test_time_copy(y, snr_db))
+    scale = _noise_scale(len(y), augment.speech_power(y), snr_db)
+    if scale is None:
+        return audio.mel_db(spec)
+    loud = audio.loud_frames(y + np.float32(scale) * test_time_noise(len(y))[0])  # = test_time_copy(y, snr_db)
+    first, last = loud if loud is not None else (0, len(spec) - 1)
+    return audio.mel_db(spec[first:last + 1] + scale * _noise_spectrum[first:last + 1])
 
 
 def clip_views(y, noise_db=None):
     """The features a model predicts one clip from: [audio.features(y)], plus, when ``noise_db`` is
-    not None, the features of the test_time_copy of its trimmed speech (the same frames, noisy;
-    see noisy_view). y: (n_samples,) mono SAMPLE_RATE audio. Each view (n_frames, N_MELS) float32."""
-    speech = audio.trim_silence(y)
-    spec = audio.spectrum(speech)
-    views = [audio.mel_db(spec)]  # = audio.features(y), trimmed and transformed once for both views
-    if noise_db is not None:
-        views.append(noisy_view(speech, spec, noise_db))
-    return views
+    not None, the features of its test_time_copy (see noisy_view). y: (n_samples,) mono
+    SAMPLE_RATE audio. Each view (n_frames, N_MELS) float32; the copy's keeps the pauses."""
+    if noise_db is None:
+        return [audio.features(y)]
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    spec = audio.spectrum(y)  # every frame, for both views
+    loud = audio.loud_frames(y)
+    first, last = loud if loud is not None else (0, len(spec) - 1)
+    return [audio.mel_db(spec[first:last + 1]), noisy_view(y, spec, noise_db)]  # the first = audio.features(y)
 
 
 def cnn_input(feats):

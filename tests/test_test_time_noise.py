@@ -23,39 +23,36 @@ def tried(monkeypatch):
     return SNRS
 
 
-def test_noisy_copy_is_the_speech_plus_noise_at_the_snr_asked_for_the_same_every_time():
+def test_noisy_copy_has_the_snr_asked_for_keeps_the_pauses_and_is_the_same_every_time():
     y = audio.load_audio(real_file(CLIP))
-    speech = audio.trim_silence(y)
-    assert len(speech) < len(y)  # the clip has pauses to trim, which the copy leaves out
     for snr in SNRS:
-        z = model_lib.test_time_copy(speech, snr)
-        assert z.shape == speech.shape and z.dtype == np.float32
-        noise = z.astype(np.float64) - speech
-        measured = 10 * np.log10(np.mean(speech.astype(np.float64) ** 2) / np.mean(noise ** 2))
+        z = model_lib.test_time_copy(y, snr)
+        assert z.shape == y.shape and z.dtype == np.float32
+        noise = z.astype(np.float64) - y
+        measured = 10 * np.log10(augment.speech_power(y) / np.mean(noise ** 2))
         assert abs(measured - snr) < 0.05
-        np.testing.assert_array_equal(model_lib.test_time_copy(speech, snr), z)
+        np.testing.assert_array_equal(model_lib.test_time_copy(y, snr), z)
     # One fixed stream: the samples numpy draws from the seed, whichever length was asked for first.
-    n = len(speech)
+    n = len(y)
     noise, power = model_lib.test_time_noise(n)
     expected = np.random.default_rng(model_lib.TEST_TIME_NOISE_SEED).standard_normal(n).astype(np.float32)
     np.testing.assert_array_equal(noise, expected)
     assert power == pytest.approx(np.mean(expected.astype(np.float64) ** 2), rel=1e-9)
     np.testing.assert_array_equal(model_lib.test_time_noise(40 * audio.SAMPLE_RATE)[0][:n], noise)
-    np.testing.assert_array_equal(model_lib.test_time_copy(np.zeros(800, np.float32), 10.0), 0.0)
+    np.testing.assert_array_equal(model_lib.test_time_copy(np.zeros(8000, np.float32), 10.0), 0.0)
     views = model_lib.clip_views(y, 10.0)
     assert len(views) == 2 and len(model_lib.clip_views(y)) == 1
     np.testing.assert_array_equal(views[0], audio.features(y))
-    assert views[1].shape == views[0].shape  # the same frames of speech, noisy
-    assert not np.allclose(views[1], views[0], atol=1.0)
-    # The noisy view comes from the clip's own spectrum plus the kept noise spectrum; it is the log-mel
-    # of the copy itself, for this clip, for speech longer than the kept noise, and for a short burst.
+    np.testing.assert_array_equal(model_lib.clip_views(y)[0], audio.features(y))
+    assert len(views[1]) > len(views[0])  # the noise fills the pauses, so trimming keeps them
+    # The noisy view comes from the clip's own spectrum plus the kept noise spectrum; it is the
+    # features of the copy itself, for this clip, for one longer than the kept noise, for a clip
+    # shorter than one frame, and for silence.
     long = np.tile(y, int(model_lib.TEST_TIME_NOISE_SECONDS * audio.SAMPLE_RATE / len(y)) + 2)
-    burst = speech[2000:2300]  # shorter than one frame
-    for clip in (y, long, burst):
-        core = audio.trim_silence(clip)
+    for clip in (y, long, y[20000:20300], np.zeros(8000, np.float32)):
         for snr in SNRS:
             np.testing.assert_allclose(model_lib.clip_views(clip, snr)[1],
-                                       audio.log_mel(model_lib.test_time_copy(core, snr)), atol=1e-3)
+                                       audio.features(model_lib.test_time_copy(clip, snr)), atol=1e-3)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +74,7 @@ def test_saved_choice_makes_every_prediction_path_average_the_clip_and_its_noisy
     for path in clips:
         y = audio.load_audio(path)
         alone = plain.predict_features([audio.features(y)])[0]
-        copy = plain.predict_features([audio.log_mel(model_lib.test_time_copy(audio.trim_silence(y), 10.0))])[0]
+        copy = plain.predict_features([audio.features(model_lib.test_time_copy(y, 10.0))])[0]
         got = noisy.predict_file(path)
         np.testing.assert_allclose([got[e] for e in noisy.emotions], (alone + copy) / 2, atol=1e-6)
         assert not np.allclose([got[e] for e in noisy.emotions], alone, atol=1e-4)
