@@ -331,8 +331,8 @@ def run_settings(arch, data):
     """Everything one protocol run of ``arch`` on ``data`` depends on, as a JSON-able dict: the
     training settings, the sha256 of the code (TRAINING_CODE, and every function, class and
     upper-case setting of model.py but PREDICTION_ONLY and the tower list, which the settings
-    name), and the sha256 of
-    every feature array (files, augmented copies, robustness conditions) and label."""
+    name), and the sha256 of every feature array (files, augmented copies, robustness
+    conditions) and label."""
     import hashlib
     import inspect
 
@@ -376,7 +376,7 @@ def run_settings(arch, data):
 def cached_run(cache, name, settings, compute):
     """compute() -> a train_fold dict, kept in ``cache``/``name``.joblib (None: not kept).
 
-    Returns (run, True when it was read from the cache). A kept run made with other ``settings``
+    Returns (that dict, True when it was read from the cache). One kept with other ``settings``
     (see run_settings) raises FoldCacheError, so a changed recipe never reuses old folds.
     """
     import joblib
