@@ -411,16 +411,19 @@ def waveform(data, i):
     return audio.load_audio(root / data["path"][i])
 
 
-def noisy_view_probs(arch, net, data, idx, snr_db, condition=None):
-    """Probabilities (len(idx), n_emotions) of files ``idx`` from their test-time noisy copy at
-    ``snr_db`` (model.test_time_copy), after a robustness ``condition`` when one is given."""
-    views = []
+def noisy_view_probs(arch, net, data, idx, snrs, condition=None):
+    """{snr: probabilities (len(idx), n_emotions)} of files ``idx`` from their test-time noisy copy
+    at each SNR of ``snrs`` (model.test_time_copy, featurized as model.clip_views does), after a
+    robustness ``condition`` when one is given. Each file is read and transformed once."""
+    views = {snr: [] for snr in snrs}
     for i in idx:
         y = waveform(data, i)
         if condition is not None:  # the same distortion as the stored robustness features
             y = augment.apply_condition(y, condition, augment.seed_for(data["path"][i], -1))
-        views.append(model_lib.clip_views(y, snr_db)[1])
-    return predict(arch, net, views)
+        spec = audio.spectrum(y)
+        for snr in snrs:
+            views[snr].append(model_lib.noisy_view(y, spec, snr))
+    return {snr: predict(arch, net, v) for snr, v in views.items()}
 
 
 def choose_test_time_noise(arch, net, data, held, clean):
@@ -432,9 +435,8 @@ def choose_test_time_noise(arch, net, data, held, clean):
     no copy, then to the quieter noise.
     """
     labels = data["labels"][held]
-    probs = {None: clean}
-    for snr in model_lib.TEST_TIME_NOISE_DB:
-        probs[snr] = (clean + noisy_view_probs(arch, net, data, held, snr)) / 2
+    noisy = noisy_view_probs(arch, net, data, held, model_lib.TEST_TIME_NOISE_DB)
+    probs = {None: clean, **{snr: (clean + p) / 2 for snr, p in noisy.items()}}
     accuracy = {snr: float(np.mean(p.argmax(1) == labels)) for snr, p in probs.items()}
     best = max(accuracy, key=lambda snr: (accuracy[snr], snr is None, snr or 0))
     return best, accuracy, probs[best]
@@ -486,8 +488,8 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     temperature = fitted if FIT_TEMPERATURE else 1.0
     test_feats = [feats[i] for i in test]
     single = predict(arch, net, test_feats)
-    options = {snr: (single + noisy_view_probs(arch, net, data, test, snr)) / 2
-               for snr in (model_lib.TEST_TIME_NOISE_DB if arch != "seed" else ())}
+    snrs = model_lib.TEST_TIME_NOISE_DB if arch != "seed" else ()
+    options = {snr: (single + p) / 2 for snr, p in noisy_view_probs(arch, net, data, test, snrs).items()}
     raw = single if noise_db is None else options[noise_db]
     out = {"raw": raw, "probs": model_lib.calibrate(raw, temperature), "single": single,
            "test_time_noise_db": noise_db, "held_accuracy": held_accuracy, "options": options,
@@ -497,7 +499,7 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     for c, cond_feats in (data.get("robustness") or {}).items():
         p = predict(arch, net, [cond_feats[i] for i in test])
         if noise_db is not None:  # the model as it predicts: with its test-time noisy copy
-            p = (p + noisy_view_probs(arch, net, data, test, noise_db, condition=c)) / 2
+            p = (p + noisy_view_probs(arch, net, data, test, (noise_db,), condition=c)[noise_db]) / 2
         out["conditions"][c] = p
     out["seconds"] = round(trained["train_seconds"] + time.perf_counter() - start, 1)
     return out

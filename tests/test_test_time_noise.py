@@ -84,7 +84,7 @@ def test_saved_choice_makes_every_prediction_path_average_the_clip_and_its_noisy
     live_predictions.predict_paths(noisy, clips, lambda f, probs, err: batch.__setitem__(f, probs))
     assert batch == {f: noisy.predict_file(f) for f in clips}
     # The evaluation scores exactly what the shipped model computes (the same noisy copy).
-    evaluated = neural_network.noisy_view_probs("cnn", net, data, idx, 10.0)
+    evaluated = neural_network.noisy_view_probs("cnn", net, data, idx, (10.0,))[10.0]
     for path, row in zip(clips, evaluated):
         y = audio.load_audio(path)
         np.testing.assert_allclose(row, plain.predict_features([model_lib.clip_views(y, 10.0)[1]])[0], atol=1e-6)
@@ -102,10 +102,10 @@ def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_
     n = len(model_lib.EMOTIONS)
     labels = data["labels"]
 
-    def stand_in(arch, net, data, idx, snr_db, condition=None):
+    def stand_in(arch, net, data, idx, snrs, condition=None):
         idx = np.asarray(idx)
         right = np.eye(n)[labels[idx]]
-        return right if set(idx) <= set(test) else np.roll(right, 1, axis=1)
+        return {snr: right if set(idx) <= set(test) else np.roll(right, 1, axis=1) for snr in snrs}
 
     monkeypatch.setattr(neural_network, "noisy_view_probs", stand_in)
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
@@ -119,8 +119,8 @@ def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_
         assert np.mean(run["options"][snr].argmax(1) == labels[test]) > np.mean(run["single"].argmax(1) == labels[test])
 
     # Now the held-out files' noisy copies are perfect: the choice takes noise, at the quieter SNR on a tie.
-    def helpful(arch, net, data, idx, snr_db, condition=None):
-        return np.eye(n)[labels[np.asarray(idx)]]
+    def helpful(arch, net, data, idx, snrs, condition=None):
+        return {snr: np.eye(n)[labels[np.asarray(idx)]] for snr in snrs}
 
     monkeypatch.setattr(neural_network, "noisy_view_probs", helpful)
     clean = np.full((len(held), n), 1.0 / n)
