@@ -117,15 +117,25 @@ def _frames(y):
         y, shape=(n, N_FFT), strides=(y.strides[0] * HOP_LENGTH, y.strides[0]), writeable=False)
 
 
-def loud_frames(y, top_db=TRIM_TOP_DB):
-    """(first, last) index of the frames of y (as ``spectrum`` cuts them) at most ``top_db`` below
-    the loudest frame; None when y holds no sound at all."""
-    power = np.mean(np.square(_frames(np.ascontiguousarray(y, dtype=np.float32)), dtype=np.float32), axis=1)
+def frame_power(y):
+    """Mean power of every frame of y as ``spectrum`` cuts them (no window): (n_frames,) float32."""
+    return np.mean(np.square(_frames(np.ascontiguousarray(y, dtype=np.float32)), dtype=np.float32), axis=1)
+
+
+def loud_span(power, top_db=TRIM_TOP_DB):
+    """(first, last) index of the frames whose ``power`` (frame_power) is at most ``top_db`` below
+    the loudest frame's; None when every frame is silent."""
     peak = power.max(initial=0.0)
     if peak <= 0:
         return None
     loud = np.flatnonzero(power >= peak * 10.0 ** (-top_db / 10.0))
     return int(loud[0]), int(loud[-1])
+
+
+def loud_frames(y, top_db=TRIM_TOP_DB):
+    """(first, last) index of the frames of y (as ``spectrum`` cuts them) at most ``top_db`` below
+    the loudest frame; None when y holds no sound at all."""
+    return loud_span(frame_power(y), top_db)
 
 
 def trim_silence(y, top_db=TRIM_TOP_DB):
@@ -188,10 +198,17 @@ _MEL = mel_filterbank()
 _DCT = dct_matrix()
 
 
+def white_noise_mel(power):
+    """The mel power that white noise of mean power ``power`` per sample puts, on average, in each
+    band of one frame (what ``mel_db`` takes the log of): (N_MELS,) float64. Every FFT bin of a
+    windowed frame of such noise has expected power ``power`` times the window's energy."""
+    return float(power) * float(np.sum(np.square(_WINDOW, dtype=np.float64))) * _MEL.sum(axis=0, dtype=np.float64)
+
+
 def spectrum(y):
     """Short-time Fourier transform of mono SAMPLE_RATE audio, Hann-windowed frames.
 
-    y: (n_samples,) float. Returns (n_frames, N_FFT // 2 + 1) complex128 with
+    y: (n_samples,) float. Returns (n_frames, N_FFT // 2 + 1) complex64 with
     n_frames = 1 + (max(n_samples, N_FFT) - N_FFT) // HOP_LENGTH (librosa's center=False).
     """
     frames = _frames(np.ascontiguousarray(y, dtype=np.float32)) * _WINDOW

@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 
 import audio
-import augment
 from corpus import EMOTIONS
 
 # Quiet TensorFlow's start-up logging, and keep its CPU kernels' results repeatable (oneDNN's
@@ -90,15 +89,12 @@ NORMALISATIONS = ("utterance", "band")
 # A 60 dB floor measured 0.529 under (b) (RAVDESS +1.5 points, TESS -3.8; README), so it is off.
 DYNAMIC_RANGE_DB = None
 # Test-time noise: our model may predict a clip as the average of its probabilities for the clip
-# and for one copy of it with white noise this many dB below its speech power, pauses and all (the
-# noise fills them, so the copy's features keep them, as the robustness report's noisy clips do).
-# neural_network.py chooses among no copy and these SNRs on each fold's held-out speakers (never
-# its test speakers) and saves the choice with the model ("input": "test_time_noise_db", null for
-# none). None are tried by default (neural_network.py --test-time-noise 20,10 tries them; results,
-# and those of noise on the trimmed speech alone, in the README).
-TEST_TIME_NOISE_DB = ()
-# Seed of the test-time noise, so one clip always gets the same copy and the same probabilities.
-TEST_TIME_NOISE_SEED = 0
+# and for a noisy copy of it: the clip with white noise this many dB below its speech power, pauses
+# and all (see noisy_view). neural_network.py chooses among no copy and these SNRs on each fold's
+# held-out speakers (never its test speakers) and saves the choice with the model ("input":
+# "test_time_noise_db", null for none). Measured in the README; neural_network.py
+# --test-time-noise none tries none.
+TEST_TIME_NOISE_DB = (20.0, 10.0)
 # Adam's (peak) learning rate for ``cnn``.
 CNN_LEARNING_RATE = 1e-3
 
@@ -161,80 +157,40 @@ def windows(f, n_frames=N_FRAMES, hop=WINDOW_HOP):
     return [f[s:s + n_frames] for s in starts]
 
 
-# Seconds of test-time noise drawn up front, and whose spectrum is kept for every clip to share;
-# longer speech draws a longer stream and takes its noisy copy's spectrum the slow way.
-TEST_TIME_NOISE_SECONDS = 10.0
-# The noise stream (float32) with the running sum of its squares (the power of any prefix in one
-# look-up), swapped as one pair so that threads never see half of a longer one; and the spectrum
-# of its first TEST_TIME_NOISE_SECONDS. Both made on first use.
-_noise = (np.zeros(0, dtype=np.float32), np.zeros(1))
-_noise_spectrum = None
+def noisy_view(feats, power, snr_db):
+    """The features of a clip's noisy copy, made from the clip's own: ``feats`` = audio.features(y)
+    (n, N_MELS) and ``power`` = audio.frame_power(y) (every frame of y, pauses too). Returns
+    (m, N_MELS) float32.
 
-
-def test_time_noise(n):
-    """The first n samples of white noise from TEST_TIME_NOISE_SEED and their mean power:
-    ((n,) float32 read-only view, float). The same samples for every clip of n samples."""
-    global _noise
-    if n <= 0:
-        raise ValueError(f"test-time noise needs at least one sample (asked for {n})")
-    stream, energy = _noise
-    if len(stream) < n:  # numpy's Generator draws the same prefix at any length
-        stream = np.random.default_rng(TEST_TIME_NOISE_SEED).standard_normal(
-            max(n, 2 * len(stream), int(TEST_TIME_NOISE_SECONDS * audio.SAMPLE_RATE))).astype(np.float32)
-        stream.flags.writeable = False
-        energy = np.concatenate([[0.0], np.cumsum(np.square(stream, dtype=np.float64))])
-        _noise = (stream, energy)
-    return stream[:n], float(energy[n] / n)
-
-
-def _noise_scale(n, power, snr_db):
-    """The factor on test_time_noise(n) that puts it ``snr_db`` below ``power``; None for a power
-    of 0 (pure silence, whose copy is itself)."""
-    if power <= 0:
-        return None
-    return float(np.sqrt(power / test_time_noise(n)[1] / 10.0 ** (float(snr_db) / 10.0)))
-
-
-def test_time_copy(y, snr_db):
-    """Mono SAMPLE_RATE audio y (n_samples,) plus test_time_noise ``snr_db`` below its speech power
-    (augment.speech_power): (n_samples,) float32, the second clip a model with test-time noise
-    predicts. Pure silence comes back as it is."""
-    y = np.ascontiguousarray(y, dtype=np.float32)
-    scale = _noise_scale(len(y), augment.speech_power(y), snr_db)
-    return y if scale is None else y + np.float32(scale) * test_time_noise(len(y))[0]
-
-
-def noisy_view(y, spec, snr_db):
-    """audio.features(test_time_copy(y, snr_db)), made from ``spec`` = audio.spectrum(y) (every
-    frame of the clip): the spectrum is linear in the audio, so the copy's is spec plus the scaled
-    spectrum of the noise, whose frames are the first frames of the kept noise spectrum; only the
-    silence trimming looks at the noisy audio itself. Same to float rounding (a few 1e-4 dB at
-    most); (n_frames, N_MELS) float32."""
-    global _noise_spectrum
-    y = np.ascontiguousarray(y, dtype=np.float32)
-    if _noise_spectrum is None:
-        _noise_spectrum = audio.spectrum(test_time_noise(int(TEST_TIME_NOISE_SECONDS * audio.SAMPLE_RATE))[0])
-    if len(y) < audio.N_FFT or len(spec) > len(_noise_spectrum):  # a zero-padded frame, or past the kept noise
-        return audio.features(test_time_copy(y, snr_db))
-    scale = _noise_scale(len(y), augment.speech_power(y), snr_db)
-    if scale is None:
-        return audio.mel_db(spec)
-    loud = audio.loud_frames(y + np.float32(scale) * test_time_noise(len(y))[0])  # = test_time_copy(y, snr_db)
-    first, last = loud if loud is not None else (0, len(spec) - 1)
-    return audio.mel_db(spec[first:last + 1] + scale * _noise_spectrum[first:last + 1])
+    The copy is the clip plus white noise ``snr_db`` below its speech power (the mean power of its
+    loud frames), taken at the noise's expected power, so it needs no noise samples and no second
+    spectrum: in every frame the copy's mel power is the noise's (audio.white_noise_mel) plus, over
+    the loud frames, the clip's own (the pauses, at least TRIM_TOP_DB below the loudest frame, count
+    as noise alone). The copy is then trimmed as audio.features trims; its pauses hold noise, so
+    they are mostly kept. A clip of pure silence is its own copy.
+    """
+    loud = audio.loud_span(power)
+    if loud is None:
+        return np.asarray(feats, dtype=np.float32)
+    first, last = loud
+    if len(feats) != last - first + 1:
+        raise ValueError(f"features of {len(feats)} frames are not those of this audio, whose loud "
+                         f"frames are {first} to {last}; make both from the same clip")
+    noise = float(np.mean(power[first:last + 1], dtype=np.float64)) / 10.0 ** (float(snr_db) / 10.0)
+    start, end = audio.loud_span(power + np.float32(noise))
+    mel = np.tile(audio.white_noise_mel(noise).astype(np.float32), (end - start + 1, 1))
+    mel[first - start:last - start + 1] += 10.0 ** (np.asarray(feats, dtype=np.float32) / 10.0)
+    return 10.0 * np.log10(np.maximum(mel, audio.POWER_FLOOR))
 
 
 def clip_views(y, noise_db=None):
     """The features a model predicts one clip from: [audio.features(y)], plus, when ``noise_db`` is
-    not None, the features of its test_time_copy (see noisy_view). y: (n_samples,) mono
-    SAMPLE_RATE audio. Each view (n_frames, N_MELS) float32; the copy's keeps the pauses."""
+    not None, those of its noisy copy (noisy_view). y: (n_samples,) mono SAMPLE_RATE audio. Each
+    view (n_frames, N_MELS) float32; the copy's keeps the pauses."""
+    feats = audio.features(y)
     if noise_db is None:
-        return [audio.features(y)]
-    y = np.ascontiguousarray(y, dtype=np.float32)
-    spec = audio.spectrum(y)  # every frame, for both views
-    loud = audio.loud_frames(y)
-    first, last = loud if loud is not None else (0, len(spec) - 1)
-    return [audio.mel_db(spec[first:last + 1]), noisy_view(y, spec, noise_db)]  # the first = audio.features(y)
+        return [feats]
+    return [feats, noisy_view(feats, audio.frame_power(y), noise_db)]
 
 
 def cnn_input(feats):

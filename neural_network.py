@@ -12,8 +12,8 @@
                                                  # the full run's models, scored on the pilot's folds
     python neural_network.py --fold-cache runs/cache --update-readme
                                                  # keep each finished fold; run again to go on after a stop
-    python neural_network.py --test-time-noise 20,10 --no-ship
-                                                 # let each fold average every clip with a noisy copy
+    python neural_network.py --test-time-noise none --no-ship
+                                                 # every clip alone: no fold may add a noisy copy
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
@@ -23,9 +23,9 @@ Under (b) it also reports the accuracy under noise, gain and a telephone band (r
 and the expected calibration error of the model's own probabilities and after a temperature fitted
 on speakers held out from each fold's training (never its test speakers; applied only when
 FIT_TEMPERATURE is set). The shipped model is then trained on all files (plus their augmented
-copies), for as many epochs (and with the temperature) that protocol (b) selected. Results go to
-media/ (metrics.json, reports, confusion matrix, training curves, model summary, every file's
-protocol (b) probabilities in predictions_b.csv) and the model to model/.
+copies), for as many epochs (and with the temperature and test-time noise) that protocol (b)
+selected. Results go to media/ (metrics.json, reports, confusion matrix, training curves, model
+summary, every file's protocol (b) probabilities in predictions_b.csv) and the model to model/.
 """
 
 import argparse
@@ -323,8 +323,7 @@ TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit",
                  "train_fold", "protocol_random", "speaker_folds", "validation_fold",
                  "protocol_speakers")
 # The names of model.py that change how a trained model predicts, never what it learns.
-PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_NOISE_SEED", "TEST_TIME_NOISE_SECONDS",
-                   "test_time_noise", "_noise_scale", "test_time_copy", "noisy_view", "clip_views")
+PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "noisy_view", "clip_views")
 
 
 def run_settings(arch, data):
@@ -413,16 +412,17 @@ def waveform(data, i):
 
 def noisy_view_probs(arch, net, data, idx, snrs, condition=None):
     """{snr: probabilities (len(idx), n_emotions)} of files ``idx`` from their test-time noisy copy
-    at each SNR of ``snrs`` (model.test_time_copy, featurized as model.clip_views does), after a
-    robustness ``condition`` when one is given. Each file is read and transformed once."""
+    at each SNR of ``snrs`` (model.noisy_view of their features and their audio's frame powers),
+    after a robustness ``condition`` when one is given. Each file is read once."""
+    feats = data["features"] if condition is None else data["robustness"][condition]
     views = {snr: [] for snr in snrs}
     for i in idx:
         y = waveform(data, i)
         if condition is not None:  # the same distortion as the stored robustness features
             y = augment.apply_condition(y, condition, augment.seed_for(data["path"][i], -1))
-        spec = audio.spectrum(y)
+        power = audio.frame_power(y)
         for snr in snrs:
-            views[snr].append(model_lib.noisy_view(y, spec, snr))
+            views[snr].append(model_lib.noisy_view(feats[i], power, snr))
     return {snr: predict(arch, net, v) for snr, v in views.items()}
 
 
@@ -927,7 +927,9 @@ def main(argv=None):
                              f"(default {model_lib.DYNAMIC_RANGE_DB}; see model.DYNAMIC_RANGE_DB)")
     parser.add_argument("--test-time-noise", default=None, metavar="DB[,DB]",
                         help="SNRs of the noisy copy each fold may average with every clip, chosen on its "
-                             "held-out speakers (default: none; see model.TEST_TIME_NOISE_DB)")
+                             "held-out speakers, or none (default "
+                             f"{','.join(f'{x:g}' for x in model_lib.TEST_TIME_NOISE_DB) or 'none'}; "
+                             "see model.TEST_TIME_NOISE_DB)")
     parser.add_argument("--folds", default=None,
                         help="quick experiments only: comma-separated protocol (b) folds to run (0-7)")
     parser.add_argument("--fold-cache", type=Path, default=None, metavar="DIR",
@@ -958,14 +960,16 @@ def main(argv=None):
             parser.error(f"--dynamic-range-db: use a number of dB above 0 and below 200 (got {args.dynamic_range_db:g})")
         model_lib.DYNAMIC_RANGE_DB = args.dynamic_range_db
 
-    if args.test_time_noise is not None:
+    if args.test_time_noise == "none":
+        model_lib.TEST_TIME_NOISE_DB = ()
+    elif args.test_time_noise is not None:
         try:
             snrs = tuple(float(x) for x in args.test_time_noise.split(","))
         except ValueError:
             snrs = ()
         if not snrs or not all(-10 <= x <= 60 for x in snrs) or len(set(snrs)) != len(snrs):
-            parser.error(f"--test-time-noise: use distinct SNRs in dB from -10 to 60, comma-separated "
-                         f"(got {args.test_time_noise})")
+            parser.error(f"--test-time-noise: use none, or distinct SNRs in dB from -10 to 60, "
+                         f"comma-separated (got {args.test_time_noise})")
         model_lib.TEST_TIME_NOISE_DB = snrs
 
     only_folds = {int(f) for f in args.folds.split(",")} if args.folds else None
