@@ -204,12 +204,6 @@ def cnn_input(feats):
 TRAIN_WARP = (0.9, 1.1)
 # Tempo: the frame axis stretched by a factor in this range (faster or slower speech).
 TRAIN_STRETCH = (0.85, 1.15)
-# Noise floor: with this probability an example gets, over its frames, the mel power that white
-# noise adds on average (add_noise_floor; the test-time copy's floor, see noisy_view), at an SNR
-# drawn from TRAIN_FLOOR_SNR_DB. 0 for none (the shipped recipe; neural_network.py
-# --train-noise-floor P sets it; a pilot is in the README).
-TRAIN_FLOOR_P = 0.0
-TRAIN_FLOOR_SNR_DB = (5.0, 30.0)
 # SpecAugment masks per example:
 FREQ_MASKS, FREQ_MASK_MAX = 2, 8      # bands set to the mean, up to 8 adjacent mel bands each
 TIME_MASKS, TIME_MASK_MAX = 2, 25     # frames set to the mean, up to 25 adjacent frames each
@@ -242,24 +236,11 @@ def _log_uniform(rng, bounds):
     return float(np.exp(rng.uniform(np.log(bounds[0]), np.log(bounds[1]))))
 
 
-def add_noise_floor(f, snr_db):
-    """Log-mel (n, N_MELS) plus the mel power white noise adds on average (audio.white_noise_mel),
-    ``snr_db`` below the clip's mean power as its mel power estimates it (a spectrum tilted to low
-    frequencies, as speech is, reads a few dB high): (n, N_MELS) float32."""
-    unit = audio.white_noise_mel(1.0).astype(np.float32)
-    mel = 10.0 ** (np.asarray(f, dtype=np.float32) / 10.0)
-    power = float(mel.sum(axis=1).mean()) / float(unit.sum())
-    floor = unit * np.float32(power / 10.0 ** (float(snr_db) / 10.0))
-    return (10.0 * np.log10(np.maximum(mel + floor, audio.POWER_FLOOR))).astype(np.float32)
-
-
 def cnn_train_example(f, rng):
     """One training example of our model: the clip warped and stretched at random, a random window
     of it, with SpecAugment masks. (n, N_MELS) -> (N_FRAMES, N_MELS) float32."""
     f = np.asarray(f, dtype=np.float32)
     f = stretch_frames(warp_bands(f, _log_uniform(rng, TRAIN_WARP)), _log_uniform(rng, TRAIN_STRETCH))
-    if TRAIN_FLOOR_P and rng.random() < TRAIN_FLOOR_P:  # no draw at all when off: the same examples
-        f = add_noise_floor(f, rng.uniform(*TRAIN_FLOOR_SNR_DB))
     f = normalise(f, range_db=DYNAMIC_RANGE_DB)
     x = fit_frames(f, N_FRAMES, offset=int(rng.integers(0, max(len(f), 1))))
     x = np.array(x, dtype=np.float32)

@@ -14,8 +14,6 @@
                                                  # keep each finished fold; run again to go on after a stop
     python neural_network.py --test-time-noise none --no-ship
                                                  # every clip alone: no fold may add a noisy copy
-    python neural_network.py --train-noise-floor 0.5 --protocols b --baseline none --folds 1,2,6,7 --no-ship
-                                                 # pilot: half the training examples get a noise floor
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
@@ -927,9 +925,6 @@ def main(argv=None):
     parser.add_argument("--dynamic-range-db", type=float, default=None, metavar="DB",
                         help="floor our model's input DB below each clip's loudest value "
                              f"(default {model_lib.DYNAMIC_RANGE_DB}; see model.DYNAMIC_RANGE_DB)")
-    parser.add_argument("--train-noise-floor", type=float, default=None, metavar="P",
-                        help="give this share of our model's training examples a white-noise floor "
-                             f"(default {model_lib.TRAIN_FLOOR_P:g}; see model.TRAIN_FLOOR_P)")
     parser.add_argument("--test-time-noise", default=None, metavar="DB[,DB]",
                         help="SNRs of the noisy copy each fold may average with every clip, chosen on its "
                              "held-out speakers, or none (default "
@@ -965,10 +960,6 @@ def main(argv=None):
             parser.error(f"--dynamic-range-db: use a number of dB above 0 and below 200 (got {args.dynamic_range_db:g})")
         model_lib.DYNAMIC_RANGE_DB = args.dynamic_range_db
 
-    if args.train_noise_floor is not None:
-        if not 0 <= args.train_noise_floor <= 1:
-            parser.error(f"--train-noise-floor: use a share from 0 to 1 (got {args.train_noise_floor:g})")
-        model_lib.TRAIN_FLOOR_P = args.train_noise_floor
     if args.test_time_noise == "none":
         model_lib.TEST_TIME_NOISE_DB = ()
     elif args.test_time_noise is not None:

@@ -91,34 +91,6 @@ def test_training_examples_are_random_windows_of_the_model_input_shape(feats):
     assert not np.allclose(a, b)
 
 
-def test_noise_floor_fills_the_valleys_at_the_snr_asked_for(feats, monkeypatch):
-    # White noise has the floor's shape: a floor SNR dB down adds 10^(-SNR/10) of every band's
-    # mean power.
-    rng = np.random.default_rng(0)
-    noise = audio.log_mel((0.1 * rng.standard_normal(30 * audio.SAMPLE_RATE)).astype(np.float32))
-    for snr in (0.0, 10.0):
-        before, after = 10.0 ** (noise / 10.0), 10.0 ** (model_lib.add_noise_floor(noise, snr) / 10.0)
-        np.testing.assert_allclose((after - before).mean(axis=0) / before.mean(axis=0), 10 ** (-snr / 10), rtol=0.06)
-    # Speech: the quiet time-frequency cells rise, the loud ones stay, a louder floor lifts more.
-    f20, f5 = model_lib.add_noise_floor(feats, 20.0), model_lib.add_noise_floor(feats, 5.0)
-    assert f20.shape == feats.shape and f20.dtype == np.float32
-    quiet, loud = feats < np.percentile(feats, 10), feats > np.percentile(feats, 99)
-    assert (f20 - feats)[quiet].mean() > 10 and (f20 - feats)[loud].max() < 1.0
-    assert np.all(f5 >= f20 - 1e-4) and np.all(f20 >= feats - 1e-4)
-    # In training, only the share TRAIN_FLOOR_P of the examples gets one; off, none do and the
-    # random draws are those of the recipe without it.
-    def examples(p):
-        monkeypatch.setattr(model_lib, "TRAIN_FLOOR_P", p)
-        rng = np.random.default_rng(3)
-        return [model_lib.cnn_train_example(feats, rng) for _ in range(4)]
-    off, on = examples(0.0), examples(1.0)
-    assert all(not np.allclose(a, b) for a, b in zip(off, on))
-    monkeypatch.setattr(model_lib, "TRAIN_FLOOR_P", 0.0)
-    monkeypatch.setattr(model_lib, "add_noise_floor", lambda *a: pytest.fail("floored an example"))
-    rng = np.random.default_rng(3)
-    assert all(np.array_equal(model_lib.cnn_train_example(feats, rng), a) for a in off)
-
-
 def test_mixup_blends_examples_labels_and_weights(feats, monkeypatch):
     labels = np.array([0, 1, 2, 3, 4, 5, 6, 7] * 4)
     clips = [feats] * len(labels)
