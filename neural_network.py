@@ -431,8 +431,8 @@ def choose_test_time_noise(arch, net, data, held, clean):
 
     clean: their probabilities from the clips alone. Returns (the chosen SNR or None, {option:
     held-out accuracy}, the held-out probabilities of the choice). Each option predicts a clip as
-    the average over the clip and its model.test_time_copy; the most accurate wins, ties going to
-    no copy, then to the quieter noise.
+    the average over the clip and its noisy copy (model.noisy_view); the most accurate wins, ties
+    going to no copy, then to the quieter noise.
     """
     labels = data["labels"][held]
     noisy = noisy_view_probs(arch, net, data, held, model_lib.TEST_TIME_NOISE_DB)
