@@ -55,8 +55,10 @@ def test_noisy_view_is_the_clip_with_noise_at_its_expected_power_pauses_and_all(
         diff = np.abs(10.0 * np.log10(np.mean(copies, axis=0)[start:end + 1]) - view)
         assert np.median(diff) < 0.5 and np.percentile(diff, 95) < 1.5
         # The pauses hold the noise alone; the speech is louder than it was, never quieter.
+        assert first - start > 50 and end - last > 50  # this clip's copy keeps half a second of each pause
         floor = 10.0 * np.log10(audio.white_noise_mel(scale ** 2))
         np.testing.assert_allclose(view[:first - start], np.tile(floor, (first - start, 1)), atol=1e-3)
+        np.testing.assert_allclose(view[last - start + 1:], np.tile(floor, (end - last, 1)), atol=1e-3)
         assert np.all(view[first - start:last - start + 1] >= feats - 1e-3)
     # Louder noise, louder copy: the 10 dB copy keeps at least the 20 dB copy's frames, and lies
     # above it on every one of them.
