@@ -138,14 +138,14 @@ def loud_frames(y, top_db=TRIM_TOP_DB):
     return loud_span(frame_power(y), top_db)
 
 
-def trim_silence(y, top_db=TRIM_TOP_DB):
+def trim_silence(y, top_db=TRIM_TOP_DB, *, power=None):
     """Cut leading and trailing frames quieter than ``top_db`` below the loudest frame.
 
     Returns a view of y (n_samples,) covering the first to the last loud frame; y as it is when
-    it holds no sound at all.
+    it holds no sound at all. power: frame_power(y), when the caller already has it.
     """
     y = np.ascontiguousarray(y, dtype=np.float32)
-    loud = loud_frames(y, top_db)
+    loud = loud_span(frame_power(y) if power is None else power, top_db)
     if loud is None:
         return y
     return y[loud[0] * HOP_LENGTH: loud[1] * HOP_LENGTH + N_FFT]
@@ -236,13 +236,13 @@ def mfcc(log_mel_db):
     return np.asarray(log_mel_db, dtype=np.float32) @ _DCT
 
 
-def features(y):
+def features(y, *, power=None):
     """The stored features of one clip: its log-mel spectrogram after silence trimming.
 
-    y: (n_samples,) mono SAMPLE_RATE audio. Returns (n_frames, N_MELS) float32; every model
-    derives its input from this (see model.py).
+    y: (n_samples,) mono SAMPLE_RATE audio; power: frame_power(y), when the caller already has
+    it. Returns (n_frames, N_MELS) float32; every model derives its input from this (see model.py).
     """
-    return log_mel(trim_silence(y))
+    return log_mel(trim_silence(y, power=power))
 
 
 def file_features(path):

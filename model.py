@@ -187,10 +187,11 @@ def clip_views(y, noise_db=None):
     """The features a model predicts one clip from: [audio.features(y)], plus, when ``noise_db`` is
     not None, those of its noisy copy (noisy_view). y: (n_samples,) mono SAMPLE_RATE audio. Each
     view (n_frames, N_MELS) float32; the copy's keeps the pauses."""
-    feats = audio.features(y)
     if noise_db is None:
-        return [feats]
-    return [feats, noisy_view(feats, audio.frame_power(y), noise_db)]
+        return [audio.features(y)]
+    power = audio.frame_power(y)  # for the trimming and the copy: taken once
+    feats = audio.features(y, power=power)
+    return [feats, noisy_view(feats, power, noise_db)]
 
 
 def cnn_input(feats):
