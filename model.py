@@ -7,9 +7,9 @@ Two architectures, both Keras Conv1D models trained by neural_network.py:
 - ``cnn``: ours. Input: frames of log-mel features, normalised per utterance (NORMALISATION),
   optionally after a floor DYNAMIC_RANGE_DB below the clip's loudest (off), (N_FRAMES, N_MELS);
   both settings are saved with the model and used by Predictor. A model may also predict each
-  clip as the average over the clip and one copy of it with white noise added
-  (TEST_TIME_NOISE_DB, chosen on held-out speakers by neural_network.py and saved with it; the
-  shipped model has none).
+  clip as the average over several views of it: the clip, a copy with white noise added
+  (TEST_TIME_NOISE_DB), and those two with their frequency axis warped (TEST_TIME_WARPS); both
+  are chosen on held-out speakers by neural_network.py and saved with the model.
 
 A saved model is two files in one folder: ``emotion_model.keras`` (Keras 3 native format) and
 ``emotion_model.json`` (label order, front-end parameters, architecture, input settings,
@@ -95,6 +95,13 @@ DYNAMIC_RANGE_DB = None
 # "test_time_noise_db", null for none). Measured in the README; neural_network.py
 # --test-time-noise none tries none.
 TEST_TIME_NOISE_DB = (20.0, 10.0)
+# Test-time warps: our model may also average in each of those views (the clip, and its noisy copy
+# when it has one) with its frequency axis scaled by each of these factors (warp_bands: the same
+# speech from a slightly shorter or longer vocal tract, as TRAIN_WARP varies it in training).
+# neural_network.py chooses, after the noise, between these warps and none on each fold's held-out
+# speakers and saves the choice with the model ("input": "test_time_warps", null for none). Each
+# warp adds one model call per view. neural_network.py --test-time-warps none tries none.
+TEST_TIME_WARPS = (0.9, 1.1)
 # Adam's (peak) learning rate for ``cnn``.
 CNN_LEARNING_RATE = 1e-3
 
@@ -183,15 +190,22 @@ def noisy_view(feats, power, snr_db):
     return 10.0 * np.log10(np.maximum(mel, audio.POWER_FLOOR))
 
 
-def clip_views(y, noise_db=None):
+def warped_views(views, warps):
+    """``views`` (a list of (n, N_MELS) log-mel matrices) followed by each of them warped by each
+    factor of ``warps`` (warp_bands): a list of len(views) * (1 + len(warps)) matrices."""
+    return list(views) + [warp_bands(v, w) for v in views for w in warps]
+
+
+def clip_views(y, noise_db=None, warps=()):
     """The features a model predicts one clip from: [audio.features(y)], plus, when ``noise_db`` is
-    not None, those of its noisy copy (noisy_view). y: (n_samples,) mono SAMPLE_RATE audio. Each
-    view (n_frames, N_MELS) float32; the copy's keeps the pauses."""
+    not None, those of its noisy copy (noisy_view), plus each of those warped by every factor of
+    ``warps`` (warped_views). y: (n_samples,) mono SAMPLE_RATE audio. Each view (n_frames, N_MELS)
+    float32; the copy's keeps the pauses."""
     if noise_db is None:
-        return [audio.features(y)]
+        return warped_views([audio.features(y)], warps)
     power = audio.frame_power(y)  # for the trimming and the copy: taken once
     feats = audio.features(y, power=power)
-    return [feats, noisy_view(feats, power, noise_db)]
+    return warped_views([feats, noisy_view(feats, power, noise_db)], warps)
 
 
 def cnn_input(feats):
@@ -389,11 +403,13 @@ def write_atomic(path, write):
             os.unlink(tmp)
 
 
-def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None, extra=None):
+def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None, test_time_warps=None,
+         extra=None):
     """Save a trained model and its metadata into ``folder``; a crash leaves the old model intact.
 
     A ``cnn`` model as ``build`` makes it (one output per tower) is saved as its ``ensemble``.
     test_time_noise_db: the SNR of the noisy copy Predictor averages with each clip (None: none).
+    test_time_warps: the warp factors of the views Predictor also averages in (None: none).
     """
     keras_model = ensemble(keras_model)
     folder = Path(folder)
@@ -403,7 +419,8 @@ def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None,
     export = _export_copy(keras_model, folder, keras_sha256)
     meta = {"meta_version": META_VERSION, "emotions": list(EMOTIONS), "architecture": arch,
             "frontend": audio.frontend_params(),
-            "input": {**input_meta(), "test_time_noise_db": test_time_noise_db},
+            "input": {**input_meta(), "test_time_noise_db": test_time_noise_db,
+                      "test_time_warps": list(test_time_warps) if test_time_warps else None},
             "temperature": float(temperature), "keras_sha256": keras_sha256,
             **(extra or {}), "export": export}
     write_atomic(folder / META_FILE,
@@ -468,6 +485,7 @@ class Predictor:
         self.normalisation = meta["input"].get("normalisation", "band")
         self.range_db = meta["input"].get("dynamic_range_db")  # absent: saved before it existed
         self.noise_db = meta["input"].get("test_time_noise_db")  # None: the clip alone
+        self.warps = tuple(meta["input"].get("test_time_warps") or ())  # (): no warped views
 
     def _inputs(self, feats):
         """Model inputs of one clip's features, and how many rows (windows) it takes."""
@@ -477,8 +495,9 @@ class Predictor:
 
     def clip_views(self, y):
         """What this model predicts mono SAMPLE_RATE audio y from: a list of (n_frames, N_MELS)
-        features, the clip's own and, with test-time noise, its noisy copy's (see clip_views)."""
-        return clip_views(y, self.noise_db)
+        features, the clip's own and, with test-time noise, its noisy copy's, and with test-time
+        warps each of those warped (see clip_views)."""
+        return clip_views(y, self.noise_db, self.warps)
 
     def predict_features(self, feats_list):
         """Probabilities for a batch of clips: (n_clips, n_emotions) float.

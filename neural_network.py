@@ -12,8 +12,8 @@
                                                  # the full run's models, scored on the pilot's folds
     python neural_network.py --fold-cache runs/cache --update-readme
                                                  # keep each finished fold; run again to go on after a stop
-    python neural_network.py --test-time-noise none --no-ship
-                                                 # every clip alone: no fold may add a noisy copy
+    python neural_network.py --test-time-noise none --test-time-warps none --no-ship
+                                                 # every clip alone: no fold may add a noisy or warped view
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
@@ -23,8 +23,8 @@ Under (b) it also reports the accuracy under noise, gain and a telephone band (r
 and the expected calibration error of the model's own probabilities and after a temperature fitted
 on speakers held out from each fold's training (never its test speakers; applied only when
 FIT_TEMPERATURE is set). The shipped model is then trained on all files (plus their augmented
-copies), for as many epochs (and with the temperature and test-time noise) that protocol (b)
-selected. Results go to media/ (metrics.json, reports, confusion matrix, training curves, model
+copies), for as many epochs (and with the temperature, test-time noise and test-time warps) that
+protocol (b) selected. Results go to media/ (metrics.json, reports, confusion matrix, training curves, model
 summary, every file's protocol (b) probabilities in predictions_b.csv) and the model to model/.
 """
 
@@ -322,8 +322,10 @@ class FoldCacheError(ValueError):
 TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit", "training_set",
                  "train_fold", "protocol_random", "speaker_folds", "validation_fold",
                  "protocol_speakers")
-# The names of model.py that change how a trained model predicts, never what it learns.
-PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "noisy_view", "clip_views")
+# The names of model.py that change how a trained model predicts, never what it learns (training
+# validates through model.make_input, never through Predictor; save only writes the result).
+PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "warped_views", "clip_views",
+                   "Predictor", "save")
 
 
 def run_settings(arch, data):
@@ -410,20 +412,58 @@ def waveform(data, i):
     return audio.load_audio(root / data["path"][i])
 
 
-def noisy_view_probs(arch, net, data, idx, snrs, condition=None):
+def frame_power(data, i, condition=None):
+    """audio.frame_power of file ``i``'s audio, after a robustness ``condition`` when one is given
+    (the same distortion as its stored robustness features): what the test-time noisy copy needs."""
+    y = waveform(data, i)
+    if condition is not None:
+        y = augment.apply_condition(y, condition, augment.seed_for(data["path"][i], -1))
+    return audio.frame_power(y)
+
+
+def noisy_view_probs(arch, net, data, idx, snrs):
     """{snr: probabilities (len(idx), n_emotions)} of files ``idx`` from their test-time noisy copy
-    at each SNR of ``snrs`` (model.noisy_view of their features and their audio's frame powers),
-    after a robustness ``condition`` when one is given. Each file is read once."""
-    feats = data["features"] if condition is None else data["robustness"][condition]
+    at each SNR of ``snrs`` (model.noisy_view of their features and their audio's frame powers).
+    Each file is read once."""
     views = {snr: [] for snr in snrs}
     for i in idx:
-        y = waveform(data, i)
-        if condition is not None:  # the same distortion as the stored robustness features
-            y = augment.apply_condition(y, condition, augment.seed_for(data["path"][i], -1))
-        power = audio.frame_power(y)
+        power = frame_power(data, i)
         for snr in snrs:
-            views[snr].append(model_lib.noisy_view(feats[i], power, snr))
+            views[snr].append(model_lib.noisy_view(data["features"][i], power, snr))
     return {snr: predict(arch, net, v) for snr, v in views.items()}
+
+
+def view_probs(arch, net, data, idx, noise_db=None, warps=(), condition=None):
+    """Probabilities (len(idx), n_emotions) of files ``idx`` as a model with this test-time noise
+    (an SNR or None) and these test-time warps predicts them (the views of model.clip_views), made
+    from their stored features (those of a robustness ``condition`` when one is given) and, for
+    the noisy copy, their audio's frame powers."""
+    feats = data["features"] if condition is None else data["robustness"][condition]
+    views = []
+    for i in idx:
+        own = [feats[i]]
+        if noise_db is not None:
+            own.append(model_lib.noisy_view(feats[i], frame_power(data, i, condition), noise_db))
+        views.append(model_lib.warped_views(own, warps))
+    return predict(arch, net, views)
+
+
+def choose_test_time_warps(arch, net, data, held, noise_db, unwarped):
+    """Choose, after the test-time noise ``noise_db``, whether our model also averages in the
+    warped views (model.TEST_TIME_WARPS), on the held-out files ``held`` (never test files).
+
+    unwarped: their probabilities with that noise and no warps. Returns (the chosen warps, a tuple,
+    or None, {"none" or the warps as text: held-out accuracy}, the held-out probabilities of the
+    choice). The warps win only when strictly more accurate.
+    """
+    labels = data["labels"][held]
+    warps = tuple(model_lib.TEST_TIME_WARPS)
+    warped = view_probs(arch, net, data, held, noise_db, warps)
+    accuracy = {warps_text(None): float(np.mean(unwarped.argmax(1) == labels)),
+                warps_text(warps): float(np.mean(warped.argmax(1) == labels))}
+    if accuracy[warps_text(warps)] > accuracy[warps_text(None)]:
+        return warps, accuracy, warped
+    return None, accuracy, unwarped
 
 
 def choose_test_time_noise(arch, net, data, held, clean):
@@ -471,7 +511,9 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     Returns a dict: test probabilities (calibrated by the temperature fitted on ``held`` when
     FIT_TEMPERATURE is set), raw probabilities, the clips' own probabilities without test-time
     noise ("single"), the test-time noise chosen on ``held`` and each option's held-out accuracy,
-    the test probabilities of every test-time noise option, each tower's own probabilities,
+    the test probabilities of every test-time noise option (without warps), the test-time warps
+    chosen on ``held`` after the noise and their held-out accuracy, the test probabilities of the
+    chosen noise without warps ("unwarped") and with them ("warped"), each tower's own probabilities,
     robustness-condition probabilities, the temperature applied and the one fitted, the epochs
     used, and the seconds it took to train and predict.
     """
@@ -479,28 +521,33 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     start = time.perf_counter()
     net = fold_model(arch, trained)  # the same model whether it was trained now or read back
     feats, labels = data["features"], data["labels"]
-    fitted, noise_db, held_accuracy = 1.0, None, {}
+    fitted, noise_db, held_accuracy, warps, held_warp_accuracy = 1.0, None, {}, None, {}
+    test_warps = tuple(model_lib.TEST_TIME_WARPS) if arch != "seed" else ()
     if held is not None:
         val_probs = predict(arch, net, [feats[i] for i in held])
         if arch != "seed":
             noise_db, held_accuracy, val_probs = choose_test_time_noise(arch, net, data, held, val_probs)
+        if test_warps:
+            warps, held_warp_accuracy, val_probs = choose_test_time_warps(arch, net, data, held, noise_db,
+                                                                          val_probs)
         fitted = fit_temperature(val_probs, labels[held])
     temperature = fitted if FIT_TEMPERATURE else 1.0
     test_feats = [feats[i] for i in test]
     single = predict(arch, net, test_feats)
     snrs = model_lib.TEST_TIME_NOISE_DB if arch != "seed" else ()
     options = {snr: (single + p) / 2 for snr, p in noisy_view_probs(arch, net, data, test, snrs).items()}
-    raw = single if noise_db is None else options[noise_db]
+    unwarped = single if noise_db is None else options[noise_db]
+    warped = view_probs(arch, net, data, test, noise_db, test_warps) if test_warps else None
+    raw = unwarped if warps is None else warped
     out = {"raw": raw, "probs": model_lib.calibrate(raw, temperature), "single": single,
            "test_time_noise_db": noise_db, "held_accuracy": held_accuracy, "options": options,
+           "test_time_warps": warps, "held_warp_accuracy": held_warp_accuracy,
+           "unwarped": unwarped, "warped": warped,
            "temperature": temperature, "fitted_temperature": fitted, "epochs": trained["epochs"],
            "conditions": {}, "towers": {name: predict(arch, tower, test_feats)
                                         for name, tower in model_lib.towers(net).items()}}
-    for c, cond_feats in (data.get("robustness") or {}).items():
-        p = predict(arch, net, [cond_feats[i] for i in test])
-        if noise_db is not None:  # the model as it predicts: with its test-time noisy copy
-            p = (p + noisy_view_probs(arch, net, data, test, (noise_db,), condition=c)[noise_db]) / 2
-        out["conditions"][c] = p
+    for c in data.get("robustness") or {}:  # the model as it predicts: with its test-time views
+        out["conditions"][c] = view_probs(arch, net, data, test, noise_db, warps or (), condition=c)
     out["seconds"] = round(trained["train_seconds"] + time.perf_counter() - start, 1)
     return out
 
@@ -510,12 +557,21 @@ def noise_db_text(snr_db):
     return "none" if snr_db is None else f"{snr_db:g} dB"
 
 
+def warps_text(warps):
+    """"none" or "0.9,1.1": a test-time warps choice in words."""
+    return "none" if not warps else ",".join(f"{w:g}" for w in warps)
+
+
 def noise_text(run):
-    """The test-time noise a run chose and why, for the log ("" for the seed's model)."""
-    if not run.get("options"):  # no test-time noise was tried
-        return ""
-    held = ", ".join(f"{noise_db_text(snr)} {a:.3f}" for snr, a in run["held_accuracy"].items())
-    return f"test-time noise {noise_db_text(run['test_time_noise_db'])} (held-out accuracy {held}), "
+    """The test-time noise and warps a run chose and why, for the log ("" for the seed's model)."""
+    text = ""
+    if run.get("options"):  # test-time noise was tried
+        held = ", ".join(f"{noise_db_text(snr)} {a:.3f}" for snr, a in run["held_accuracy"].items())
+        text += f"test-time noise {noise_db_text(run['test_time_noise_db'])} (held-out accuracy {held}), "
+    if run.get("held_warp_accuracy"):  # test-time warps were tried
+        held = ", ".join(f"{w} {a:.3f}" for w, a in run["held_warp_accuracy"].items())
+        text += f"test-time warps {warps_text(run['test_time_warps'])} (held-out accuracy {held}), "
+    return text
 
 
 def protocol_random(arch, data, seed=SEED, log=print, cache=None, settings=None):
@@ -629,6 +685,10 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
             r["test_time_noise_options"] = {
                 f"{snr:g}": scores(labels, np.concatenate([x["options"][snr] for x in runs]).argmax(1), corpora)
                 for snr in runs[0]["options"]}
+        if runs[0].get("warped") is not None:  # each fold's noise choice without and with the warps
+            r["test_time_warps"] = [x["test_time_warps"] for x in runs]
+            for key, name in (("unwarped", "without_test_time_warps"), ("warped", "always_test_time_warps")):
+                r[name] = scores(labels, np.concatenate([x[key] for x in runs]).argmax(1), corpora)
         if runs[0]["towers"]:  # each tower of the ensemble alone, scored like the ensemble
             r["towers"] = {name: scores(labels, np.concatenate([x["towers"][name] for x in runs]).argmax(1),
                                         corpora) for name in runs[0]["towers"]}
@@ -654,9 +714,18 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
                 y = labels[start:start + len(run["single"])]
                 start += len(y)
                 log(f"[{arch}] protocol ({p}) fold of {len(y)} files: clip alone "
-                    f"{np.mean(run['single'].argmax(1) == y):.3f}, as chosen ({noise_db_text(run['test_time_noise_db'])}) "
-                    f"{np.mean(run['raw'].argmax(1) == y):.3f}, " + ", ".join(
-                        f"always {snr:g} dB {np.mean(q.argmax(1) == y):.3f}" for snr, q in run["options"].items()))
+                    f"{np.mean(run['single'].argmax(1) == y):.3f}, noise as chosen ({noise_db_text(run['test_time_noise_db'])}) "
+                    f"{np.mean(run['unwarped'].argmax(1) == y):.3f}, " + ", ".join(
+                        f"always {snr:g} dB {np.mean(q.argmax(1) == y):.3f}" for snr, q in run["options"].items())
+                    + ("" if run["warped"] is None else
+                       f", warps as chosen ({warps_text(run['test_time_warps'])}) {np.mean(run['raw'].argmax(1) == y):.3f}"
+                       f", always warps {np.mean(run['warped'].argmax(1) == y):.3f}"))
+        if "test_time_warps" in r:
+            log(f"[{arch}] protocol ({p}): test-time warps chosen per fold "
+                + ", ".join(warps_text(w) for w in r["test_time_warps"])
+                + "".join(f"; {what}: " + ", ".join(f"{k} acc {v['accuracy']:.3f}" for k, v in r[key].items())
+                          for what, key in (("without them", "without_test_time_warps"),
+                                            ("always", "always_test_time_warps"))))
         for name, tower in r.get("towers", {}).items():
             log(f"[{arch}] protocol ({p}), tower {name} alone: " + ", ".join(
                 f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in tower.items()))
@@ -727,7 +796,8 @@ def write_reports(media, arch, results, history, net, summary_table):
     plt.close(fig)
 
     keep = ("scores", "recall", "ece", "temperatures", "fitted_temperatures", "test_time_noise_db",
-            "without_test_time_noise", "test_time_noise_options", "robustness", "towers", "epochs", "seconds")
+            "without_test_time_noise", "test_time_noise_options", "test_time_warps", "without_test_time_warps",
+            "always_test_time_warps", "robustness", "towers", "epochs", "seconds")
     metrics = {a: {p: {k: r[k] for k in keep if k in r} for p, r in res.items()}
                for a, res in results.items()}
     metrics["shipped"] = arch
@@ -837,24 +907,37 @@ def summary(results):
                 per = _per_corpus(s)
                 rows.append(f"| {arch} | {name} alone | {s['all']['accuracy']:.3f} | {s['all']['macro_f1']:.3f} "
                             f"| {per[0]} | {per[1]} |")
+    def cell(s):
+        return f"{s['all']['accuracy']:.3f} ({' / '.join(f'{x:.3f}' for x in _per_corpus_accuracy(s))})"
+
     noisy = {(a, p): r for a, res in results.items() for p, r in res.items() if "without_test_time_noise" in r}
     if noisy:
         rows += ["", "Test-time noise: each fold chose, on its held-out speakers, whether to average every "
                  "clip's probabilities with those of a copy with white noise added (and at which SNR). "
-                 "The accuracy of the model as chosen, without the noisy copy, and with each SNR on "
+                 "The accuracy of the noise as chosen, without the noisy copy, and with each SNR on "
                  "every fold (these last columns are read off the test speakers, so they only show what "
-                 "the choice cost or gained; nothing was chosen by them):", "",
+                 "the choice cost or gained; nothing was chosen by them); all without test-time warps:", "",
                  "| model | protocol | chosen per fold | as chosen | without | "
                  + " | ".join(f"always {snr} dB" for snr in next(iter(noisy.values()))["test_time_noise_options"])
                  + " |", "|---|---|---|---|---|" + "---|" * len(next(iter(noisy.values()))["test_time_noise_options"])]
-        def cell(s):
-            return f"{s['all']['accuracy']:.3f} ({' / '.join(f'{x:.3f}' for x in _per_corpus_accuracy(s))})"
-
         for (arch, p), r in noisy.items():
             rows.append(f"| {arch} | {names[p]} | " + ", ".join(
                 noise_db_text(n).removesuffix(" dB") for n in r["test_time_noise_db"])
-                + f" | {cell(r['scores'])} | {cell(r['without_test_time_noise'])} | "
+                + f" | {cell(r.get('without_test_time_warps', r['scores']))} | {cell(r['without_test_time_noise'])} | "
                 + " | ".join(cell(o) for o in r["test_time_noise_options"].values()) + " |")
+        rows += ["", "(accuracy overall, then RAVDESS / TESS in brackets)"]
+    warped = {(a, p): r for a, res in results.items() for p, r in res.items() if "test_time_warps" in r}
+    if warped:
+        rows += ["", "Test-time warps: after the noise, each fold chose on its held-out speakers whether to "
+                 "also average in every view (the clip, and its noisy copy if chosen) with its frequency "
+                 "axis warped by each factor (a shorter or longer vocal tract). The accuracy as chosen, "
+                 "without the warps, and with them on every fold (read off the test speakers, as above):", "",
+                 "| model | protocol | chosen per fold | as chosen | without warps | always warps |",
+                 "|---|---|---|---|---|---|"]
+        for (arch, p), r in warped.items():
+            rows.append(f"| {arch} | {names[p]} | " + "; ".join(warps_text(w) for w in r["test_time_warps"])
+                        + f" | {cell(r['scores'])} | {cell(r['without_test_time_warps'])} | "
+                        f"{cell(r['always_test_time_warps'])} |")
         rows += ["", "(accuracy overall, then RAVDESS / TESS in brackets)"]
     if any("robustness" in r for r in b.values()):
         rows += ["", "Accuracy under protocol (b) with the test audio distorted:", "",
@@ -892,7 +975,8 @@ def update_readme(readme, media=MEDIA_DIR, model_dir=MODEL_DIR):
              f"({trained.get('examples', trained.get('files'))} examples with the augmented copies) for "
              f"{epochs_text(trained.get('epochs'))} epochs in {trained.get('seconds', 0) / 60:.1f} min, calibration "
              f"temperature {meta['temperature']:.2f}, test-time noise "
-             f"{noise_db_text(meta['input'].get('test_time_noise_db'))}. Run times on 2 cores (training and prediction, summed "
+             f"{noise_db_text(meta['input'].get('test_time_noise_db'))}, test-time warps "
+             f"{warps_text(meta['input'].get('test_time_warps'))}. Run times on 2 cores (training and prediction, summed "
              f"over the folds): {timing}.")
     text = Path(readme).read_text()
     head, rest = text.split(README_START)
@@ -905,6 +989,13 @@ def shipped_test_time_noise(per_fold):
     held-out speakers (ties: no copy, then the quieter noise), from their list (None: none)."""
     order = [None] + sorted(model_lib.TEST_TIME_NOISE_DB, reverse=True)
     return max(order, key=lambda snr: (per_fold.count(snr), -order.index(snr)))
+
+
+def shipped_test_time_warps(per_fold):
+    """The shipped model's test-time warps: those of model.TEST_TIME_WARPS when more than half of
+    the protocol (b) folds chose them on their held-out speakers, else None (none)."""
+    chosen = sum(w is not None for w in per_fold)
+    return tuple(model_lib.TEST_TIME_WARPS) if model_lib.TEST_TIME_WARPS and 2 * chosen > len(per_fold) else None
 
 
 def main(argv=None):
@@ -930,6 +1021,10 @@ def main(argv=None):
                              "held-out speakers, or none (default "
                              f"{','.join(f'{x:g}' for x in model_lib.TEST_TIME_NOISE_DB) or 'none'}; "
                              "see model.TEST_TIME_NOISE_DB)")
+    parser.add_argument("--test-time-warps", default=None, metavar="F[,F]",
+                        help="warp factors of the views each fold may also average in, chosen on its held-out "
+                             "speakers after the noise, or none (default "
+                             f"{warps_text(model_lib.TEST_TIME_WARPS)}; see model.TEST_TIME_WARPS)")
     parser.add_argument("--folds", default=None,
                         help="quick experiments only: comma-separated protocol (b) folds to run (0-7)")
     parser.add_argument("--fold-cache", type=Path, default=None, metavar="DIR",
@@ -971,6 +1066,17 @@ def main(argv=None):
             parser.error(f"--test-time-noise: use none, or distinct SNRs in dB from -10 to 60, "
                          f"comma-separated (got {args.test_time_noise})")
         model_lib.TEST_TIME_NOISE_DB = snrs
+    if args.test_time_warps == "none":
+        model_lib.TEST_TIME_WARPS = ()
+    elif args.test_time_warps is not None:
+        try:
+            warps = tuple(float(x) for x in args.test_time_warps.split(","))
+        except ValueError:
+            warps = ()
+        if not warps or not all(0.7 <= w <= 1.4 and w != 1 for w in warps) or len(set(warps)) != len(warps):
+            parser.error(f"--test-time-warps: use none, or distinct factors from 0.7 to 1.4 other than 1, "
+                         f"comma-separated (got {args.test_time_warps})")
+        model_lib.TEST_TIME_WARPS = warps
 
     only_folds = {int(f) for f in args.folds.split(",")} if args.folds else None
     if args.score_predictions:
@@ -1012,11 +1118,12 @@ def main(argv=None):
     # The shipped model: all files, for as many epochs and with the temperature that early
     # stopping and calibration on held-out speakers chose under protocol (b).
     chosen = results.get(args.arch, {}).get("b")
-    epochs, temperature, noise_db = EPOCHS[args.arch], 1.0, None
+    epochs, temperature, noise_db, warps = EPOCHS[args.arch], 1.0, None, None
     if chosen and args.arch != "seed":
         epochs = {name: int(np.median([e[name] for e in chosen["epochs"]])) for name in chosen["epochs"][0]}
         temperature = float(np.median(chosen["temperatures"]))
         noise_db = shipped_test_time_noise(chosen["test_time_noise_db"])
+        warps = shipped_test_time_warps(chosen.get("test_time_warps", []))
     t = time.perf_counter()
     feats, labels, corpora = training_set(args.arch, data, np.arange(len(data["labels"])))
     net, history, _ = fit(args.arch, feats, labels, corpora=corpora, epochs=epochs)
@@ -1027,12 +1134,12 @@ def main(argv=None):
     if results.get(args.arch):
         extra["evaluation"] = {p: r["scores"] for p, r in results[args.arch].items()}
     model_lib.save(net, args.model_dir, arch=args.arch, temperature=temperature,
-                   test_time_noise_db=noise_db, extra=extra)
+                   test_time_noise_db=noise_db, test_time_warps=warps, extra=extra)
     write_reports(args.media_dir, args.arch, results, history, net, table)
     write_predictions(args.media_dir / PREDICTIONS_FILE, data, results)
     print(f"shipped {args.arch} model trained on {len(labels)} examples ({len(data['labels'])} files) "
           f"for {epochs_text(epochs)} epochs in {train_seconds:.0f} s, temperature {temperature:.2f}, "
-          f"test-time noise {noise_db_text(noise_db)} -> "
+          f"test-time noise {noise_db_text(noise_db)}, warps {warps_text(warps)} -> "
           f"{args.model_dir / model_lib.MODEL_FILE}; reports in {args.media_dir}/; "
           f"total {time.perf_counter() - start:.0f} s")
     if args.update_readme:
