@@ -235,6 +235,15 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
     assert metrics["seed"]["b"]["test_time_noise_db"] == [None] * 4
     assert "without_test_time_noise" not in metrics["seed"]["b"]
     assert "| cnn | (b) unseen speakers | " + ", ".join("none" if c is None else f"{c:g}" for c in chosen) in text
+    # Test-time warps (tried by default, after the noise): the same.
+    warps = metrics["cnn"]["b"]["test_time_warps"]
+    assert len(warps) == 4 and all(w is None or w == [0.9, 1.1] for w in warps)
+    shipped = neural_network.shipped_test_time_warps([None if w is None else tuple(w) for w in warps])
+    assert meta["input"]["test_time_warps"] == (None if shipped is None else list(shipped))
+    assert "test_time_warps" not in metrics["seed"]["b"]
+    for key in ("without_test_time_warps", "always_test_time_warps"):
+        assert set(metrics["cnn"]["b"][key]) == {"all", "RAVDESS", "TESS"}
+    assert "| cnn | (b) unseen speakers | " + "; ".join("none" if w is None else "0.9,1.1" for w in warps) in text
     # Every file's protocol (b) probabilities, once per model, agreeing with the scores.
     import csv
     with open(tmp_path / "media" / neural_network.PREDICTIONS_FILE, newline="") as f:
@@ -282,6 +291,7 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     data["robustness"] = load_companion(small_features, ROBUSTNESS_NAME, data)
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())  # every clip alone first
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
     cache = tmp_path / "cache"
     first = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
     assert sorted(p.name for p in cache.iterdir()) == ["cnn-b-fold6.joblib"]
@@ -300,7 +310,14 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     np.testing.assert_array_equal(noisy["b"]["without_test_time_noise"]["all"]["accuracy"],
                                   first["b"]["scores"]["all"]["accuracy"])
     assert set(noisy["b"]["test_time_noise_options"]) == {"10"}
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", (0.9, 1.1))  # and its warped views
+    warped = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
+    # The same kept model makes the same noise choice; without the warps it scores as before.
+    assert warped["b"]["test_time_noise_db"] == noisy["b"]["test_time_noise_db"]
+    assert warped["b"]["without_test_time_warps"] == noisy["b"]["scores"]
+    assert set(warped["b"]["always_test_time_warps"]) == {"all", "TESS"}  # fold 6 is TESS's OAF
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
     # Another recipe, or other features, never reuses the kept fold.
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 2)
     with pytest.raises(neural_network.FoldCacheError, match="epochs differ"):
@@ -337,6 +354,10 @@ def test_unknown_tower_or_bad_input_floor_is_refused_in_one_line(tmp_path):
     for bad in ("20,loud", "20,20", "90"):
         result = run_script("neural_network.py", "--test-time-noise", bad, "--model-dir", tmp_path / "model")
         assert result.returncode == 2 and "--test-time-noise: use none, or distinct SNRs" in result.stderr
+        assert bad in result.stderr and not (tmp_path / "model").exists()
+    for bad in ("0.9,wide", "1", "0.9,0.9", "2"):
+        result = run_script("neural_network.py", "--test-time-warps", bad, "--model-dir", tmp_path / "model")
+        assert result.returncode == 2 and "--test-time-warps: use none, or distinct factors" in result.stderr
         assert bad in result.stderr and not (tmp_path / "model").exists()
 
 

@@ -1,5 +1,6 @@
-"""Test-time noise (issue 3): a model may predict each clip as the average over the clip and a
-copy of it with white noise added, chosen on held-out speakers and saved with the model."""
+"""Test-time views (issue 3): a model may predict each clip as the average over the clip, a copy
+of it with white noise added, and both warped in frequency, each chosen on held-out speakers and
+saved with the model."""
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from create_features import load_features
 CLIP = "RAVDESS/Actor_01/03-01-05-02-01-01-01.flac"
 # The SNRs tried here (model.TEST_TIME_NOISE_DB's default, named so that these tests keep them).
 SNRS = (20.0, 10.0)
+# The warp factors tried here (model.TEST_TIME_WARPS's default).
+WARPS = (0.9, 1.1)
 
 
 @pytest.fixture
@@ -114,6 +117,7 @@ def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_
     """Stand-in (a mock, named as such): the noisy copies' probabilities are made perfect for the
     test files and useless for the held-out files, so a choice read off the test files would pick
     noise; the real choice must not."""
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())  # the noise alone decides what is predicted
     data = load_features(small_features)
     folds = neural_network.speaker_folds(data)
     test = np.flatnonzero(folds == 0)
@@ -152,6 +156,7 @@ def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_
 
 def test_without_snrs_to_try_every_clip_is_predicted_alone(small_features, monkeypatch):
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())  # as --test-time-noise none sets it
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())  # as --test-time-warps none sets it
     data = load_features(small_features)
     folds = neural_network.speaker_folds(data)
     test, held = np.flatnonzero(folds == 6), np.flatnonzero(folds == 0)
@@ -160,6 +165,7 @@ def test_without_snrs_to_try_every_clip_is_predicted_alone(small_features, monke
     data["robustness"] = None
     run = neural_network.run_fold("cnn", data, train, test, held)
     assert run["test_time_noise_db"] is None and run["options"] == {}
+    assert run["test_time_warps"] is None and run["warped"] is None and run["held_warp_accuracy"] == {}
     np.testing.assert_array_equal(run["raw"], run["single"])
     assert neural_network.noise_text(run) == ""
 
@@ -179,3 +185,104 @@ def test_noisy_copies_need_the_audio_and_say_so_when_it_is_gone(small_features, 
     data["dataset"] = str(tmp_path / "gone")
     with pytest.raises(FeaturesError, match="gone.*download_data.py"):
         neural_network.waveform(data, 0)
+
+
+# ----------------------------------------------------------------------------- test-time warps
+
+def test_warped_views_follow_the_views_each_warped_by_every_factor():
+    y = audio.load_audio(real_file(CLIP))
+    clean, copy = model_lib.clip_views(y, 20.0)
+    views = model_lib.clip_views(y, 20.0, WARPS)
+    assert len(views) == 6 and len(model_lib.clip_views(y, None, WARPS)) == 3
+    np.testing.assert_array_equal(views[0], clean)
+    np.testing.assert_array_equal(views[1], copy)
+    for k, (view, w) in enumerate([(v, w) for v in (clean, copy) for w in WARPS]):
+        np.testing.assert_array_equal(views[2 + k], model_lib.warp_bands(view, w))
+        assert views[2 + k].shape == view.shape and not np.allclose(views[2 + k], view, atol=0.1)
+    # A shorter vocal tract (factor above 1) moves the spectrum up: the mel band with the most
+    # energy over the clip moves up, a longer one's moves down.
+    peak = {w: int(np.argmax(model_lib.warp_bands(clean, w).mean(axis=0))) for w in (0.9, 1.0, 1.1)}
+    assert peak[0.9] <= peak[1.0] <= peak[1.1] and peak[0.9] < peak[1.1]
+    assert model_lib.warped_views([clean], ()) == [clean]
+
+
+def test_saved_warps_make_every_prediction_path_average_all_the_views(trained, tmp_path):
+    net, data = trained
+    model_lib.save(net, tmp_path / "plain", arch="cnn")
+    model_lib.save(net, tmp_path / "views", arch="cnn", test_time_noise_db=20.0, test_time_warps=WARPS)
+    plain, views = model_lib.load(tmp_path / "plain"), model_lib.load(tmp_path / "views")
+    assert plain.warps == () and views.warps == WARPS and views.noise_db == 20.0
+    assert model_lib.read_meta(tmp_path / "views")["input"]["test_time_warps"] == list(WARPS)
+    assert model_lib.read_meta(tmp_path / "plain")["input"]["test_time_warps"] is None
+    idx = [0, 40, len(data["path"]) - 1]
+    clips = [DATASETS / data["path"][i] for i in idx]
+    for path in clips:
+        y = audio.load_audio(path)
+        each = [plain.predict_features([v])[0] for v in model_lib.clip_views(y, 20.0, WARPS)]
+        got = views.predict_file(path)
+        np.testing.assert_allclose([got[e] for e in views.emotions], np.mean(each, axis=0), atol=1e-6)
+        assert not np.allclose(np.mean(each, axis=0), np.mean(each[:2], axis=0), atol=1e-4)
+    # The evaluation scores exactly what the shipped model computes.
+    evaluated = neural_network.view_probs("cnn", net, data, idx, 20.0, WARPS)
+    for path, row in zip(clips, evaluated):
+        got = views.predict_file(path)
+        np.testing.assert_allclose(row, [got[e] for e in views.emotions], atol=1e-5)
+    # A model saved before warps existed (no key in its metadata) predicts without them.
+    meta = dict(views.meta, input={k: v for k, v in views.meta["input"].items() if k != "test_time_warps"})
+    assert model_lib.Predictor(net, meta).warps == ()
+
+
+def test_warps_are_chosen_on_the_held_out_speakers_never_the_test_speakers(small_features, monkeypatch):
+    """Stand-in (a mock, named as such): the warped views' probabilities are made perfect for the
+    test files and useless for the held-out files, so a choice read off the test files would take
+    the warps; the real choice must not."""
+    monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", WARPS)
+    data = load_features(small_features)
+    folds = neural_network.speaker_folds(data)
+    test = np.flatnonzero(folds == 0)
+    held = np.flatnonzero(folds == neural_network.validation_fold(0, set(folds.tolist())))
+    train = np.flatnonzero(~np.isin(np.arange(len(folds)), np.concatenate([test, held])))
+    n = len(model_lib.EMOTIONS)
+    labels = data["labels"]
+    calls = []
+
+    def stand_in(arch, net, data, idx, noise_db=None, warps=(), condition=None):
+        calls.append(warps)
+        idx = np.asarray(idx)
+        right = np.eye(n)[labels[idx]]
+        return right if set(idx) <= set(test) else np.roll(right, 1, axis=1)
+
+    monkeypatch.setattr(neural_network, "view_probs", stand_in)
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    data["robustness"] = None
+    run = neural_network.run_fold("cnn", data, train, test, held)
+    assert calls == [WARPS, WARPS]  # held-out files, then test files
+    assert run["test_time_warps"] is None and set(run["held_warp_accuracy"]) == {"none", "0.9,1.1"}
+    np.testing.assert_array_equal(run["raw"], run["unwarped"])
+    np.testing.assert_array_equal(run["unwarped"], run["single"])
+    assert np.mean(run["warped"].argmax(1) == labels[test]) == 1.0  # scored beside, would have won
+
+    # Now the held-out files' warped views are perfect: the warps are chosen, and their
+    # probabilities are what the temperature is fitted on.
+    def helpful(arch, net, data, idx, noise_db=None, warps=(), condition=None):
+        return np.eye(n)[labels[np.asarray(idx)]]
+
+    monkeypatch.setattr(neural_network, "view_probs", helpful)
+    unwarped = np.full((len(held), n), 1.0 / n)
+    chosen, accuracy, probs = neural_network.choose_test_time_warps("cnn", None, data, held, None, unwarped)
+    assert chosen == WARPS and accuracy == {"none": pytest.approx(np.mean(labels[held] == 0)), "0.9,1.1": 1.0}
+    np.testing.assert_array_equal(probs, np.eye(n)[labels[held]])
+    # A tie keeps the views as they were: warps cost model calls, so they must win.
+    chosen, _, probs = neural_network.choose_test_time_warps("cnn", None, data, held, None, np.eye(n)[labels[held]])
+    assert chosen is None
+
+
+def test_shipped_warps_are_those_more_than_half_the_folds_chose(monkeypatch):
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", WARPS)
+    pick = neural_network.shipped_test_time_warps
+    assert pick([WARPS, WARPS, None]) == WARPS
+    assert pick([WARPS, None]) is None  # a tie: none
+    assert pick([None, None, WARPS]) is None and pick([]) is None
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())  # --test-time-warps none
+    assert pick([WARPS, WARPS]) is None
