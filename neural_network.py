@@ -668,7 +668,7 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
         preds = probs.argmax(1)
         r = {"scores": scores(labels, preds, corpora),
              "recall": dict(zip(corpus.EMOTIONS, recall_score(
-                 labels, preds, labels=range(len(corpus.EMOTIONS)), average=None, zero_division=0).round(4).tolist())),
+                 labels, preds, labels=range(len(corpus.EMOTIONS)), average=None, zero_division=0).tolist())),
              "ece": {"uncalibrated": expected_calibration_error(raw, labels),
                      "calibrated": expected_calibration_error(probs, labels),
                      "fitted_temperature": expected_calibration_error(np.concatenate(
