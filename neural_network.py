@@ -998,6 +998,18 @@ def shipped_test_time_warps(per_fold):
     return tuple(model_lib.TEST_TIME_WARPS) if model_lib.TEST_TIME_WARPS and 2 * chosen > len(per_fold) else None
 
 
+def option_numbers(text, allowed):
+    """A command-line list of test-time settings: "none" -> (); "20,10" -> (20.0, 10.0) when every
+    number is ``allowed`` and none repeats; None for anything else."""
+    if text == "none":
+        return ()
+    try:
+        numbers = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        return None
+    return numbers if all(allowed(x) for x in numbers) and len(set(numbers)) == len(numbers) else None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
@@ -1055,25 +1067,15 @@ def main(argv=None):
             parser.error(f"--dynamic-range-db: use a number of dB above 0 and below 200 (got {args.dynamic_range_db:g})")
         model_lib.DYNAMIC_RANGE_DB = args.dynamic_range_db
 
-    if args.test_time_noise == "none":
-        model_lib.TEST_TIME_NOISE_DB = ()
-    elif args.test_time_noise is not None:
-        try:
-            snrs = tuple(float(x) for x in args.test_time_noise.split(","))
-        except ValueError:
-            snrs = ()
-        if not snrs or not all(-10 <= x <= 60 for x in snrs) or len(set(snrs)) != len(snrs):
+    if args.test_time_noise is not None:
+        snrs = option_numbers(args.test_time_noise, lambda x: -10 <= x <= 60)
+        if snrs is None:
             parser.error(f"--test-time-noise: use none, or distinct SNRs in dB from -10 to 60, "
                          f"comma-separated (got {args.test_time_noise})")
         model_lib.TEST_TIME_NOISE_DB = snrs
-    if args.test_time_warps == "none":
-        model_lib.TEST_TIME_WARPS = ()
-    elif args.test_time_warps is not None:
-        try:
-            warps = tuple(float(x) for x in args.test_time_warps.split(","))
-        except ValueError:
-            warps = ()
-        if not warps or not all(0.7 <= w <= 1.4 and w != 1 for w in warps) or len(set(warps)) != len(warps):
+    if args.test_time_warps is not None:
+        warps = option_numbers(args.test_time_warps, lambda w: 0.7 <= w <= 1.4 and w != 1)
+        if warps is None:
             parser.error(f"--test-time-warps: use none, or distinct factors from 0.7 to 1.4 other than 1, "
                          f"comma-separated (got {args.test_time_warps})")
         model_lib.TEST_TIME_WARPS = warps

@@ -113,16 +113,22 @@ def test_saved_choice_makes_every_prediction_path_average_the_clip_and_its_noisy
         np.testing.assert_allclose(row, plain.predict_features([model_lib.clip_views(y, 10.0)[1]])[0], atol=1e-6)
 
 
+def fold_zero(features):
+    """The small subset's features and protocol (b)'s fold 0 in it: (data, train, held, test) indices."""
+    data = load_features(features)
+    folds = neural_network.speaker_folds(data)
+    test = np.flatnonzero(folds == 0)
+    held = np.flatnonzero(folds == neural_network.validation_fold(0, set(folds.tolist())))
+    train = np.flatnonzero(~np.isin(np.arange(len(folds)), np.concatenate([test, held])))
+    return data, train, held, test
+
+
 def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_features, monkeypatch, tried):
     """Stand-in (a mock, named as such): the noisy copies' probabilities are made perfect for the
     test files and useless for the held-out files, so a choice read off the test files would pick
     noise; the real choice must not."""
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())  # the noise alone decides what is predicted
-    data = load_features(small_features)
-    folds = neural_network.speaker_folds(data)
-    test = np.flatnonzero(folds == 0)
-    held = np.flatnonzero(folds == neural_network.validation_fold(0, set(folds.tolist())))
-    train = np.flatnonzero(~np.isin(np.arange(len(folds)), np.concatenate([test, held])))
+    data, train, held, test = fold_zero(small_features)
     n = len(model_lib.EMOTIONS)
     labels = data["labels"]
 
@@ -238,11 +244,7 @@ def test_warps_are_chosen_on_the_held_out_speakers_never_the_test_speakers(small
     the warps; the real choice must not."""
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", WARPS)
-    data = load_features(small_features)
-    folds = neural_network.speaker_folds(data)
-    test = np.flatnonzero(folds == 0)
-    held = np.flatnonzero(folds == neural_network.validation_fold(0, set(folds.tolist())))
-    train = np.flatnonzero(~np.isin(np.arange(len(folds)), np.concatenate([test, held])))
+    data, train, held, test = fold_zero(small_features)
     n = len(model_lib.EMOTIONS)
     labels = data["labels"]
     calls = []
