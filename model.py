@@ -61,9 +61,12 @@ ARCHITECTURES = ("seed", "cnn")
 # "time": over time, mel bands as channels, after averaging 10 ms frames (4: 40 ms frames);
 # "bands": over the mel axis of the window's statistics per band (mean, variance and maximum over
 #          time as 3 channels): the long-term spectrum and how much each band moves, not the timing.
-# "t40w" is "t40" with twice the filters in every block (3.5 times the weights).
+# "t40w" is "t40" with twice the filters in every block (3.5 times the weights). "t40c" is "t40"
+# with the loss weighted by emotion only, not by corpus within an emotion
+# (neural_network.TOWER_BALANCE): a second member for an ensemble with "t40".
 TOWERS = {
     "t40": ("time", 4, ((64, 5), (96, 5), (128, 3))),
+    "t40c": ("time", 4, ((64, 5), (96, 5), (128, 3))),
     "t40w": ("time", 4, ((128, 5), (192, 5), (256, 3))),
     "t20": ("time", 2, ((96, 5), (128, 5), (192, 3))),
     "bands": ("bands", 1, ((32, 5), (64, 5))),
