@@ -10,6 +10,10 @@
                                                  # our model with its input floored 60 dB below the peak
     python neural_network.py --score-predictions media/predictions_b.csv --folds 3,6,7
                                                  # the full run's models, scored on the pilot's folds
+    python neural_network.py --towers t40c --protocols b --baseline none --no-ship --predictions runs/t40c_b.csv
+    python neural_network.py --score-predictions media/predictions_b.csv,runs/t40c_b.csv
+                                                 # a pilot's probabilities; two runs, and the ensemble
+                                                 # of their models
     python neural_network.py --fold-cache runs/cache --update-readme
                                                  # keep each finished fold; run again to go on after a stop
     python neural_network.py --test-time-noise none --test-time-warps none --no-ship
@@ -657,9 +661,9 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
     results = {}
     for p in protocols:
         if p == "a":
-            idx, runs = protocol_random(arch, data, log=log, cache=cache, settings=settings)
+            idx, runs = protocol_random(arch, data, seed=SEED, log=log, cache=cache, settings=settings)
         else:
-            idx, runs = protocol_speakers(arch, data, log=log, only_folds=only_folds, cache=cache,
+            idx, runs = protocol_speakers(arch, data, seed=SEED, log=log, only_folds=only_folds, cache=cache,
                                           settings=settings)
         labels = data["labels"][idx]
         corpora = [data["corpus"][i] for i in idx]
@@ -837,35 +841,73 @@ def write_predictions(path, data, results):
         Path(path).unlink(missing_ok=True)
 
 
-def score_predictions(path, folds=None, log=print):
-    """Score a predictions CSV written by write_predictions again, on all its folds or on ``folds``
-    (a set of fold numbers): per model, accuracy and macro-F1 overall and per corpus, accuracy per
-    fold, the lowest class recall and the ECE. Lets a pilot on a few folds be compared with the
-    full run's models on the same files. Returns {model: {"scores", "folds", "recall", "ece"}}."""
+def read_predictions(path, folds=None):
+    """A predictions CSV written by write_predictions, as {model: {file path: row dict}}, on all
+    its folds or on ``folds`` (a set of fold numbers)."""
     import csv
 
-    from sklearn.metrics import recall_score
-
-    names = list(corpus.EMOTIONS)
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if folds is None or int(r["fold"]) in folds]
     out = {}
-    for arch in sorted({r["model"] for r in rows}):
-        mine = [r for r in rows if r["model"] == arch]
-        labels = np.array([names.index(r["emotion"]) for r in mine])
-        probs = np.array([[float(r[e]) for e in names] for r in mine])
-        preds = np.array([names.index(r["predicted"]) for r in mine])
-        fold = np.array([int(r["fold"]) for r in mine])
+    for r in rows:
+        out.setdefault(r["model"], {})[r["path"]] = r
+    return out
+
+
+def score_predictions(paths, folds=None, log=print):
+    """Score predictions CSVs written by write_predictions again, on all their folds or on ``folds``
+    (a set of fold numbers): per model, accuracy and macro-F1 overall and per corpus, accuracy per
+    fold, the lowest class recall and the ECE. Lets a pilot on a few folds be compared with the
+    full run's models on the same files.
+
+    ``paths``: one CSV, or several from runs on the same files; then every model they all hold is
+    also scored as the ensemble of the runs: each file's probabilities averaged over the runs (what
+    a model that averages those runs' models would predict; the runs' test-time noise and warps as
+    each run chose them). Returns {name: {"scores", "folds", "recall", "ece"}}, where a name is the
+    model's for one CSV; for several, "<model> in <csv>" for each run and "<model>, mean of <n>
+    runs" for each ensemble. Raises ValueError when the runs' files differ.
+    """
+    from sklearn.metrics import recall_score
+
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    names = list(corpus.EMOTIONS)
+    runs = [read_predictions(p, folds) for p in paths]
+    scored = {}  # name -> (rows in one order, probabilities, predicted class)
+    for path, run in zip(paths, runs):
+        for arch, rows in sorted(run.items()):
+            rows = [rows[k] for k in sorted(rows)]
+            probs = np.array([[float(r[e]) for e in names] for r in rows])
+            preds = np.array([names.index(r["predicted"]) for r in rows])  # as the run scored it
+            scored[arch if len(paths) == 1 else f"{arch} in {path}"] = rows, probs, preds
+    if len(paths) > 1:
+        for arch in sorted(set.intersection(*(set(run) for run in runs))):
+            files = sorted(runs[0][arch])
+            for path, run in zip(paths[1:], runs[1:]):
+                same = sorted(run[arch]) == files and all(
+                    (run[arch][k]["emotion"], run[arch][k]["fold"]) ==
+                    (runs[0][arch][k]["emotion"], runs[0][arch][k]["fold"]) for k in files)
+                if not same:
+                    raise ValueError(f"{path}: its {arch} rows are not the files, emotions and folds of "
+                                     f"{paths[0]}'s ({len(run[arch])} rows against {len(files)}); "
+                                     "an ensemble needs runs on the same features and --folds")
+            probs = np.mean([[[float(run[arch][k][e]) for e in names] for k in files] for run in runs], axis=0)
+            scored[f"{arch}, mean of {len(runs)} runs"] = ([runs[0][arch][k] for k in files], probs,
+                                                           probs.argmax(axis=1))
+    out = {}
+    for name, (rows, probs, preds) in scored.items():
+        labels = np.array([names.index(r["emotion"]) for r in rows])
+        fold = np.array([int(r["fold"]) for r in rows])
         recall = recall_score(labels, preds, labels=range(len(names)), average=None, zero_division=0)
         present = np.unique(labels)  # a class no file of these folds has is not "never recognised"
         worst = present[np.argmin(recall[present])]
-        out[arch] = {"scores": scores(labels, preds, [r["corpus"] for r in mine]),
+        out[name] = {"scores": scores(labels, preds, [r["corpus"] for r in rows]),
                      "folds": {int(k): float(np.mean(preds[fold == k] == labels[fold == k]))
                                for k in np.unique(fold)},
                      "recall": (names[worst], float(recall[worst])),
                      "ece": expected_calibration_error(probs, labels)}
-        r = out[arch]
-        log(f"[{arch}] {Path(path).name}, {len(mine)} files: " + ", ".join(
+        r = out[name]
+        where = f"{Path(paths[0]).name}, " if len(paths) == 1 else ""
+        log(f"[{name}] {where}{len(rows)} files: " + ", ".join(
             f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in r["scores"].items())
             + "; folds " + ", ".join(f"{k}: {a:.3f}" for k, a in r["folds"].items())
             + f"; min recall {r['recall'][1]:.3f} ({r['recall'][0]}); ECE {r['ece']:.3f}")
@@ -1011,6 +1053,7 @@ def option_numbers(text, allowed):
 
 
 def main(argv=None):
+    global SEED  # --seed sets it for every run of this process
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
                         help="architecture to ship")
@@ -1022,6 +1065,9 @@ def main(argv=None):
     parser.add_argument("--model-dir", type=Path, default=MODEL_DIR, help="where to save the model")
     parser.add_argument("--media-dir", type=Path, default=MEDIA_DIR, help="where to write reports")
     parser.add_argument("--epochs", type=int, default=None, help="override the epochs of every model")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help=f"seed of every random choice: protocol (a)'s split, initial weights, "
+                             f"batches (default {SEED})")
     parser.add_argument("--towers", default=None,
                         help=f"comma-separated towers of our model ({', '.join(model_lib.TOWERS)}; "
                              f"default {','.join(model_lib.CNN_TOWERS)})")
@@ -1044,8 +1090,13 @@ def main(argv=None):
                              "settings reads it instead of training again and predicts afresh (a long run "
                              "can stop and go on, and a new test-time setting takes minutes)")
     parser.add_argument("--no-ship", action="store_true", help="evaluate only; leave model/ as it is")
-    parser.add_argument("--score-predictions", type=Path, default=None, metavar="CSV",
-                        help="only score a predictions_b.csv again (on --folds if given) and exit")
+    parser.add_argument("--predictions", type=Path, default=None, metavar="CSV",
+                        help="also write every file's protocol (b) probabilities to CSV, as "
+                             f"{MEDIA_DIR / PREDICTIONS_FILE} (with --no-ship too; for --score-predictions)")
+    parser.add_argument("--score-predictions", default=None, metavar="CSV[,CSV]",
+                        help="only score a predictions_b.csv again (on --folds if given) and exit; "
+                             "with several, comma-separated, also their ensemble (the mean of the "
+                             "runs' probabilities)")
     parser.add_argument("--update-readme", type=Path, nargs="?", const=Path("README.md"), default=None,
                         help="afterwards, rewrite the results block of this README (default README.md)")
     args = parser.parse_args(argv)
@@ -1057,6 +1108,7 @@ def main(argv=None):
     if args.epochs:
         for a in EPOCHS:
             EPOCHS[a] = args.epochs
+    SEED = args.seed
     if args.towers:
         towers = tuple(args.towers.split(","))
         if not set(towers) <= set(model_lib.TOWERS) or len(set(towers)) != len(towers):
@@ -1082,11 +1134,16 @@ def main(argv=None):
 
     only_folds = {int(f) for f in args.folds.split(",")} if args.folds else None
     if args.score_predictions:
-        if not args.score_predictions.is_file():
-            print(f"error: {args.score_predictions}: no such file; it is written by a protocol (b) run",
-                  file=sys.stderr)
+        paths = [Path(p) for p in args.score_predictions.split(",")]
+        for path in paths:
+            if not path.is_file():
+                print(f"error: {path}: no such file; it is written by a protocol (b) run", file=sys.stderr)
+                return 1
+        try:
+            score_predictions(paths, only_folds)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
             return 1
-        score_predictions(args.score_predictions, only_folds)
         return 0
 
     try:
@@ -1114,6 +1171,9 @@ def main(argv=None):
     table = summary(results) if results else ""
     if table:
         print(table)
+    if args.predictions:
+        write_predictions(args.predictions, data, results)
+        print(f"every file's protocol (b) probabilities -> {args.predictions}")
     if args.no_ship:
         return 0
 
@@ -1128,7 +1188,7 @@ def main(argv=None):
         warps = shipped_test_time_warps(chosen.get("test_time_warps", []))
     t = time.perf_counter()
     feats, labels, corpora = training_set(args.arch, data, np.arange(len(data["labels"])))
-    net, history, _ = fit(args.arch, feats, labels, corpora=corpora, epochs=epochs)
+    net, history, _ = fit(args.arch, feats, labels, corpora=corpora, epochs=epochs, seed=SEED)
     train_seconds = time.perf_counter() - t
     extra = {"trained_on": {"files": len(data["labels"]), "examples": len(labels), "epochs": epochs,
                             "seconds": round(train_seconds, 1),

@@ -201,8 +201,11 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
     result = run_script("neural_network.py", "--features", small_features, "--arch", "cnn",
                         "--baseline", "seed", "--protocols", "a,b", "--epochs", "1", "--towers", "t40,bands",
                         "--model-dir", tmp_path / "model", "--media-dir", tmp_path / "media",
-                        "--update-readme", readme)
+                        "--update-readme", readme, "--predictions", tmp_path / "copy_b.csv")
     assert result.returncode == 0, result.stderr
+    # --predictions writes the probabilities media/ gets (and, with --no-ship, the only copy).
+    copy = (tmp_path / "copy_b.csv").read_bytes()
+    assert copy == (tmp_path / "media" / neural_network.PREDICTIONS_FILE).read_bytes() and copy.count(b"\n") > 1
     text = readme.read_text()
     assert "old numbers" not in text and text.startswith("# Title") and text.endswith("## Next\n")
     assert "| cnn | (b) unseen speakers |" in text and "Shipped model: `cnn`" in text
@@ -328,6 +331,16 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
         neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
     monkeypatch.undo()
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    # Another seed (--seed) is another run: the kept fold is refused, and a new one trains another model.
+    monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
+    monkeypatch.setattr(neural_network, "SEED", neural_network.SEED + 1)
+    with pytest.raises(neural_network.FoldCacheError, match=r"\(seed differ\)"):
+        neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
+    other = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6})
+    assert not np.allclose(other["b"]["probs"], first["b"]["probs"], atol=1e-3)
+    monkeypatch.undo()
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
     data["features"][0] = data["features"][0] + 1.0
     with pytest.raises(neural_network.FoldCacheError, match="data_sha256 differ"):
         neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
@@ -339,6 +352,10 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {cache / 'cnn-b-fold6.joblib'}: kept from")
     assert (cache / "cnn-b-fold6.joblib").read_bytes() == kept and not (tmp_path / "model").exists()
+    result = run_script("neural_network.py", "--features", small_features, "--protocols", "b",
+                        "--baseline", "none", "--folds", "6", "--epochs", "1", "--seed", "43",
+                        "--fold-cache", cache, "--no-ship", "--media-dir", tmp_path / "media")
+    assert result.returncode == 1 and "(seed differ)" in result.stderr.strip().splitlines()[-1]
     (cache / "cnn-b-fold6.joblib").write_bytes(kept[:1000])
     with pytest.raises(neural_network.FoldCacheError, match="corrupted fold cache file"):
         neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
@@ -415,3 +432,52 @@ def test_unreadable_corpus_files_are_skipped_and_counted(tmp_path):
     assert len(data["skipped"]) == 2
     assert sorted(p.name for p in out.parent.iterdir()) == ["augmented.joblib", "features.joblib",
                                                             "robustness.joblib"]
+
+
+def _write_predictions_csv(path, rows):
+    """A predictions CSV as write_predictions writes it: rows of (model, fold, corpus, path, emotion,
+    probabilities in corpus.EMOTIONS order)."""
+    import csv
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["model", "fold", "corpus", "speaker", "path", "emotion", "predicted"] + list(corpus.EMOTIONS))
+        for model, fold, corpus_name, file, emotion, probs in rows:
+            out.writerow([model, fold, corpus_name, "S", file, emotion, corpus.EMOTIONS[int(np.argmax(probs))]]
+                         + [f"{p:.4f}" for p in probs])
+
+
+def test_score_predictions_scores_the_ensemble_of_two_runs(tmp_path):
+    # Two runs on the same 3 files. Each is right on one file only; on the other two it hesitates
+    # between the truth and a different wrong emotion per run, so their mean is right on all three.
+    e = list(corpus.EMOTIONS)
+
+    def probs(**weights):
+        p = np.full(len(e), 0.01)
+        for name, w in weights.items():
+            p[e.index(name)] = w
+        return p / p.sum()
+
+    first = [("cnn", 0, "RAVDESS", "a.flac", "angry", probs(angry=0.6, sad=0.2)),
+             ("cnn", 0, "RAVDESS", "b.flac", "sad", probs(sad=0.4, happy=0.5)),
+             ("cnn", 1, "TESS", "c.flac", "happy", probs(happy=0.4, calm=0.5))]
+    second = [("cnn", 0, "RAVDESS", "a.flac", "angry", probs(angry=0.4, fearful=0.5)),
+              ("cnn", 0, "RAVDESS", "b.flac", "sad", probs(sad=0.6, calm=0.2)),
+              ("cnn", 1, "TESS", "c.flac", "happy", probs(happy=0.4, disgust=0.5))]
+    _write_predictions_csv(tmp_path / "one.csv", first)
+    _write_predictions_csv(tmp_path / "two.csv", second)
+    out = neural_network.score_predictions([tmp_path / "one.csv", tmp_path / "two.csv"], log=lambda *_: None)
+    assert out[f"cnn in {tmp_path / 'one.csv'}"]["scores"]["all"]["accuracy"] == pytest.approx(1 / 3)
+    assert out[f"cnn in {tmp_path / 'two.csv'}"]["scores"]["all"]["accuracy"] == pytest.approx(1 / 3)
+    both = out["cnn, mean of 2 runs"]
+    assert both["scores"]["all"]["accuracy"] == 1.0 and both["folds"] == {0: 1.0, 1: 1.0}
+    assert both["scores"]["TESS"]["files"] == 1
+    # One run alone is scored under its model's name, as before.
+    assert set(neural_network.score_predictions(tmp_path / "one.csv", log=lambda *_: None)) == {"cnn"}
+    # Runs on other files cannot be averaged: the error names the file, and the script exits 1.
+    _write_predictions_csv(tmp_path / "other.csv", second[:2])
+    with pytest.raises(ValueError, match="other.csv: its cnn rows are not the files"):
+        neural_network.score_predictions([tmp_path / "one.csv", tmp_path / "other.csv"], log=lambda *_: None)
+    result = run_script("neural_network.py", "--score-predictions", f"{tmp_path / 'one.csv'},{tmp_path / 'other.csv'}")
+    assert result.returncode == 1 and "other.csv: its cnn rows are not the files" in result.stderr
+    result = run_script("neural_network.py", "--score-predictions", f"{tmp_path / 'one.csv'},{tmp_path / 'two.csv'}")
+    assert result.returncode == 0 and "[cnn, mean of 2 runs] 3 files: all acc 1.000" in result.stdout
