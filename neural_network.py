@@ -1103,6 +1103,9 @@ def main(argv=None):
     protocols = [p for p in args.protocols.split(",") if p in ("a", "b")]
     if args.protocols not in ("none", "") and len(protocols) != len(args.protocols.split(",")):
         parser.error(f"--protocols: use a, b, a,b or none (got {args.protocols})")
+    if args.predictions and "b" not in protocols:
+        parser.error(f"--predictions: only protocol (b) writes probabilities; add b to --protocols "
+                     f"(got {args.protocols})")
     if args.baseline not in ("none", *model_lib.ARCHITECTURES):
         parser.error(f"--baseline: use none or one of {', '.join(model_lib.ARCHITECTURES)}")
     if args.epochs:

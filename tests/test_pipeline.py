@@ -362,6 +362,11 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
 
 
 def test_unknown_tower_or_bad_input_floor_is_refused_in_one_line(tmp_path):
+    kept = tmp_path / "kept_b.csv"
+    kept.write_text("an earlier run's probabilities\n")
+    result = run_script("neural_network.py", "--protocols", "a", "--predictions", kept, "--no-ship")
+    assert result.returncode == 2 and "--predictions: only protocol (b)" in result.stderr
+    assert kept.read_text() == "an earlier run's probabilities\n"
     result = run_script("neural_network.py", "--towers", "t40,t41", "--model-dir", tmp_path / "model")
     assert result.returncode == 2 and "--towers" in result.stderr and "t41" in result.stderr
     assert not (tmp_path / "model").exists()
