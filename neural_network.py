@@ -872,27 +872,23 @@ def score_predictions(paths, folds=None, log=print):
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     names = list(corpus.EMOTIONS)
     runs = [read_predictions(p, folds) for p in paths]
-    scored = {}  # name -> (rows in one order, probabilities, predicted class)
+    scored = {}  # name -> (rows sorted by file, probabilities, predicted class)
     for path, run in zip(paths, runs):
         for arch, rows in sorted(run.items()):
             rows = [rows[k] for k in sorted(rows)]
             probs = np.array([[float(r[e]) for e in names] for r in rows])
             preds = np.array([names.index(r["predicted"]) for r in rows])  # as the run scored it
             scored[arch if len(paths) == 1 else f"{arch} in {path}"] = rows, probs, preds
-    if len(paths) > 1:
-        for arch in sorted(set.intersection(*(set(run) for run in runs))):
-            files = sorted(runs[0][arch])
-            for path, run in zip(paths[1:], runs[1:]):
-                same = sorted(run[arch]) == files and all(
-                    (run[arch][k]["emotion"], run[arch][k]["fold"]) ==
-                    (runs[0][arch][k]["emotion"], runs[0][arch][k]["fold"]) for k in files)
-                if not same:
-                    raise ValueError(f"{path}: its {arch} rows are not the files, emotions and folds of "
-                                     f"{paths[0]}'s ({len(run[arch])} rows against {len(files)}); "
-                                     "an ensemble needs runs on the same features and --folds")
-            probs = np.mean([[[float(run[arch][k][e]) for e in names] for k in files] for run in runs], axis=0)
-            scored[f"{arch}, mean of {len(runs)} runs"] = ([runs[0][arch][k] for k in files], probs,
-                                                           probs.argmax(axis=1))
+    for arch in sorted(set.intersection(*(set(run) for run in runs))) if len(paths) > 1 else []:
+        first, *others = [scored[f"{arch} in {path}"] for path in paths]
+        for path, (rows, _, _) in zip(paths[1:], others):
+            if [(r["path"], r["emotion"], r["fold"]) for r in rows] != \
+                    [(r["path"], r["emotion"], r["fold"]) for r in first[0]]:
+                raise ValueError(f"{path}: its {arch} rows are not the files, emotions and folds of "
+                                 f"{paths[0]}'s ({len(rows)} rows against {len(first[0])}); "
+                                 "an ensemble needs runs on the same features and --folds")
+        probs = np.mean([first[1]] + [run[1] for run in others], axis=0)
+        scored[f"{arch}, mean of {len(runs)} runs"] = first[0], probs, probs.argmax(axis=1)
     out = {}
     for name, (rows, probs, preds) in scored.items():
         labels = np.array([names.index(r["emotion"]) for r in rows])

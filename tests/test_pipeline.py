@@ -440,15 +440,13 @@ def test_unreadable_corpus_files_are_skipped_and_counted(tmp_path):
 
 
 def _write_predictions_csv(path, rows):
-    """A predictions CSV as write_predictions writes it: rows of (model, fold, corpus, path, emotion,
-    probabilities in corpus.EMOTIONS order)."""
-    import csv
-    with open(path, "w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(["model", "fold", "corpus", "speaker", "path", "emotion", "predicted"] + list(corpus.EMOTIONS))
-        for model, fold, corpus_name, file, emotion, probs in rows:
-            out.writerow([model, fold, corpus_name, "S", file, emotion, corpus.EMOTIONS[int(np.argmax(probs))]]
-                         + [f"{p:.4f}" for p in probs])
+    """A predictions CSV written by neural_network.write_predictions from rows of (speaker, file,
+    emotion, probabilities in corpus.EMOTIONS order), all of model "cnn"."""
+    data = {"corpus": ["TESS" if s in ("OAF", "YAF") else "RAVDESS" for s, *_ in rows],
+            "speaker": [s for s, *_ in rows], "path": [f for _, f, *_ in rows],
+            "labels": np.array([corpus.EMOTIONS.index(e) for _, _, e, _ in rows])}
+    results = {"cnn": {"b": {"idx": range(len(rows)), "probs": np.array([p for *_, p in rows])}}}
+    neural_network.write_predictions(path, data, results)
 
 
 def test_score_predictions_scores_the_ensemble_of_two_runs(tmp_path):
@@ -462,19 +460,19 @@ def test_score_predictions_scores_the_ensemble_of_two_runs(tmp_path):
             p[e.index(name)] = w
         return p / p.sum()
 
-    first = [("cnn", 0, "RAVDESS", "a.flac", "angry", probs(angry=0.6, sad=0.2)),
-             ("cnn", 0, "RAVDESS", "b.flac", "sad", probs(sad=0.4, happy=0.5)),
-             ("cnn", 1, "TESS", "c.flac", "happy", probs(happy=0.4, calm=0.5))]
-    second = [("cnn", 0, "RAVDESS", "a.flac", "angry", probs(angry=0.4, fearful=0.5)),
-              ("cnn", 0, "RAVDESS", "b.flac", "sad", probs(sad=0.6, calm=0.2)),
-              ("cnn", 1, "TESS", "c.flac", "happy", probs(happy=0.4, disgust=0.5))]
+    first = [("Actor_01", "a.flac", "angry", probs(angry=0.6, sad=0.2)),
+             ("Actor_01", "b.flac", "sad", probs(sad=0.4, happy=0.5)),
+             ("OAF", "c.flac", "happy", probs(happy=0.4, calm=0.5))]
+    second = [("Actor_01", "a.flac", "angry", probs(angry=0.4, fearful=0.5)),
+              ("Actor_01", "b.flac", "sad", probs(sad=0.6, calm=0.2)),
+              ("OAF", "c.flac", "happy", probs(happy=0.4, disgust=0.5))]
     _write_predictions_csv(tmp_path / "one.csv", first)
     _write_predictions_csv(tmp_path / "two.csv", second)
     out = neural_network.score_predictions([tmp_path / "one.csv", tmp_path / "two.csv"], log=lambda *_: None)
     assert out[f"cnn in {tmp_path / 'one.csv'}"]["scores"]["all"]["accuracy"] == pytest.approx(1 / 3)
     assert out[f"cnn in {tmp_path / 'two.csv'}"]["scores"]["all"]["accuracy"] == pytest.approx(1 / 3)
     both = out["cnn, mean of 2 runs"]
-    assert both["scores"]["all"]["accuracy"] == 1.0 and both["folds"] == {0: 1.0, 1: 1.0}
+    assert both["scores"]["all"]["accuracy"] == 1.0 and both["folds"] == {0: 1.0, 6: 1.0}
     assert both["scores"]["TESS"]["files"] == 1
     # One run alone is scored under its model's name, as before.
     assert set(neural_network.score_predictions(tmp_path / "one.csv", log=lambda *_: None)) == {"cnn"}
