@@ -89,6 +89,11 @@ MIXUP_ALPHA = 0.2
 FIT_TEMPERATURE = False
 # Bins of the expected calibration error.
 ECE_BINS = 15
+# Pilot, never shipped: our model's protocol runs subtract from every file's log-mel the mean
+# spectrum of its speaker over all that speaker's files (per mel band, labels unused), so that a
+# voice's own timbre is removed before the model sees it. It needs several clips of a voice, so
+# the shipped model, which predicts one clip at a time, never does it (see --speaker-centre).
+SPEAKER_CENTRE = False
 
 
 def set_seed(seed):
@@ -302,6 +307,34 @@ def expected_calibration_error(probs, labels, bins=ECE_BINS):
     return float(ece)
 
 
+def centre_speakers(data):
+    """A copy of ``data`` in which every file's log-mel (n, N_MELS) has its speaker's mean spectrum
+    (N_MELS,) subtracted: the mean over every frame of that speaker's files. Augmented copies take
+    their source file's speaker mean; each robustness condition takes the mean over the speaker's
+    files in that condition (a voice heard through one channel, measured through it)."""
+    speakers = np.asarray(data["speaker"])
+
+    def centred(feats):
+        out = list(feats)
+        for s in sorted(set(speakers)):
+            idx = np.flatnonzero(speakers == s)
+            mean = np.concatenate([feats[i] for i in idx]).mean(axis=0, dtype=np.float64)
+            for i in idx:
+                out[i] = (feats[i] - mean).astype(np.float32)
+        return out
+
+    out = dict(data, features=centred(data["features"]))
+    if data.get("augmented") is not None:
+        means = {s: np.concatenate([data["features"][i] for i in np.flatnonzero(speakers == s)]).mean(
+            axis=0, dtype=np.float64) for s in sorted(set(speakers))}
+        aug = data["augmented"]
+        out["augmented"] = dict(aug, augmented=[(f - means[speakers[j]]).astype(np.float32)
+                                                for f, j in zip(aug["augmented"], aug["source"])])
+    if data.get("robustness") is not None:
+        out["robustness"] = {c: centred(f) for c, f in data["robustness"].items()}
+    return out
+
+
 def training_set(arch, data, idx):
     """What trains on files ``idx``: the files plus their augmented copies, as (features list,
     (n,) labels, (n,) corpus names)."""
@@ -374,7 +407,7 @@ def run_settings(arch, data):
         settings.update(towers={t: model_lib.TOWERS[t] for t in model_lib.CNN_TOWERS},
                         tower_balance={t: TOWER_BALANCE[t] for t in model_lib.CNN_TOWERS},
                         input=model_lib.input_meta(), lr_schedule=LR_SCHEDULE, lr_floor=LR_FLOOR,
-                        mixup_alpha=MIXUP_ALPHA)
+                        mixup_alpha=MIXUP_ALPHA, speaker_centre=SPEAKER_CENTRE)
     return json.loads(json.dumps(settings))  # tuples as lists, as they come back from a file
 
 
@@ -1049,7 +1082,7 @@ def option_numbers(text, allowed):
 
 
 def main(argv=None):
-    global SEED  # --seed sets it for every run of this process
+    global SEED, SPEAKER_CENTRE  # --seed and --speaker-centre set them for every run of this process
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
                         help="architecture to ship")
@@ -1079,6 +1112,9 @@ def main(argv=None):
                         help="warp factors of the views each fold may also average in, chosen on its held-out "
                              "speakers after the noise, or none (default "
                              f"{warps_text(model_lib.TEST_TIME_WARPS)}; see model.TEST_TIME_WARPS)")
+    parser.add_argument("--speaker-centre", action="store_true",
+                        help="pilot: centre every speaker's features on that speaker's mean spectrum "
+                             "(needs --test-time-noise none and --no-ship; see SPEAKER_CENTRE)")
     parser.add_argument("--folds", default=None,
                         help="quick experiments only: comma-separated protocol (b) folds to run (0-7)")
     parser.add_argument("--fold-cache", type=Path, default=None, metavar="DIR",
@@ -1131,6 +1167,12 @@ def main(argv=None):
                          f"comma-separated (got {args.test_time_warps})")
         model_lib.TEST_TIME_WARPS = warps
 
+    if args.speaker_centre:
+        if model_lib.TEST_TIME_NOISE_DB or not args.no_ship:
+            parser.error("--speaker-centre: a pilot only; add --test-time-noise none (the noisy copy is "
+                         "made from uncentred features) and --no-ship (the shipped model predicts one "
+                         "clip, with no other clips of its voice)")
+        SPEAKER_CENTRE = True
     only_folds = {int(f) for f in args.folds.split(",")} if args.folds else None
     if args.score_predictions:
         paths = [Path(p) for p in args.score_predictions.split(",")]
@@ -1162,7 +1204,8 @@ def main(argv=None):
     start = time.perf_counter()
     archs = [args.arch] + ([args.baseline] if args.baseline not in ("none", args.arch) else [])
     try:
-        results = {a: evaluate(a, data, protocols, only_folds=only_folds, cache=args.fold_cache)
+        results = {a: evaluate(a, centre_speakers(data) if SPEAKER_CENTRE and a != "seed" else data,
+                               protocols, only_folds=only_folds, cache=args.fold_cache)
                    for a in archs} if protocols else {}
     except (FoldCacheError, FeaturesError) as err:  # a kept fold that cannot be used, or audio gone
         print(f"error: {err}", file=sys.stderr)

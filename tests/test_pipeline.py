@@ -183,6 +183,42 @@ def test_augmented_copies_of_test_speakers_never_train(small_features):
     assert len(neural_network.training_set("seed", data, train)[0]) == len(train)
 
 
+def test_speaker_centring_removes_each_voice_mean_spectrum(small_features):
+    from create_features import AUGMENTED_NAME, ROBUSTNESS_NAME, load_companion
+    data = load_features(small_features)
+    data["augmented"] = load_companion(small_features, AUGMENTED_NAME, data)
+    data["robustness"] = load_companion(small_features, ROBUSTNESS_NAME, data)
+    centred = neural_network.centre_speakers(data)
+    speakers = np.asarray(data["speaker"])
+    assert len(set(speakers)) > 2
+    for s in sorted(set(speakers)):
+        idx = np.flatnonzero(speakers == s)
+        before = np.concatenate([data["features"][i] for i in idx]).mean(axis=0)
+        after = np.concatenate([centred["features"][i] for i in idx]).mean(axis=0)
+        assert np.abs(before).max() > 1.0 and np.abs(after).max() < 1e-3, s
+        for c, feats in centred["robustness"].items():  # each condition on its own mean
+            assert np.abs(np.concatenate([feats[i] for i in idx]).mean(axis=0)).max() < 1e-3, (s, c)
+        # Each file moves by its voice's mean, whatever the file: the shape within a clip is kept.
+        i = idx[0]
+        shift = data["features"][i] - centred["features"][i]
+        np.testing.assert_allclose(shift, np.broadcast_to(before, shift.shape), atol=1e-3)
+    j = 0
+    source = data["augmented"]["source"][j]
+    shift = data["augmented"]["augmented"][j] - centred["augmented"]["augmented"][j]
+    voice = (data["features"][source] - centred["features"][source])[0]
+    np.testing.assert_allclose(shift, np.broadcast_to(voice, shift.shape), atol=1e-3)
+    # The input is left as it was: the seed baseline reads it unchanged.
+    assert centred["features"][0] is not data["features"][0]
+    assert np.abs(np.concatenate(data["features"]).mean()) > 1.0
+
+
+def test_speaker_centring_is_refused_outside_a_pilot(tmp_path):
+    for args in (["--no-ship"], ["--test-time-noise", "none"]):
+        result = run_script("neural_network.py", "--speaker-centre", *args, "--model-dir", tmp_path / "model")
+        assert result.returncode == 2 and "--speaker-centre: a pilot only" in result.stderr
+        assert not (tmp_path / "model").exists()
+
+
 def test_temperature_scaling_fixes_overconfidence():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 8, 2000)
