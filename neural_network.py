@@ -18,6 +18,8 @@
                                                  # keep each finished fold; run again to go on after a stop
     python neural_network.py --test-time-noise none --test-time-warps none --no-ship
                                                  # every clip alone: no fold may add a noisy or warped view
+    python neural_network.py --speaker-centre --test-time-noise none --protocols b --baseline none --no-ship
+                                                 # pilot: every voice centred on its own mean spectrum
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
