@@ -463,7 +463,9 @@ def frame_power(data, i, condition=None):
 def noisy_view_probs(arch, net, data, idx, snrs):
     """{snr: probabilities (len(idx), n_emotions)} of files ``idx`` from their test-time noisy copy
     at each SNR of ``snrs`` (model.noisy_view of their features and their audio's frame powers).
-    Each file is read once."""
+    Each file is read once; none is read when ``snrs`` is empty."""
+    if not snrs:
+        return {}
     views = {snr: [] for snr in snrs}
     for i in idx:
         power = frame_power(data, i)
@@ -1209,7 +1211,7 @@ def main(argv=None):
         results = {a: evaluate(a, centre_speakers(data) if SPEAKER_CENTRE and a != "seed" else data,
                                protocols, only_folds=only_folds, cache=args.fold_cache)
                    for a in archs} if protocols else {}
-    except (FoldCacheError, FeaturesError) as err:  # a kept fold that cannot be used, or audio gone
+    except (FoldCacheError, FeaturesError, audio.AudioError) as err:  # a kept fold that cannot be used, or audio gone
         print(f"error: {err}", file=sys.stderr)
         return 1
     table = summary(results) if results else ""

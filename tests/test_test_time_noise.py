@@ -140,6 +140,7 @@ def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_
     monkeypatch.setattr(neural_network, "noisy_view_probs", stand_in)
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
     data["robustness"] = None
+    data["dataset"] = str(tmp_path / "gone")  # the clips alone need no audio, so none is read
     run = neural_network.run_fold("cnn", data, train, test, held)
     assert run["test_time_noise_db"] is None
     assert set(run["held_accuracy"]) == {None, *tried}
@@ -160,7 +161,7 @@ def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_
     np.testing.assert_allclose(probs, (clean + np.eye(n)[labels[held]]) / 2)
 
 
-def test_without_snrs_to_try_every_clip_is_predicted_alone(small_features, monkeypatch):
+def test_without_snrs_to_try_every_clip_is_predicted_alone(small_features, monkeypatch, tmp_path):
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())  # as --test-time-noise none sets it
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())  # as --test-time-warps none sets it
     data = load_features(small_features)
@@ -169,6 +170,7 @@ def test_without_snrs_to_try_every_clip_is_predicted_alone(small_features, monke
     train = np.flatnonzero((folds != 6) & (folds != 0))
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
     data["robustness"] = None
+    data["dataset"] = str(tmp_path / "gone")  # the clips alone need no audio, so none is read
     run = neural_network.run_fold("cnn", data, train, test, held)
     assert run["test_time_noise_db"] is None and run["options"] == {}
     assert run["test_time_warps"] is None and run["warped"] is None and run["held_warp_accuracy"] == {}
@@ -258,6 +260,7 @@ def test_warps_are_chosen_on_the_held_out_speakers_never_the_test_speakers(small
     monkeypatch.setattr(neural_network, "view_probs", stand_in)
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
     data["robustness"] = None
+    data["dataset"] = str(tmp_path / "gone")  # the clips alone need no audio, so none is read
     run = neural_network.run_fold("cnn", data, train, test, held)
     assert calls == [WARPS, WARPS]  # held-out files, then test files
     assert run["test_time_warps"] is None and set(run["held_warp_accuracy"]) == {"none", "0.9,1.1"}
