@@ -1211,7 +1211,7 @@ def main(argv=None):
         results = {a: evaluate(a, centre_speakers(data) if SPEAKER_CENTRE and a != "seed" else data,
                                protocols, only_folds=only_folds, cache=args.fold_cache)
                    for a in archs} if protocols else {}
-    except (FoldCacheError, FeaturesError, audio.AudioError) as err:  # a kept fold that cannot be used, or audio gone
+    except (FoldCacheError, FeaturesError, audio.AudioError) as err:  # a stale fold, or audio gone
         print(f"error: {err}", file=sys.stderr)
         return 1
     table = summary(results) if results else ""
