@@ -316,24 +316,23 @@ def centre_speakers(data):
     files in that condition (a voice heard through one channel, measured through it)."""
     speakers = np.asarray(data["speaker"])
 
-    def centred(feats):
-        out = list(feats)
-        for s in sorted(set(speakers)):
-            idx = np.flatnonzero(speakers == s)
-            mean = np.concatenate([feats[i] for i in idx]).mean(axis=0, dtype=np.float64)
-            for i in idx:
-                out[i] = (feats[i] - mean).astype(np.float32)
-        return out
-
-    out = dict(data, features=centred(data["features"]))
-    if data.get("augmented") is not None:
-        means = {s: np.concatenate([data["features"][i] for i in np.flatnonzero(speakers == s)]).mean(
+    def means(feats):
+        """{speaker: mean spectrum (N_MELS,) over every frame of that speaker's files in ``feats``}"""
+        return {s: np.concatenate([feats[i] for i in np.flatnonzero(speakers == s)]).mean(
             axis=0, dtype=np.float64) for s in sorted(set(speakers))}
+
+    def centred(feats, mean, owners):
+        """``feats`` each less the mean of its owner (an index into data["speaker"])."""
+        return [(f - mean[speakers[i]]).astype(np.float32) for f, i in zip(feats, owners)]
+
+    files = range(len(speakers))
+    clean = means(data["features"])
+    out = dict(data, features=centred(data["features"], clean, files))
+    if data.get("augmented") is not None:
         aug = data["augmented"]
-        out["augmented"] = dict(aug, augmented=[(f - means[speakers[j]]).astype(np.float32)
-                                                for f, j in zip(aug["augmented"], aug["source"])])
+        out["augmented"] = dict(aug, augmented=centred(aug["augmented"], clean, aug["source"]))
     if data.get("robustness") is not None:
-        out["robustness"] = {c: centred(f) for c, f in data["robustness"].items()}
+        out["robustness"] = {c: centred(f, means(f), files) for c, f in data["robustness"].items()}
     return out
 
 
