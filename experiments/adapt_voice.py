@@ -10,12 +10,14 @@ re-estimated from that voice's clips, layer by layer (each with the layers befor
 adapted), and blended with the trained ones: blend * trained + (1 - blend) * the voice's. A user
 would record a few clips of their own voice once; no label is needed.
 
-Three arms, each predicting every file of protocol (b) once, with the fold models that
+Four arms, each predicting every file of protocol (b) once, with the fold models that
 neural_network.py kept in --fold-cache (the shipped recipe; nothing is trained here):
   plain      no adaptation; the test-time noise chosen on the held-out speakers, as the full run
              chooses it (without test-time warps);
   voice-all  each voice adapted on all its clips (the clip being predicted among them);
-  voice-10   each voice adapted on ENROL_CLIPS clips of it drawn at random (20 to 35 s of speech).
+  voice-10   each voice adapted on ENROL_CLIPS clips of it drawn at random (20 to 35 s of speech);
+  train-clean  no voice: the statistics re-estimated on the fold's training files without their
+             augmented copies (training saw 2 augmented copies of every clean clip).
 In each fold, the blend and the test-time noise are chosen together on the fold's held-out speakers
 (each adapted on its own clips in the same way), never on its test speakers. Writes one predictions
 CSV per arm (the columns of neural_network.py --predictions) and prints each fold's choices.
@@ -47,8 +49,9 @@ NOISE_OPTIONS = (None,) + tuple(model_lib.TEST_TIME_NOISE_DB)
 # Clips of a voice the voice-10 arm adapts on, and the seed of their draw.
 ENROL_CLIPS = 10
 ENROL_SEED = 0
-# The arms: name -> how many of a voice's clips it adapts on (None: all of them; 0: none).
-ARMS = {"plain": 0, "voice-all": None, "voice-10": ENROL_CLIPS}
+# The arms: name -> how many of a voice's clips it adapts on (None: all of them; 0: none;
+# "train": the fold's training files, clean, for every voice alike).
+ARMS = {"plain": 0, "voice-all": None, "voice-10": ENROL_CLIPS, "train-clean": "train"}
 
 
 def norm_layers(net):
@@ -134,6 +137,7 @@ def main(argv=None):
         predictor = model_lib.Predictor(net, meta)
         test = np.flatnonzero(folds == k)
         held = np.flatnonzero(folds == nn.validation_fold(k, present))
+        train = np.flatnonzero((folds != k) & (folds != nn.validation_fold(k, present)))
         for arm, clips in ARMS.items():
             alphas = (1.0,) if clips == 0 else ALPHAS if fixed is None else (fixed[0],)
             scored = {}  # (alpha, noise) -> (held-out accuracy, test probabilities)
@@ -141,10 +145,11 @@ def main(argv=None):
                 per_set = []
                 for files in (held, test):
                     probs = {snr: np.zeros((len(files), len(corpus.EMOTIONS))) for snr in NOISE_OPTIONS}
-                    for s in sorted(set(speakers[files])):
-                        own = np.flatnonzero(speakers[files] == s)
-                        enrol = files[own]
-                        if clips:
+                    # Each voice adapted on its own clips, or all of them together on the training files.
+                    for s in sorted(set(speakers[files])) if clips != "train" else [None]:
+                        own = np.flatnonzero(speakers[files] == s) if s is not None else np.arange(len(files))
+                        enrol = files[own] if clips != "train" else train
+                        if clips and clips != "train":
                             enrol = np.random.default_rng(ENROL_SEED).choice(enrol, size=clips, replace=False)
                         for snr, p in voice_probs(net, trained, predictor, data, noisy, files[own],
                                                   enrol, alpha).items():
