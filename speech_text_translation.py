@@ -38,6 +38,8 @@ MIC_SECONDS = 5.0
 MIC_DEVICE = None
 # Speaking rate of pyttsx3 in words per minute.
 SPEAK_RATE = 170
+# Seconds --speak-to waits for the speech engine's WAV file once the engine has finished.
+SPEAK_FILE_TIMEOUT = 5.0
 # The model folder written by neural_network.py (for --emotion and --speak emotion).
 MODEL_DIR = Path("model")
 
@@ -109,18 +111,47 @@ def record_microphone(seconds, device=None, rate=MIC_RATE):
     return audio.to_mono_resampled(pcm, data.sample_rate)
 
 
+def wait_for_espeak():
+    """Return when espeak-ng has finished speaking. pyttsx3's espeak driver can leave its loop
+    while espeak-ng still synthesises in its own thread, which then says or writes nothing if the
+    process ends first (often on a busy machine). Other drivers finish within runAndWait."""
+    try:
+        from pyttsx3.drivers import _espeak
+    except (ImportError, OSError, RuntimeError):  # no espeak-ng library: another driver spoke
+        return
+    _espeak.Synchronize()
+
+
 def speak(text, to_file=None):
-    """Say text with pyttsx3 (espeak-ng): aloud, or into the WAV file to_file."""
+    """Say text with pyttsx3 (espeak-ng): aloud, or into the WAV file to_file.
+
+    The file is written beside to_file and renamed to it once whole; RuntimeError (naming to_file)
+    when the engine wrote no audio.
+    """
     import contextlib
+    import os
+    import time
+
     import pyttsx3
     engine = pyttsx3.init()
     engine.setProperty("rate", SPEAK_RATE)
+    tmp = None if to_file is None else Path(to_file).with_name(f".{Path(to_file).name}.{os.getpid()}.tmp")
     with contextlib.redirect_stdout(sys.stderr):      # pyttsx3 prints "Audio saved to ..."
-        if to_file is not None:
-            engine.save_to_file(text, str(to_file))
+        if tmp is not None:
+            engine.save_to_file(text, str(tmp))
         else:
             engine.say(text)
         engine.runAndWait()
+        wait_for_espeak()
+    if tmp is None:
+        return
+    deadline = time.monotonic() + SPEAK_FILE_TIMEOUT
+    while not (tmp.is_file() and tmp.stat().st_size > 44) and time.monotonic() < deadline:  # 44: WAV header
+        time.sleep(0.05)
+    if not (tmp.is_file() and tmp.stat().st_size > 44):
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(f"{to_file}: the speech engine wrote no audio")
+    os.replace(tmp, to_file)
 
 
 def main(argv=None):

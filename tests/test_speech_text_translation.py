@@ -64,6 +64,7 @@ def test_speak_to_file_says_transcript_and_emotion(tmp_path):
     assert "  emotion: " in result.stdout
     said = audio.load_audio(out)
     assert len(said) / audio.SAMPLE_RATE > 1.5 and vad.is_speech(said)
+    assert [p.name for p in tmp_path.iterdir()] == ["said.wav"]  # written whole, then renamed
 
 
 def test_microphone_through_pulseaudio_and_speaking_aloud(pulse, tmp_path):
