@@ -337,6 +337,16 @@ def centre_speakers(data):
     return out
 
 
+def load_data(features=FEATURES_FILE):
+    """The stored features at ``features`` (create_features.load_features) with their augmented
+    copies and robustness conditions beside them ("augmented", "robustness"; None where absent).
+    Raises FeaturesError naming the file when one cannot be used."""
+    data = load_features(features)
+    data["augmented"] = load_companion(features, AUGMENTED_NAME, data)
+    data["robustness"] = load_companion(features, ROBUSTNESS_NAME, data)
+    return data
+
+
 def training_set(arch, data, idx):
     """What trains on files ``idx``: the files plus their augmented copies, as (features list,
     (n,) labels, (n,) corpus names)."""
@@ -1192,9 +1202,7 @@ def main(argv=None):
         return 0
 
     try:
-        data = load_features(args.features)
-        data["augmented"] = load_companion(args.features, AUGMENTED_NAME, data)
-        data["robustness"] = load_companion(args.features, ROBUSTNESS_NAME, data)
+        data = load_data(args.features)
     except FeaturesError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

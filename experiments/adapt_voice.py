@@ -37,8 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import corpus  # noqa: E402
 import model as model_lib  # noqa: E402  (sets Keras's environment before Keras is imported)
 import neural_network as nn  # noqa: E402
-from create_features import (AUGMENTED_NAME, FEATURES_FILE, ROBUSTNESS_NAME, FeaturesError,  # noqa: E402
-                             load_companion, load_features)
+from create_features import FEATURES_FILE, FeaturesError  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -77,8 +76,8 @@ def adapt(net, trained, x, alpha):
 
 
 def voice_probs(net, trained, predictor, data, noisy, files, enrol, alpha):
-    """{noise option: probabilities (len(files), n_emotions)} of one voice's ``files``, the model
-    adapted on the windows of its ``enrol`` files with blend ``alpha``."""
+    """{noise option: probabilities (len(files), n_emotions)} of ``files``, the model adapted on
+    the windows of the ``enrol`` files with blend ``alpha``."""
     feats = data["features"]
     adapt(net, trained, np.concatenate([predictor._inputs(feats[i]) for i in enrol]), alpha)
     clean = predictor.predict_features([feats[i] for i in files])
@@ -103,9 +102,7 @@ def main(argv=None):
         parser.error(f"--blend {args.blend:g}: give a weight from 0 to 1")
     fixed = None if args.blend is None else (args.blend, None if args.noise == "none" else float(args.noise))
     try:
-        data = load_features(args.features)
-        data["augmented"] = load_companion(args.features, AUGMENTED_NAME, data)
-        data["robustness"] = load_companion(args.features, ROBUSTNESS_NAME, data)
+        data = nn.load_data(args.features)
     except FeaturesError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -135,29 +132,31 @@ def main(argv=None):
         net = nn.fold_model("cnn", run)
         trained = [layer.get_weights() for layer in norm_layers(net)]
         predictor = model_lib.Predictor(net, meta)
-        test = np.flatnonzero(folds == k)
-        held = np.flatnonzero(folds == nn.validation_fold(k, present))
-        train = np.flatnonzero((folds != k) & (folds != nn.validation_fold(k, present)))
+        v = nn.validation_fold(k, present)
+        test, held = np.flatnonzero(folds == k), np.flatnonzero(folds == v)
+        train = np.flatnonzero((folds != k) & (folds != v))
+        files = np.concatenate([held, test])  # predicted together, then split
         for arm, clips in ARMS.items():
             alphas = (1.0,) if clips == 0 else ALPHAS if fixed is None else (fixed[0],)
+            # (positions in ``files``, files adapted on): each voice on its own clips (all, or
+            # ``clips`` of them), or every voice alike on the fold's training files.
+            if clips == "train":
+                groups = [(np.arange(len(files)), train)]
+            else:
+                groups = [(own, files[own] if not clips else
+                           np.random.default_rng(ENROL_SEED).choice(files[own], size=clips, replace=False))
+                          for s in sorted(set(speakers[held])) + sorted(set(speakers[test]))
+                          for own in [np.flatnonzero(speakers[files] == s)]]
             scored = {}  # (alpha, noise) -> (held-out accuracy, test probabilities)
             for alpha in alphas:
-                per_set = []
-                for files in (held, test):
-                    probs = {snr: np.zeros((len(files), len(corpus.EMOTIONS))) for snr in NOISE_OPTIONS}
-                    # Each voice adapted on its own clips, or all of them together on the training files.
-                    for s in sorted(set(speakers[files])) if clips != "train" else [None]:
-                        own = np.flatnonzero(speakers[files] == s) if s is not None else np.arange(len(files))
-                        enrol = files[own] if clips != "train" else train
-                        if clips and clips != "train":
-                            enrol = np.random.default_rng(ENROL_SEED).choice(enrol, size=clips, replace=False)
-                        for snr, p in voice_probs(net, trained, predictor, data, noisy, files[own],
-                                                  enrol, alpha).items():
-                            probs[snr][own] = p
-                    per_set.append(probs)
+                probs = {snr: np.zeros((len(files), len(corpus.EMOTIONS))) for snr in NOISE_OPTIONS}
+                for own, enrol in groups:
+                    for snr, p in voice_probs(net, trained, predictor, data, noisy, files[own], enrol,
+                                              alpha).items():
+                        probs[snr][own] = p
                 for snr in NOISE_OPTIONS:
-                    accuracy = float(np.mean(per_set[0][snr].argmax(1) == labels[held]))
-                    scored[alpha, snr] = accuracy, per_set[1][snr]
+                    accuracy = float(np.mean(probs[snr][:len(held)].argmax(1) == labels[held]))
+                    scored[alpha, snr] = accuracy, probs[snr][len(held):]
             options = scored.items() if fixed is None or clips == 0 else [(fixed, scored[fixed])]
             (alpha, snr), (accuracy, probs) = max(options, key=lambda kv: kv[1][0])  # the first best
             results[arm]["idx"].append(test)
