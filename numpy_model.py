@@ -10,8 +10,9 @@ made from. ``model.load`` then runs the copy (about 0.1 s to load, no Keras impo
 when it is stale or damaged. Tests check its probabilities against Keras's on real clips.
 
 Supported layers (Sequential and functional models, channels_last): InputLayer, Conv1D (any
-padding, strides, dilation, groups), Dense, BatchNormalization, LayerNormalization, Activation,
-ReLU, LeakyReLU, Softmax, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
+padding, strides, dilation, groups), Conv2D (any padding, strides, dilation; one group), Dense,
+BatchNormalization, LayerNormalization, Activation, ReLU, LeakyReLU, Softmax, MaxPooling1D,
+AveragePooling1D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling1D,
 GlobalMaxPooling1D, Flatten, Reshape, Permute, Concatenate, Add, Subtract, Multiply, Average,
 Maximum, Minimum, and the inference no-ops Dropout, SpatialDropout1D, GaussianNoise,
 GaussianDropout, AlphaDropout. Activations: linear, relu, relu6, leaky_relu, sigmoid, tanh,
@@ -151,6 +152,44 @@ def conv1d(x, kernel, bias, *, strides, padding, dilation, groups, activation):
     return ACTIVATIONS[activation](y)
 
 
+def conv2d(x, kernel, bias, *, strides, padding, dilation, activation):
+    """Keras Conv2D (channels_last, one group) on (N, H, W, C): (N, H_out, W_out, filters)."""
+    kh, kw, cin, filters = kernel.shape
+    if padding == "same":
+        top, bottom = _pad_same(x.shape[1], kh, strides[0], dilation[0])
+        left, right = _pad_same(x.shape[2], kw, strides[1], dilation[1])
+        if top or bottom or left or right:
+            x = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    x = np.ascontiguousarray(x)
+    n, h, w, c = x.shape
+    hout = (h - (kh - 1) * dilation[0] - 1) // strides[0] + 1
+    wout = (w - (kw - 1) * dilation[1] - 1) // strides[1] + 1
+    if hout <= 0 or wout <= 0:
+        raise ValueError(f"input of {h}x{w} is smaller than a window of {kh}x{kw}")
+    s = x.strides
+    win = np.lib.stride_tricks.as_strided(
+        x, shape=(n, hout, wout, kh, kw, c),
+        strides=(s[0], s[1] * strides[0], s[2] * strides[1], s[1] * dilation[0], s[2] * dilation[1], s[3]),
+        writeable=False)
+    y = (win.reshape(n * hout * wout, kh * kw * c) @ kernel.reshape(kh * kw * cin, filters))
+    y = y.reshape(n, hout, wout, filters)
+    if bias is not None:
+        y += bias
+    return ACTIVATIONS[activation](y)
+
+
+def pool2d(x, *, kind, size, strides, padding):
+    """Keras MaxPooling2D/AveragePooling2D on (N, H, W, C), as two 1-D poolings: a window's
+    maximum, and its mean over the real (unpadded) values, both separate over the two axes."""
+    n, h, w, c = x.shape
+    x = pool1d(x.reshape(n * h, w, c), kind=kind, size=size[1], strides=strides[1], padding=padding)
+    x = x.reshape(n, h, -1, c).transpose(0, 2, 1, 3)
+    w2 = x.shape[1]
+    x = pool1d(np.ascontiguousarray(x).reshape(n * w2, h, c), kind=kind, size=size[0],
+               strides=strides[0], padding=padding)
+    return np.ascontiguousarray(x.reshape(n, w2, -1, c).transpose(0, 2, 1, 3))
+
+
 def pool1d(x, *, kind, size, strides, padding):
     if padding == "same":
         left, right = _pad_same(x.shape[1], size, strides)
@@ -219,6 +258,16 @@ def _layer_spec(layer, weights):
                     activation=_activation_name(cfg["activation"], where))
         if spec["strides"] > 1 and spec["dilation"] > 1:
             raise ExportError(f"{where}: strides and dilation both above 1")
+    elif kind == "Conv2D":
+        spec.update(kernel=keep("kernel", _np(layer.kernel)),
+                    bias=keep("bias", _np(layer.bias) if cfg["use_bias"] else None),
+                    strides=[int(v) for v in cfg["strides"]], padding=cfg["padding"],
+                    dilation=[int(v) for v in cfg["dilation_rate"]],
+                    activation=_activation_name(cfg["activation"], where))
+        if int(cfg.get("groups", 1)) != 1:
+            raise ExportError(f"{where}: groups above 1 are not supported")
+        if max(spec["strides"]) > 1 and max(spec["dilation"]) > 1:
+            raise ExportError(f"{where}: strides and dilation both above 1")
     elif kind == "Dense":
         spec.update(kernel=keep("kernel", _np(layer.kernel)),
                     bias=keep("bias", _np(layer.bias) if cfg["use_bias"] else None),
@@ -259,6 +308,11 @@ def _layer_spec(layer, weights):
         strides = cfg["strides"] if cfg["strides"] is not None else cfg["pool_size"]
         spec.update(kind="Pool", pool="max" if kind.startswith("Max") else "avg",
                     size=int(cfg["pool_size"][0]), strides=int(np.ravel(strides)[0]),
+                    padding=cfg["padding"])
+    elif kind in ("MaxPooling2D", "AveragePooling2D"):
+        strides = cfg["strides"] if cfg["strides"] is not None else cfg["pool_size"]
+        spec.update(kind="Pool2D", pool="max" if kind.startswith("Max") else "avg",
+                    size=[int(v) for v in cfg["pool_size"]], strides=[int(v) for v in strides],
                     padding=cfg["padding"])
     elif kind in ("GlobalAveragePooling1D", "GlobalMaxPooling1D"):
         spec.update(kind="GlobalPool", pool="max" if "Max" in kind else "avg",
@@ -401,6 +455,10 @@ class NumpyModel:
                 y = conv1d(x, w[spec["kernel"]], w.get(spec["bias"]), strides=spec["strides"],
                            padding=spec["padding"], dilation=spec["dilation"],
                            groups=spec["groups"], activation=spec["activation"])
+            elif kind == "Conv2D":
+                y = conv2d(x, w[spec["kernel"]], w.get(spec["bias"]), strides=spec["strides"],
+                           padding=spec["padding"], dilation=spec["dilation"],
+                           activation=spec["activation"])
             elif kind == "Dense":
                 y = x @ w[spec["kernel"]]
                 if spec["bias"] is not None:
@@ -422,6 +480,9 @@ class NumpyModel:
                 y = _softmax(x, axis=spec["axis"])
             elif kind == "Pool":
                 y = pool1d(x, kind=spec["pool"], size=spec["size"], strides=spec["strides"],
+                           padding=spec["padding"])
+            elif kind == "Pool2D":
+                y = pool2d(x, kind=spec["pool"], size=spec["size"], strides=spec["strides"],
                            padding=spec["padding"])
             elif kind == "GlobalPool":
                 y = x.max(axis=1, keepdims=spec["keepdims"]) if spec["pool"] == "max" else \

@@ -74,7 +74,16 @@ def every_layer_model():
     x = layers.Permute((2, 1))(layers.Reshape((x.shape[1], 8))(layers.Permute((2, 1))(x)))
     avg, mx = layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)  # two-branch pooling
     flat = layers.Flatten()(layers.MaxPooling1D(8)(x))
-    x = layers.Concatenate()([avg, mx, flat])
+    # A 2-D branch: Conv2D and the 2-D poolings over (frames, bands), odd sizes and both paddings.
+    z = layers.Reshape((model_lib.N_FRAMES, audio.N_MELS, 1))(inp)
+    z = layers.Conv2D(6, (3, 5), strides=(2, 1), padding="same", activation="relu")(z)
+    z = layers.BatchNormalization()(z)
+    z = layers.MaxPooling2D((3, 2), strides=(2, 2), padding="same")(z)
+    z = layers.Conv2D(4, (2, 3), dilation_rate=(1, 2), padding="valid", use_bias=False)(z)
+    z = layers.AveragePooling2D((3, 2), strides=(2, 1), padding="same")(z)
+    z = layers.MaxPooling2D((1, 4))(z)
+    z = layers.Reshape((z.shape[1], z.shape[2] * z.shape[3]))(z)
+    x = layers.Concatenate()([avg, mx, flat, layers.GlobalAveragePooling1D()(z)])
     x = layers.Dropout(0.3)(x)
     x = layers.Dense(32, activation="swish")(x)
     x = layers.Activation("gelu")(layers.Dense(32, activation="mish")(x))
@@ -105,6 +114,27 @@ def test_export_of_every_supported_layer_matches_keras(small_features, tmp_path)
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
         else:
             np.testing.assert_allclose(got, want, rtol=0, atol=ATOL)
+
+
+@needs_data
+def test_every_tower_exports_and_predicts_what_keras_predicts(small_features, tmp_path, monkeypatch):
+    # Every tower build knows, untrained but with its BatchNormalization statistics moved, in one
+    # model; the mel-axis convolution of "f40" is a Conv2D over (frames, bands).
+    monkeypatch.setattr(model_lib, "CNN_TOWERS", tuple(model_lib.TOWERS))
+    net = model_lib.ensemble(model_lib.build("cnn"))
+    rng = np.random.default_rng(1)
+    for layer in (l for l in net.layers if type(l).__name__ == "BatchNormalization"):
+        n = layer.gamma.shape[0]
+        layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 0.5, n), rng.normal(0, 0.2, n),
+                           rng.uniform(0.5, 2, n)])
+    x = model_lib.cnn_input(real_clip_features(load_features(small_features))[:6])
+    numpy_model.export(net, tmp_path / "towers.npz", keras_sha256="test")
+    kinds = {spec["kind"] for spec in numpy_model.NumpyModel.read(tmp_path / "towers.npz").layers}
+    assert {"Conv2D", "Pool2D", "Conv1D"} <= kinds
+    got = numpy_model.NumpyModel.read(tmp_path / "towers.npz")(x)
+    want = np.asarray(net(x, training=False))
+    assert want.std(axis=1).min() > 1e-3
+    np.testing.assert_allclose(got, want, rtol=0, atol=ATOL)
 
 
 def test_sequential_seed_model_and_unsupported_layer(tmp_path):
