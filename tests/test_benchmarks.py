@@ -51,3 +51,17 @@ def test_benchmarks_time_the_shipped_model_as_it_predicts_and_a_plain_cnn_beside
     assert not (tmp_path / "unused").exists()
     fns = stream.methods(tmp_path / "noisy", tmp_path / "again", which=("ours", "cnn"))
     assert list(fns) == ["ours (cnn, test-time noise 20 dB)", "ours (cnn, each clip alone)"]
+
+
+def test_train_step_benchmark_times_each_tower_set_and_refuses_unknown_towers():
+    from conftest import run_script
+
+    result = run_script("benchmarks/train_step.py", "t40", "t40+f40", "--reps", "1")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| t40")]
+    assert [r[1].strip() for r in rows] == ["t40", "t40+f40"]
+    ms = [float(r[2]) for r in rows]
+    assert all(m > 0 for m in ms) and float(rows[0][3]) == 1.0
+    assert float(rows[1][3]) == pytest.approx(ms[1] / ms[0], abs=0.02)  # relative to the first set
+    result = run_script("benchmarks/train_step.py", "t40+nope")
+    assert result.returncode == 2 and "unknown towers nope; choose from t40" in result.stderr
