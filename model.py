@@ -79,9 +79,10 @@ TOWERS = {
 # Tower "f40" ("freq"): before its Conv1D blocks over time, each 40 ms frame's spectrum goes
 # through Conv1D layers over the mel axis, the same weights at every frame and every band, each
 # followed by max pooling over bands: a pattern counts wherever in the spectrum it sits, give or
-# take the pooling, as a formant moves with the length of a voice's vocal tract. Alone, seed 42,
-# on all 8 folds of (b): 0.613 against 0.546 for "t40" alone; lower with 10 dB of noise added
-# (0.555 against 0.594); it trains about 2.5 times as slowly (README).
+# take the pooling, as a formant moves with the length of a voice's vocal tract. Alone, on all 8
+# folds of (b): 0.613 and 0.612 (seeds 42, 43) against 0.546 and 0.588 for "t40" alone, and 0.612
+# for the shipped pair; lower with 10 dB of noise added (0.555 and 0.514 against 0.594 and 0.631);
+# a training step costs 2.2 times the shipped pair's (benchmarks/train_step.py; README).
 # (filters, kernel width in bands, bands max-pooled into one) per layer.
 FREQ_BLOCKS = ((8, 5, 4),)
 # The towers of our model (neural_network.py --towers for experiments). The shipped model is "t40"
