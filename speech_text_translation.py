@@ -145,10 +145,14 @@ def speak(text, to_file=None):
         wait_for_espeak()
     if tmp is None:
         return
+
+    def written():  # more than the 44-byte WAV header
+        return tmp.is_file() and tmp.stat().st_size > 44
+
     deadline = time.monotonic() + SPEAK_FILE_TIMEOUT
-    while not (tmp.is_file() and tmp.stat().st_size > 44) and time.monotonic() < deadline:  # 44: WAV header
+    while not written() and time.monotonic() < deadline:
         time.sleep(0.05)
-    if not (tmp.is_file() and tmp.stat().st_size > 44):
+    if not written():
         tmp.unlink(missing_ok=True)
         raise RuntimeError(f"{to_file}: the speech engine wrote no audio")
     os.replace(tmp, to_file)

@@ -3,9 +3,9 @@
     python benchmarks/train_step.py                        # t40 alone, the shipped t40+t40b, f40 alone
     python benchmarks/train_step.py t40 f40+t40 --threads 2
 
-Each tower set is built by model.build("cnn") (CNN_TOWERS set to it) and trained on one batch of
-BATCH_SIZE windows again and again (train_on_batch; the inputs are random numbers of the model's
-input shape, which cost what real windows cost). The sets are timed in turn, REPS rounds of STEPS
+Each tower set is built by model.build("cnn") (CNN_TOWERS set to it) and trained on one batch
+(neural_network.BATCH_SIZE["cnn"] windows) again and again (train_on_batch; the inputs are random
+numbers of the model's input shape, which cost what real windows cost). The sets are timed in turn, REPS rounds of STEPS
 steps each, and the fastest round is reported, so a busy machine shows less in the numbers. How
 long a whole training takes is what neural_network.py logs; this tells which part of a model costs.
 """
@@ -19,8 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # Tower sets timed by default ("+" joins the towers of one model).
 DEFAULT_SETS = ("t40", "t40+t40b", "f40")
-# Windows per training step (neural_network.BATCH_SIZE["cnn"]).
-BATCH_SIZE = 64
 # Rounds over the sets, and training steps timed per set in each round.
 REPS, STEPS = 8, 5
 # TensorFlow threads: 1 gives the most repeatable numbers; the machine has 2 cores.
@@ -39,6 +37,7 @@ def main(argv=None):
     import audio
     import model as model_lib
     from corpus import EMOTIONS
+    from neural_network import BATCH_SIZE
 
     sets = [tuple(s.split("+")) for s in args.sets]
     for towers in sets:
@@ -52,8 +51,9 @@ def main(argv=None):
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(BATCH_SIZE, model_lib.N_FRAMES, audio.N_MELS)).astype(np.float32)
-    y = np.eye(len(EMOTIONS), dtype=np.float32)[rng.integers(0, len(EMOTIONS), BATCH_SIZE)]
+    batch = BATCH_SIZE["cnn"]
+    x = rng.normal(size=(batch, model_lib.N_FRAMES, audio.N_MELS)).astype(np.float32)
+    y = np.eye(len(EMOTIONS), dtype=np.float32)[rng.integers(0, len(EMOTIONS), batch)]
     nets = []
     for towers in sets:
         model_lib.CNN_TOWERS = towers
@@ -69,7 +69,7 @@ def main(argv=None):
             for _ in range(STEPS):
                 net.train_on_batch(x, targets)
             best[k] = min(best[k], (time.perf_counter() - t) / STEPS)
-    print(f"| towers | ms per training step ({BATCH_SIZE} windows, {args.threads} thread(s), fastest of "
+    print(f"| towers | ms per training step ({batch} windows, {args.threads} thread(s), fastest of "
           f"{args.reps} rounds) | relative to {args.sets[0]} |")
     print("|---|---|---|")
     for name, b in zip(args.sets, best):
