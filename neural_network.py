@@ -31,7 +31,8 @@ on speakers held out from each fold's training (never its test speakers; applied
 FIT_TEMPERATURE is set). The shipped model is then trained on all files (plus their augmented
 copies), for as many epochs (and with the temperature, test-time noise and test-time warps) that
 protocol (b) selected. Results go to media/ (metrics.json, reports, confusion matrix, training curves, model
-summary, every file's protocol (b) probabilities in predictions_b.csv) and the model to model/.
+summary, every file's protocol (b) probabilities, as it is and under each robustness condition, in
+predictions_b.csv, which --score-predictions scores again) and the model to model/.
 """
 
 import argparse
@@ -58,8 +59,10 @@ PROTOCOLS = ("a", "b")
 # Where the model and the reports go.
 MODEL_DIR = Path("model")
 MEDIA_DIR = Path("media")
-# Every file's protocol (b) probabilities, per model, written into MEDIA_DIR.
+# Every file's protocol (b) probabilities, per model, written into MEDIA_DIR: as the files are
+# (condition CLEAN) and under each robustness condition (augment.CONDITIONS).
 PREDICTIONS_FILE = "predictions_b.csv"
+CLEAN = "clean"
 # Seed for every random choice (splits, weight initialisation, shuffling).
 SEED = 42
 # Protocol (a): share of files held out for testing, as in the seed.
@@ -743,9 +746,10 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
         if runs[0]["towers"]:  # each tower of the ensemble alone, scored like the ensemble
             r["towers"] = {name: scores(labels, np.concatenate([x["towers"][name] for x in runs]).argmax(1),
                                         corpora) for name in runs[0]["towers"]}
-        if runs[0]["conditions"]:
-            r["robustness"] = {c: scores(labels, np.concatenate([x["conditions"][c] for x in runs]).argmax(1),
-                                         corpora)["all"]["accuracy"] for c in runs[0]["conditions"]}
+        if runs[0]["conditions"]:  # every file under each robustness condition, as the model predicts
+            r["condition_probs"] = {c: np.concatenate([x["conditions"][c] for x in runs]) for c in runs[0]["conditions"]}
+            r["robustness"] = {c: scores(labels, q.argmax(1), corpora)["all"]["accuracy"]
+                               for c, q in r["condition_probs"].items()}
         results[p] = r
         log(f"[{arch}] protocol ({p}): " + ", ".join(
             f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in r["scores"].items())
@@ -858,11 +862,14 @@ def write_reports(media, arch, results, history, net, summary_table):
 
 
 def write_predictions(path, data, results):
-    """Write every file's protocol (b) probabilities, one CSV row per model and file, to ``path``.
+    """Write every file's protocol (b) probabilities, one CSV row per model, condition and file, to
+    ``path``.
 
-    Columns: model, fold, corpus, speaker, path, emotion (true), predicted, then one probability per
-    emotion (as the tables score them). Lets anyone study the errors, or score an ensemble of two
-    runs, without retraining.
+    Columns: model, condition, fold, corpus, speaker, path, emotion (true), predicted, then one
+    probability per emotion (as the tables score them). Condition is CLEAN for the files as they
+    are, else the robustness condition (augment.CONDITIONS) the file went through first, as the
+    robustness columns score them. Lets anyone study the errors, or score an ensemble of two runs,
+    without retraining.
     """
     import csv
 
@@ -872,15 +879,16 @@ def write_predictions(path, data, results):
     def write(tmp):
         with open(tmp, "w", newline="") as f:
             out = csv.writer(f)
-            out.writerow(["model", "fold", "corpus", "speaker", "path", "emotion", "predicted"] + names)
+            out.writerow(["model", "condition", "fold", "corpus", "speaker", "path", "emotion", "predicted"] + names)
             for arch in sorted(results):
                 r = results[arch].get("b")
                 if r is None:
                     continue
-                for i, probs in zip(r["idx"], r["probs"]):
-                    out.writerow([arch, int(folds[i]), data["corpus"][i], data["speaker"][i], data["path"][i],
-                                  names[data["labels"][i]], names[int(probs.argmax())]]
-                                 + [f"{q:.4f}" for q in probs])
+                for condition, all_probs in {CLEAN: r["probs"], **r.get("condition_probs", {})}.items():
+                    for i, probs in zip(r["idx"], all_probs):
+                        out.writerow([arch, condition, int(folds[i]), data["corpus"][i], data["speaker"][i],
+                                      data["path"][i], names[data["labels"][i]], names[int(probs.argmax())]]
+                                     + [f"{q:.4f}" for q in probs])
 
     if any("b" in r for r in results.values()):
         model_lib.write_atomic(path, write)
@@ -889,37 +897,25 @@ def write_predictions(path, data, results):
 
 
 def read_predictions(path, folds=None):
-    """A predictions CSV written by write_predictions, as {model: {file path: row dict}}, on all
-    its folds or on ``folds`` (a set of fold numbers)."""
+    """A predictions CSV written by write_predictions, as {condition: {model: {file path: row
+    dict}}}, on all its folds or on ``folds`` (a set of fold numbers). A CSV from before the
+    condition column holds CLEAN rows only."""
     import csv
 
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if folds is None or int(r["fold"]) in folds]
     out = {}
     for r in rows:
-        out.setdefault(r["model"], {})[r["path"]] = r
+        out.setdefault(r.get("condition", CLEAN), {}).setdefault(r["model"], {})[r["path"]] = r
     return out
 
 
-def score_predictions(paths, folds=None, log=print):
-    """Score predictions CSVs written by write_predictions again, on all their folds or on ``folds``
-    (a set of fold numbers): per model, accuracy and macro-F1 overall and per corpus, accuracy per
-    fold, the lowest class recall and the ECE. Lets a pilot on a few folds be compared with the
-    full run's models on the same files.
-
-    ``paths``: one CSV, or several from runs on the same files; then every model they all hold is
-    also scored as the ensemble of the runs: each file's probabilities averaged over the runs (what
-    a model that averages those runs' models would predict; the runs' test-time noise and warps as
-    each run chose them). Returns {name: {"scores", "folds", "recall", "ece"}}, where a name is the
-    model's for one CSV; for several, "<model> in <csv>" for each run and "<model>, mean of <n>
-    runs" for each ensemble. Raises ValueError when the runs' files differ.
-    """
-    from sklearn.metrics import recall_score
-
-    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+def _scored_runs(paths, runs):
+    """{name: (rows sorted by file, probabilities, predicted class)} of one condition's runs
+    (read_predictions' {model: {file path: row}}, one per CSV of ``paths``): each run's models,
+    and for several runs each model they all hold as their ensemble (see score_predictions)."""
     names = list(corpus.EMOTIONS)
-    runs = [read_predictions(p, folds) for p in paths]
-    scored = {}  # name -> (rows sorted by file, probabilities, predicted class)
+    scored = {}
     for path, run in zip(paths, runs):
         for arch, rows in sorted(run.items()):
             rows = [rows[k] for k in sorted(rows)]
@@ -936,6 +932,31 @@ def score_predictions(paths, folds=None, log=print):
                                  "an ensemble needs runs on the same features and --folds")
         probs = np.mean([first[1]] + [run[1] for run in others], axis=0)
         scored[f"{arch}, mean of {len(runs)} runs"] = first[0], probs, probs.argmax(axis=1)
+    return scored
+
+
+def score_predictions(paths, folds=None, log=print):
+    """Score predictions CSVs written by write_predictions again, on all their folds or on ``folds``
+    (a set of fold numbers): per model, accuracy and macro-F1 overall and per corpus, accuracy per
+    fold, the lowest class recall, the ECE, and the accuracy under each robustness condition the
+    CSVs hold. Lets a pilot on a few folds be compared with the full run's models on the same files.
+
+    ``paths``: one CSV, or several from runs on the same files; then every model they all hold is
+    also scored as the ensemble of the runs: each file's probabilities averaged over the runs (what
+    a model that averages those runs' models would predict; the runs' test-time noise and warps as
+    each run chose them). Returns {name: {"scores", "folds", "recall", "ece", "robustness"}}, where
+    a name is the model's for one CSV; for several, "<model> in <csv>" for each run and "<model>,
+    mean of <n> runs" for each ensemble; "robustness" is {condition: accuracy} over the conditions
+    every CSV holds. Raises ValueError when the runs' files differ.
+    """
+    from sklearn.metrics import recall_score
+
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    names = list(corpus.EMOTIONS)
+    runs = [read_predictions(p, folds) for p in paths]
+    scored = _scored_runs(paths, [run.get(CLEAN, {}) for run in runs])
+    conditions = [c for c in augment.CONDITIONS if all(c in run for run in runs)]
+    robust = {c: _scored_runs(paths, [run[c] for run in runs]) for c in conditions}
     out = {}
     for name, (rows, probs, preds) in scored.items():
         labels = np.array([names.index(r["emotion"]) for r in rows])
@@ -947,13 +968,22 @@ def score_predictions(paths, folds=None, log=print):
                      "folds": {int(k): float(np.mean(preds[fold == k] == labels[fold == k]))
                                for k in np.unique(fold)},
                      "recall": (names[worst], float(recall[worst])),
-                     "ece": expected_calibration_error(probs, labels)}
+                     "ece": expected_calibration_error(probs, labels), "robustness": {}}
+        for c in conditions:
+            if name not in robust[c]:
+                continue
+            c_rows, _, c_preds = robust[c][name]
+            if [r["path"] for r in c_rows] != [r["path"] for r in rows]:
+                raise ValueError(f"{paths[0] if len(paths) == 1 else name}: its {c} rows are not the files "
+                                 f"of its {CLEAN} rows ({len(c_rows)} rows against {len(rows)})")
+            out[name]["robustness"][c] = float(np.mean(c_preds == labels))
         r = out[name]
         where = f"{Path(paths[0]).name}, " if len(paths) == 1 else ""
         log(f"[{name}] {where}{len(rows)} files: " + ", ".join(
             f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in r["scores"].items())
             + "; folds " + ", ".join(f"{k}: {a:.3f}" for k, a in r["folds"].items())
-            + f"; min recall {r['recall'][1]:.3f} ({r['recall'][0]}); ECE {r['ece']:.3f}")
+            + f"; min recall {r['recall'][1]:.3f} ({r['recall'][0]}); ECE {r['ece']:.3f}"
+            + "".join(f"; {c} acc {a:.3f}" for c, a in r["robustness"].items()))
     return out
 
 

@@ -291,7 +291,10 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
     data = load_features(small_features)
     truth = dict(zip(data["path"], (corpus.EMOTIONS[c] for c in data["labels"])))
     for arch in ("cnn", "seed"):
-        mine = [r for r in rows if r["model"] == arch]
+        for condition in ("noise_20db", "noise_10db", "gain_-20db", "telephone"):  # every file under each
+            assert sorted(r["path"] for r in rows if r["model"] == arch and r["condition"] == condition) \
+                == sorted(data["path"])
+        mine = [r for r in rows if r["model"] == arch and r["condition"] == neural_network.CLEAN]
         assert sorted(r["path"] for r in mine) == sorted(data["path"])
         assert all(r["emotion"] == truth[r["path"]] for r in mine)
         probs = np.array([[float(r[e]) for e in corpus.EMOTIONS] for r in mine])
@@ -307,6 +310,8 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
     for arch in ("cnn", "seed"):
         for c in ("all", "RAVDESS", "TESS"):
             assert again[arch]["scores"][c] == metrics[arch]["b"]["scores"][c]
+        # The robustness columns too: each condition's probabilities are in the CSV.
+        assert again[arch]["robustness"] == pytest.approx(metrics[arch]["b"]["robustness"], abs=1e-9)
     folds = neural_network.speaker_folds(data)
     fold0 = neural_network.score_predictions(predictions, {0}, log=lambda *_: None)
     assert fold0["cnn"]["scores"]["all"]["files"] == (folds == 0).sum() and list(fold0["cnn"]["folds"]) == [0]
@@ -476,13 +481,16 @@ def test_unreadable_corpus_files_are_skipped_and_counted(tmp_path):
                                                             "robustness.joblib"]
 
 
-def _write_predictions_csv(path, rows):
+def _write_predictions_csv(path, rows, conditions=None):
     """A predictions CSV written by neural_network.write_predictions from rows of (speaker, file,
-    emotion, probabilities in corpus.EMOTIONS order), all of model "cnn"."""
+    emotion, probabilities in corpus.EMOTIONS order), all of model "cnn"; ``conditions``:
+    {robustness condition: probabilities of every row}, when the run had them."""
     data = {"corpus": ["TESS" if s in ("OAF", "YAF") else "RAVDESS" for s, *_ in rows],
             "speaker": [s for s, *_ in rows], "path": [f for _, f, *_ in rows],
             "labels": np.array([corpus.EMOTIONS.index(e) for _, _, e, _ in rows])}
     results = {"cnn": {"b": {"idx": range(len(rows)), "probs": np.array([p for *_, p in rows])}}}
+    if conditions:
+        results["cnn"]["b"]["condition_probs"] = {c: np.array(p) for c, p in conditions.items()}
     neural_network.write_predictions(path, data, results)
 
 
@@ -521,3 +529,35 @@ def test_score_predictions_scores_the_ensemble_of_two_runs(tmp_path):
     assert result.returncode == 1 and "other.csv: its cnn rows are not the files" in result.stderr
     result = run_script("neural_network.py", "--score-predictions", f"{tmp_path / 'one.csv'},{tmp_path / 'two.csv'}")
     assert result.returncode == 0 and "[cnn, mean of 2 runs] 3 files: all acc 1.000" in result.stdout
+
+
+def test_score_predictions_scores_the_robustness_conditions_a_run_wrote(tmp_path):
+    e = list(corpus.EMOTIONS)
+    rows = [("Actor_01", "a.flac", "angry", np.eye(8)[e.index("angry")]),
+            ("Actor_01", "b.flac", "sad", np.eye(8)[e.index("sad")]),
+            ("OAF", "c.flac", "happy", np.eye(8)[e.index("happy")])]
+    wrong = np.eye(8)[e.index("calm")]
+    # Through a telephone band the model gets one file of 3 right, with 10 dB of noise two.
+    telephone = [rows[0][3], wrong, wrong]
+    noise = [rows[0][3], rows[1][3], (wrong + rows[2][3] * 0.9) / 1.9]
+    _write_predictions_csv(tmp_path / "one.csv", rows, {"telephone": telephone, "noise_10db": noise})
+    out = neural_network.score_predictions(tmp_path / "one.csv", log=lambda *_: None)
+    assert out["cnn"]["scores"]["all"]["accuracy"] == 1.0 and out["cnn"]["scores"]["all"]["files"] == 3
+    assert out["cnn"]["robustness"] == pytest.approx({"noise_10db": 2 / 3, "telephone": 1 / 3})
+    # A second run right on c.flac with noise: the ensemble averages each condition's probabilities.
+    better = [rows[0][3], rows[1][3], (wrong + rows[2][3] * 1.5) / 2.5]
+    _write_predictions_csv(tmp_path / "two.csv", rows, {"telephone": telephone, "noise_10db": better})
+    both = neural_network.score_predictions([tmp_path / "one.csv", tmp_path / "two.csv"], log=lambda *_: None)
+    assert both["cnn, mean of 2 runs"]["robustness"] == pytest.approx({"noise_10db": 1.0, "telephone": 1 / 3})
+    # Only conditions every CSV holds are scored; a CSV from before the condition column reads as clean.
+    _write_predictions_csv(tmp_path / "plain.csv", rows)
+    with open(tmp_path / "plain.csv") as f:
+        lines = f.read().splitlines()
+    old = [",".join(x for i, x in enumerate(line.split(",")) if i != 1) for line in lines]
+    (tmp_path / "old.csv").write_text("\n".join(old) + "\n")
+    assert "condition" not in old[0]
+    mixed = neural_network.score_predictions([tmp_path / "one.csv", tmp_path / "old.csv"], log=lambda *_: None)
+    assert mixed["cnn, mean of 2 runs"]["robustness"] == {}
+    assert mixed[f"cnn in {tmp_path / 'old.csv'}"]["scores"]["all"]["accuracy"] == 1.0
+    result = run_script("neural_network.py", "--score-predictions", tmp_path / "one.csv")
+    assert result.returncode == 0 and "; noise_10db acc 0.667; telephone acc 0.333" in result.stdout
