@@ -61,7 +61,8 @@ ARCHITECTURES = ("seed", "cnn")
 # "time": over time, mel bands as channels, after averaging 10 ms frames (4: 40 ms frames);
 # "bands": over the mel axis of the window's statistics per band (mean, variance and maximum over
 #          time as 3 channels): the long-term spectrum and how much each band moves, not the timing;
-# "freq": over time as "time" does, after each frame's spectrum went through FREQ_BLOCKS.
+# "freq": over time as "time" does, after each frame's spectrum went through FREQ_BLOCKS;
+# "freq_pooled": the same, each FREQ_BLOCKS layer pooled before its ReLU and not normalised.
 # "t40w" is "t40" with twice the filters in every block (3.5 times the weights). "t40c" is "t40"
 # with the loss weighted by emotion only, not by corpus within an emotion
 # (neural_network.TOWER_BALANCE): a second member for an ensemble with "t40". Alone it scored
@@ -75,6 +76,7 @@ TOWERS = {
     "t20": ("time", 2, ((96, 5), (128, 5), (192, 3))),
     "bands": ("bands", 1, ((32, 5), (64, 5))),
     "f40": ("freq", 4, ((64, 5), (96, 5), (128, 3))),
+    "f40c": ("freq_pooled", 4, ((64, 5), (96, 5), (128, 3))),
 }
 # Tower "f40" ("freq"): before its Conv1D blocks over time, each 40 ms frame's spectrum goes
 # through Conv1D layers over the mel axis, the same weights at every frame and every band, each
@@ -83,6 +85,9 @@ TOWERS = {
 # folds of (b): 0.613 and 0.612 (seeds 42, 43) against 0.546 and 0.588 for "t40" alone, and 0.612
 # for the shipped pair; lower with 10 dB of noise added (0.555 and 0.514 against 0.594 and 0.631);
 # a training step costs 2.2 times the shipped pair's (benchmarks/train_step.py; README).
+# Tower "f40c" ("freq_pooled") is "f40" made cheaper: each mel-axis layer is max-pooled before its
+# ReLU (the same result: both keep the largest value) and has a bias instead of batch
+# normalisation over every frame and band, which cost most of the training step.
 # (filters, kernel width in bands, bands max-pooled into one) per layer.
 FREQ_BLOCKS = ((8, 5, 4),)
 # The towers of our model (neural_network.py --towers for experiments). The shipped model is "t40"
@@ -311,28 +316,32 @@ def _tower(inputs, name, over, pool, blocks, n_classes):
         x = layers.Concatenate(name=f"{name}_band_stats")([mean, var, peak])      # (3 * N_MELS,)
         x = layers.Reshape((3, audio.N_MELS), name=f"{name}_split")(x)
         x = layers.Permute((2, 1), name=f"{name}_bands")(x)                       # (N_MELS, 3)
-    elif over == "freq":  # frames averaged; each frame convolved over the mel axis, then over time
+    elif over in ("freq", "freq_pooled"):  # frames averaged; each frame convolved over the mel axis, then over time
         x = layers.AveragePooling1D(pool, name=f"{name}_frames")(inputs)
         frames, bands = N_FRAMES // pool, audio.N_MELS
         x = layers.Reshape((frames, bands, 1), name=f"{name}_spectra")(x)
+        normed = over == "freq"
         for j, (filters, width, fpool) in enumerate(FREQ_BLOCKS):
             # A 1-D kernel along the mel axis, the same at every frame: what TimeDistributed(Conv1D)
             # computes, which Keras runs far more slowly.
-            x = layers.Conv2D(filters, (1, width), padding="same", use_bias=False, name=f"{name}_fconv{j}")(x)
-            x = layers.BatchNormalization(name=f"{name}_fnorm{j}")(x)
-            x = layers.ReLU(name=f"{name}_frelu{j}")(x)
+            x = layers.Conv2D(filters, (1, width), padding="same", use_bias=not normed, name=f"{name}_fconv{j}")(x)
+            if normed:
+                x = layers.BatchNormalization(name=f"{name}_fnorm{j}")(x)
+                x = layers.ReLU(name=f"{name}_frelu{j}")(x)
             x = layers.MaxPooling2D((1, fpool), name=f"{name}_fpool{j}")(x)
+            if not normed:
+                x = layers.ReLU(name=f"{name}_frelu{j}")(x)
             bands //= fpool
         x = layers.Reshape((frames, bands * filters), name=f"{name}_stack")(x)
     else:
-        raise ValueError(f"tower {name!r}: unknown axis {over!r}; use time, bands or freq")
+        raise ValueError(f"tower {name!r}: unknown axis {over!r}; use time, bands, freq or freq_pooled")
     for i, (filters, width) in enumerate(blocks):
         x = layers.Conv1D(filters, width, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
         x = layers.BatchNormalization(name=f"{name}_norm{i}")(x)
         x = layers.ReLU(name=f"{name}_relu{i}")(x)
         x = layers.MaxPooling1D(2, name=f"{name}_pool{i}")(x)
         x = layers.SpatialDropout1D(0.1, name=f"{name}_drop{i}")(x)
-    if over in ("time", "freq"):  # any length of speech counts
+    if over != "bands":  # any length of speech counts
         x = layers.Concatenate(name=f"{name}_stats")([layers.GlobalAveragePooling1D(name=f"{name}_mean")(x),
                                                       layers.GlobalMaxPooling1D(name=f"{name}_max")(x)])
     else:  # where in the spectrum a pattern sits matters
