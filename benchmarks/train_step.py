@@ -2,15 +2,19 @@
 
     python benchmarks/train_step.py                        # t40 alone, the shipped t40+t40b, f40 alone
     python benchmarks/train_step.py t40 f40+t40 --threads 2
+    python benchmarks/train_step.py t40+t40b f40c --onednn  # with TensorFlow's oneDNN kernels
 
 Each tower set is built by model.build("cnn") (CNN_TOWERS set to it) and trained on one batch
 (neural_network.BATCH_SIZE["cnn"] windows) again and again (train_on_batch; the inputs are random
 numbers of the model's input shape, which cost what real windows cost). The sets are timed in turn, REPS rounds of STEPS
 steps each, and the fastest round is reported, so a busy machine shows less in the numbers. How
 long a whole training takes is what neural_network.py logs; this tells which part of a model costs.
+Our scripts train with TensorFlow's oneDNN kernels off (model.py sets TF_ENABLE_ONEDNN_OPTS=0
+unless the environment says otherwise); --onednn times them on.
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,7 +34,11 @@ def main(argv=None):
     parser.add_argument("sets", nargs="*", default=list(DEFAULT_SETS), help="tower sets, e.g. t40+t40b")
     parser.add_argument("--threads", type=int, default=THREADS, help="TensorFlow threads per op")
     parser.add_argument("--reps", type=int, default=REPS, help="rounds over the sets")
+    parser.add_argument("--onednn", action="store_true",
+                        help="turn TensorFlow's oneDNN kernels on (TF_ENABLE_ONEDNN_OPTS=1), as they are off by default")
     args = parser.parse_args(argv)
+    if args.onednn:  # read when TensorFlow is first imported, below
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
 
     import numpy as np
 
@@ -69,8 +77,9 @@ def main(argv=None):
             for _ in range(STEPS):
                 net.train_on_batch(x, targets)
             best[k] = min(best[k], (time.perf_counter() - t) / STEPS)
-    print(f"| towers | ms per training step ({batch} windows, {args.threads} thread(s), fastest of "
-          f"{args.reps} rounds) | relative to {args.sets[0]} |")
+    onednn = "on" if os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1" else "off"
+    print(f"| towers | ms per training step ({batch} windows, {args.threads} thread(s), oneDNN {onednn}, "
+          f"fastest of {args.reps} rounds) | relative to {args.sets[0]} |")
     print("|---|---|---|")
     for name, b in zip(args.sets, best):
         print(f"| {name} | {b * 1000:.1f} | {b / best[0]:.2f} |")
