@@ -86,7 +86,7 @@ LR_FLOOR = 0.05
 # files do not outweigh RAVDESS's 24 actors; or every emotion counts the same regardless of corpus
 # (False). As single models, the first did better on RAVDESS actors and the second on TESS speakers.
 TOWER_BALANCE = {"t40": True, "t40b": True, "t40c": False, "t40w": True, "t20": False, "bands": False,
-                 "f40": True, "f40c": True}
+                 "f40": True, "f40c": True, "f40cb": True}
 # Mixup: each training example is blended with another of the batch, weight ~ Beta(a, a) (0: off).
 MIXUP_ALPHA = 0.2
 # Apply the temperature fitted on the held-out speakers (True), or keep the model's own
