@@ -321,7 +321,7 @@ def _tower(inputs, name, over, pool, blocks, n_classes):
         x = layers.Concatenate(name=f"{name}_band_stats")([mean, var, peak])      # (3 * N_MELS,)
         x = layers.Reshape((3, audio.N_MELS), name=f"{name}_split")(x)
         x = layers.Permute((2, 1), name=f"{name}_bands")(x)                       # (N_MELS, 3)
-    elif over in ("freq", "freq_pooled"):  # frames averaged; each frame convolved over the mel axis, then over time
+    elif over in ("freq", "freq_pooled"):  # frames averaged; each frame convolved over mel bands, then time
         x = layers.AveragePooling1D(pool, name=f"{name}_frames")(inputs)
         frames, bands = N_FRAMES // pool, audio.N_MELS
         x = layers.Reshape((frames, bands, 1), name=f"{name}_spectra")(x)

@@ -748,7 +748,8 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
             r["towers"] = {name: scores(labels, np.concatenate([x["towers"][name] for x in runs]).argmax(1),
                                         corpora) for name in runs[0]["towers"]}
         if runs[0]["conditions"]:  # every file under each robustness condition, as the model predicts
-            r["condition_probs"] = {c: np.concatenate([x["conditions"][c] for x in runs]) for c in runs[0]["conditions"]}
+            r["condition_probs"] = {c: np.concatenate([x["conditions"][c] for x in runs])
+                                    for c in runs[0]["conditions"]}
             r["robustness"] = {c: scores(labels, q.argmax(1), corpora)["all"]["accuracy"]
                                for c, q in r["condition_probs"].items()}
         results[p] = r
@@ -880,7 +881,8 @@ def write_predictions(path, data, results):
     def write(tmp):
         with open(tmp, "w", newline="") as f:
             out = csv.writer(f)
-            out.writerow(["model", "condition", "fold", "corpus", "speaker", "path", "emotion", "predicted"] + names)
+            out.writerow(["model", "condition", "fold", "corpus", "speaker", "path", "emotion", "predicted"]
+                         + names)
             for arch in sorted(results):
                 r = results[arch].get("b")
                 if r is None:
