@@ -37,6 +37,7 @@ predictions_b.csv, which --score-predictions scores again) and the model to mode
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -383,7 +384,8 @@ PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "warpe
 
 def run_settings(arch, data):
     """Everything one protocol run of ``arch`` on ``data`` depends on, as a JSON-able dict: the
-    training settings, the sha256 of the code (TRAINING_CODE, and every function, class and
+    training settings, whether TensorFlow's oneDNN kernels are on (they round differently; see
+    model.py), the sha256 of the code (TRAINING_CODE, and every function, class and
     upper-case setting of model.py but PREDICTION_ONLY and the tower list, which the settings
     name), and the sha256 of every feature array (files, augmented copies, robustness
     conditions) and label."""
@@ -417,7 +419,8 @@ def run_settings(arch, data):
     settings = {"arch": arch, "seed": SEED, "test_size": TEST_SIZE, "epochs": EPOCHS[arch],
                 "batch_size": BATCH_SIZE[arch], "early_stop_patience": EARLY_STOP_PATIENCE,
                 "use_augmented": USE_AUGMENTED[arch], "fit_temperature": FIT_TEMPERATURE,
-                "keras": keras.__version__, "code_sha256": code.hexdigest(),
+                "keras": keras.__version__, "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1",
+                "code_sha256": code.hexdigest(),
                 "data_sha256": content.hexdigest()}
     if arch != "seed":
         settings.update(towers={t: model_lib.TOWERS[t] for t in model_lib.CNN_TOWERS},

@@ -383,6 +383,12 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     assert not np.allclose(other["b"]["probs"], first["b"]["probs"], atol=1e-3)
     monkeypatch.undo()
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    # A run with TensorFlow's oneDNN kernels (set before it starts) rounds differently: refused too.
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    with pytest.raises(neural_network.FoldCacheError, match=r"\(onednn differ\)"):
+        neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
+    monkeypatch.undo()
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
     data["features"][0] = data["features"][0] + 1.0
     with pytest.raises(neural_network.FoldCacheError, match="data_sha256 differ"):
         neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
