@@ -382,6 +382,12 @@ PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "warpe
                    "Predictor", "save")
 
 
+def onednn_on():
+    """Whether TensorFlow's oneDNN kernels are on in this process: TF_ENABLE_ONEDNN_OPTS as
+    TensorFlow read it when first imported (model.py sets it to 0 unless the environment says)."""
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1"
+
+
 def run_settings(arch, data):
     """Everything one protocol run of ``arch`` on ``data`` depends on, as a JSON-able dict: the
     training settings, whether TensorFlow's oneDNN kernels are on (they round differently; see
@@ -419,7 +425,7 @@ def run_settings(arch, data):
     settings = {"arch": arch, "seed": SEED, "test_size": TEST_SIZE, "epochs": EPOCHS[arch],
                 "batch_size": BATCH_SIZE[arch], "early_stop_patience": EARLY_STOP_PATIENCE,
                 "use_augmented": USE_AUGMENTED[arch], "fit_temperature": FIT_TEMPERATURE,
-                "keras": keras.__version__, "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1",
+                "keras": keras.__version__, "onednn": onednn_on(),
                 "code_sha256": code.hexdigest(),
                 "data_sha256": content.hexdigest()}
     if arch != "seed":

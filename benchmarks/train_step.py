@@ -45,7 +45,7 @@ def main(argv=None):
     import audio
     import model as model_lib
     from corpus import EMOTIONS
-    from neural_network import BATCH_SIZE
+    from neural_network import BATCH_SIZE, onednn_on
 
     sets = [tuple(s.split("+")) for s in args.sets]
     for towers in sets:
@@ -77,7 +77,7 @@ def main(argv=None):
             for _ in range(STEPS):
                 net.train_on_batch(x, targets)
             best[k] = min(best[k], (time.perf_counter() - t) / STEPS)
-    onednn = "on" if os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1" else "off"
+    onednn = "on" if onednn_on() else "off"
     print(f"| towers | ms per training step ({batch} windows, {args.threads} thread(s), oneDNN {onednn}, "
           f"fastest of {args.reps} rounds) | relative to {args.sets[0]} |")
     print("|---|---|---|")
