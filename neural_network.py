@@ -384,7 +384,7 @@ PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "warpe
 
 def onednn_on():
     """Whether TensorFlow's oneDNN kernels are on in this process: TF_ENABLE_ONEDNN_OPTS as
-    TensorFlow read it when first imported (model.py sets it to 0 unless the environment says)."""
+    TensorFlow read it when first imported (model.py sets it to 1 unless the environment says)."""
     return os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1"
 
 

@@ -2,15 +2,15 @@
 
     python benchmarks/train_step.py                        # t40 alone, the shipped t40+t40b, f40 alone
     python benchmarks/train_step.py t40 f40+t40 --threads 2
-    python benchmarks/train_step.py t40+t40b f40c --onednn  # with TensorFlow's oneDNN kernels
+    python benchmarks/train_step.py t40+t40b f40c --onednn off  # without TensorFlow's oneDNN kernels
 
 Each tower set is built by model.build("cnn") (CNN_TOWERS set to it) and trained on one batch
 (neural_network.BATCH_SIZE["cnn"] windows) again and again (train_on_batch; the inputs are random
 numbers of the model's input shape, which cost what real windows cost). The sets are timed in turn, REPS rounds of STEPS
 steps each, and the fastest round is reported, so a busy machine shows less in the numbers. How
 long a whole training takes is what neural_network.py logs; this tells which part of a model costs.
-Our scripts train with TensorFlow's oneDNN kernels off (model.py sets TF_ENABLE_ONEDNN_OPTS=0
-unless the environment says otherwise); --onednn times them on.
+Our scripts train with TensorFlow's oneDNN kernels on (model.py sets TF_ENABLE_ONEDNN_OPTS=1
+unless the environment says otherwise); --onednn off times TensorFlow's plain kernels instead.
 """
 
 import argparse
@@ -34,11 +34,12 @@ def main(argv=None):
     parser.add_argument("sets", nargs="*", default=list(DEFAULT_SETS), help="tower sets, e.g. t40+t40b")
     parser.add_argument("--threads", type=int, default=THREADS, help="TensorFlow threads per op")
     parser.add_argument("--reps", type=int, default=REPS, help="rounds over the sets")
-    parser.add_argument("--onednn", action="store_true",
-                        help="turn TensorFlow's oneDNN kernels on (TF_ENABLE_ONEDNN_OPTS=1), as they are off by default")
+    parser.add_argument("--onednn", choices=("on", "off"),
+                        help="TensorFlow's oneDNN kernels on or off (TF_ENABLE_ONEDNN_OPTS); "
+                             "default: as the environment says, else on, as our scripts train")
     args = parser.parse_args(argv)
     if args.onednn:  # read when TensorFlow is first imported, below
-        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args.onednn == "on" else "0"
 
     import numpy as np
 

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as model.py
 
 needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason=f"corpora not found at {DATASETS}")
 

@@ -383,8 +383,8 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     assert not np.allclose(other["b"]["probs"], first["b"]["probs"], atol=1e-3)
     monkeypatch.undo()
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
-    # A run with TensorFlow's oneDNN kernels (set before it starts) rounds differently: refused too.
-    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    # A run without TensorFlow's oneDNN kernels (set before it starts) rounds differently: refused too.
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     with pytest.raises(neural_network.FoldCacheError, match=r"\(onednn differ\)"):
         neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
     monkeypatch.undo()

@@ -1,5 +1,5 @@
 """Training is repeatable: the same seed on the same features gives the same model, bit for bit,
-with TensorFlow's oneDNN kernels off (how our scripts train) and on (benchmarks/train_step.py --onednn)."""
+with TensorFlow's oneDNN kernels on (how our scripts train) and off (TF_ENABLE_ONEDNN_OPTS=0)."""
 
 import os
 import subprocess
