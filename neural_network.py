@@ -36,6 +36,7 @@ predictions_b.csv, which --score-predictions scores again) and the model to mode
 """
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -956,10 +957,13 @@ def score_predictions(paths, folds=None, log=print):
     ``paths``: one CSV, or several from runs on the same files; then every model they all hold is
     also scored as the ensemble of the runs: each file's probabilities averaged over the runs (what
     a model that averages those runs' models would predict; the runs' test-time noise and warps as
-    each run chose them). Returns {name: {"scores", "folds", "recall", "ece", "robustness"}}, where
-    a name is the model's for one CSV; for several, "<model> in <csv>" for each run and "<model>,
-    mean of <n> runs" for each ensemble; "robustness" is {condition: accuracy} over the conditions
-    every CSV holds. Raises ValueError when the runs' files differ.
+    each run chose them). Returns {name: {"scores", "folds", "recall", "went", "ece", "robustness"}},
+    where a name is the model's for one CSV; for several, "<model> in <csv>" for each run and
+    "<model>, mean of <n> runs" for each ensemble; "recall" is (class, recall) of the class with
+    the lowest recall, and "went" is where that class's files went, {voices: {predicted class:
+    files}}, most first, for all RAVDESS actors together and for each TESS voice (the corpus has
+    only two, one per fold); "robustness" is {condition: accuracy} over the conditions every CSV
+    holds. Raises ValueError when the runs' files differ.
     """
     from sklearn.metrics import recall_score
 
@@ -976,10 +980,16 @@ def score_predictions(paths, folds=None, log=print):
         recall = recall_score(labels, preds, labels=range(len(names)), average=None, zero_division=0)
         present = np.unique(labels)  # a class no file of these folds has is not "never recognised"
         worst = present[np.argmin(recall[present])]
+        went = {}
+        for r, pred in zip(rows, preds):
+            if r["emotion"] == names[worst]:
+                voices = r["speaker"] if r["corpus"] == "TESS" else r["corpus"]
+                went.setdefault(voices, collections.Counter())[names[pred]] += 1
         out[name] = {"scores": scores(labels, preds, [r["corpus"] for r in rows]),
                      "folds": {int(k): float(np.mean(preds[fold == k] == labels[fold == k]))
                                for k in np.unique(fold)},
                      "recall": (names[worst], float(recall[worst])),
+                     "went": {v: dict(c.most_common()) for v, c in went.items()},  # RAVDESS first
                      "ece": expected_calibration_error(probs, labels), "robustness": {}}
         for c in conditions:
             if name not in robust[c]:
@@ -996,6 +1006,8 @@ def score_predictions(paths, folds=None, log=print):
             + "; folds " + ", ".join(f"{k}: {a:.3f}" for k, a in r["folds"].items())
             + f"; min recall {r['recall'][1]:.3f} ({r['recall'][0]}); ECE {r['ece']:.3f}"
             + "".join(f"; {c} acc {a:.3f}" for c, a in r["robustness"].items()))
+        log(f"[{name}] {r['recall'][0]} files went to: " + "; ".join(
+            f"{v} " + ", ".join(f"{e} {n}" for e, n in c.items()) for v, c in r["went"].items()))
     return out
 
 

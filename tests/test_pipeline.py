@@ -525,8 +525,18 @@ def test_score_predictions_scores_the_ensemble_of_two_runs(tmp_path):
     both = out["cnn, mean of 2 runs"]
     assert both["scores"]["all"]["accuracy"] == 1.0 and both["folds"] == {0: 1.0, 6: 1.0}
     assert both["scores"]["TESS"]["files"] == 1
-    # One run alone is scored under its model's name, as before.
-    assert set(neural_network.score_predictions(tmp_path / "one.csv", log=lambda *_: None)) == {"cnn"}
+    # One run alone is scored under its model's name, as before. Its weakest class is happy (sad
+    # is missed too; the tie goes to the first class), and its one happy file went to calm.
+    one = neural_network.score_predictions(tmp_path / "one.csv", log=lambda *_: None)
+    assert set(one) == {"cnn"} and one["cnn"]["recall"] == ("happy", 0.0)
+    assert one["cnn"]["went"] == {"OAF": {"calm": 1}}
+    # Where a class went is counted for all RAVDESS actors together and for each TESS voice.
+    mixed = [first[0], first[2], ("Actor_02", "d.flac", "happy", probs(happy=0.2, angry=0.7)),
+             ("Actor_03", "e.flac", "happy", probs(happy=0.2, angry=0.7)),
+             ("YAF", "f.flac", "happy", probs(happy=0.9))]
+    _write_predictions_csv(tmp_path / "mixed.csv", mixed)
+    went = neural_network.score_predictions(tmp_path / "mixed.csv", log=lambda *_: None)["cnn"]["went"]
+    assert went == {"RAVDESS": {"angry": 2}, "OAF": {"calm": 1}, "YAF": {"happy": 1}}
     # Runs on other files cannot be averaged: the error names the file, and the script exits 1.
     _write_predictions_csv(tmp_path / "other.csv", second[:2])
     with pytest.raises(ValueError, match="other.csv: its cnn rows are not the files"):
@@ -535,6 +545,7 @@ def test_score_predictions_scores_the_ensemble_of_two_runs(tmp_path):
     assert result.returncode == 1 and "other.csv: its cnn rows are not the files" in result.stderr
     result = run_script("neural_network.py", "--score-predictions", f"{tmp_path / 'one.csv'},{tmp_path / 'two.csv'}")
     assert result.returncode == 0 and "[cnn, mean of 2 runs] 3 files: all acc 1.000" in result.stdout
+    assert "[cnn, mean of 2 runs] happy files went to: OAF happy 1\n" in result.stdout
 
 
 def test_score_predictions_scores_the_robustness_conditions_a_run_wrote(tmp_path):
