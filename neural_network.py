@@ -989,7 +989,7 @@ def score_predictions(paths, folds=None, log=print):
                      "folds": {int(k): float(np.mean(preds[fold == k] == labels[fold == k]))
                                for k in np.unique(fold)},
                      "recall": (names[worst], float(recall[worst])),
-                     "went": {v: dict(c.most_common()) for v, c in went.items()},  # RAVDESS first
+                     "went": {v: dict(c.most_common()) for v, c in went.items()},  # in path order
                      "ece": expected_calibration_error(probs, labels), "robustness": {}}
         for c in conditions:
             if name not in robust[c]:
