@@ -14,8 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The real corpora live beside the checkout (../shared/datasets), on developer machines and in CI.
 DATASETS = REPO.parent / "shared" / "datasets"
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as model.py
+import model  # noqa: E402,F401  sets TensorFlow's environment (logging, oneDNN) as every script does
 
 needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason=f"corpora not found at {DATASETS}")
 
