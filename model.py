@@ -37,9 +37,10 @@ import audio
 from corpus import EMOTIONS
 
 # Quiet TensorFlow's start-up logging, and train with its oneDNN CPU kernels: here they took half
-# the time of its plain ones and were as repeatable (README, tests/test_repeatable_training.py), and
-# the published numbers were measured with them. The two round differently, so a model trained with
-# TF_ENABLE_ONEDNN_OPTS=0 set before running will differ a little. Set before Keras is first imported.
+# the time of its plain ones and were as repeatable (experiments/README.md,
+# tests/test_repeatable_training.py), and the published numbers were measured with them. The two
+# round differently, so a model trained with TF_ENABLE_ONEDNN_OPTS=0 set before running will differ
+# a little. Set before Keras is first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -67,9 +68,9 @@ ARCHITECTURES = ("seed", "cnn")
 # "freq_pooled": the same, each FREQ_BLOCKS layer pooled before its ReLU and not normalised.
 # "t40w" is "t40" with twice the filters in every block (3.5 times the weights). "t40c" is "t40"
 # with the loss weighted by emotion only, not by corpus within an emotion
-# (neural_network.TOWER_BALANCE): a second member for an ensemble with "t40". Alone it scored
-# 0.597 under (b), as "t40" did; "t40" with another seed scored 0.645 (README). "t40b" is "t40"
-# again: beside "t40" in one model it trains from its own initial weights (a seed ensemble).
+# (neural_network.TOWER_BALANCE): a second member for an ensemble with "t40". Alone it scored 0.597
+# under (b), as "t40" did; "t40" with another seed scored 0.645 (experiments/README.md). "t40b" is
+# "t40" again: beside "t40" in one model it trains from its own initial weights (a seed ensemble).
 TOWERS = {
     "t40": ("time", 4, ((64, 5), (96, 5), (128, 3))),
     "t40c": ("time", 4, ((64, 5), (96, 5), (128, 3))),
@@ -81,30 +82,31 @@ TOWERS = {
     "f40c": ("freq_pooled", 4, ((64, 5), (96, 5), (128, 3))),
     "f40cb": ("freq_pooled", 4, ((64, 5), (96, 5), (128, 3))),
 }
-# Tower "f40" ("freq"): before its Conv1D blocks over time, each 40 ms frame's spectrum goes
-# through Conv1D layers over the mel axis, the same weights at every frame and every band, each
-# followed by max pooling over bands: a pattern counts wherever in the spectrum it sits, give or
-# take the pooling, as a formant moves with the length of a voice's vocal tract. Alone, on all 8
-# folds of (b): 0.613 and 0.612 (seeds 42, 43) against 0.546 and 0.588 for "t40" alone, and 0.612
-# for the shipped pair; lower with 10 dB of noise added (0.555 and 0.514 against 0.594 and 0.631);
-# a training step costs 2.2 times the shipped pair's (benchmarks/train_step.py; README).
+# Tower "f40" ("freq"): before its Conv1D blocks over time, each 40 ms frame's spectrum goes through
+# Conv1D layers over the mel axis, the same weights at every frame and every band, each followed by
+# max pooling over bands: a pattern counts wherever in the spectrum it sits, give or take the
+# pooling, as a formant moves with the length of a voice's vocal tract. Alone, on all 8 folds of
+# (b): 0.613 and 0.612 (seeds 42, 43) against 0.546 and 0.588 for "t40" alone, and 0.612 for the
+# shipped pair; lower with 10 dB of noise added (0.555 and 0.514 against 0.594 and 0.631); a
+# training step costs 2.2 times the shipped pair's (benchmarks/train_step.py;
+# experiments/README.md).
 # Tower "f40c" ("freq_pooled") is "f40" made cheaper: each mel-axis layer is max-pooled before its
-# ReLU (the same result: both keep the largest value) and has a bias instead of batch
-# normalisation over every frame and band. On all 8 folds of (b): 0.580 and 0.601 (seeds 42, 43),
-# below "f40", above "t40"; both seeds averaged 0.610, the shipped pair's 0.612 (README). "f40cb"
+# ReLU (the same result: both keep the largest value) and has a bias instead of batch normalisation
+# over every frame and band. On all 8 folds of (b): 0.580 and 0.601 (seeds 42, 43), below "f40",
+# above "t40"; both seeds averaged 0.610, the shipped pair's 0.612 (experiments/README.md). "f40cb"
 # is "f40c" again, for a two-seed pair in one model as "t40b" is for "t40".
 # (filters, kernel width in bands, bands max-pooled into one) per layer.
 FREQ_BLOCKS = ((8, 5, 4),)
 # The towers of our model (neural_network.py --towers for experiments). The shipped model is "t40"
-# and "t40b", a two-seed ensemble in one model: two runs of "t40" from different seeds scored
-# 0.597 and 0.645 under (b), and the mean of their probabilities 0.643. Its own full run scored
-# 0.611 (RAVDESS 0.601 against 0.561 for "t40" alone, better on all 6 actor folds), and 0.637
-# measured again with oneDNN on (README). Two towers train in 5.4 min on all files (10.8 with
+# and "t40b", a two-seed ensemble in one model: two runs of "t40" from different seeds scored 0.597
+# and 0.645 under (b), and the mean of their probabilities 0.643. Its own full run scored 0.611
+# (RAVDESS 0.601 against 0.561 for "t40" alone, better on all 6 actor folds), and 0.637 measured
+# again with oneDNN on (experiments/README.md). Two towers train in 5.4 min on all files (10.8 with
 # oneDNN off) and predict a clip in 2.56 ms warm with the 20 dB test-time copy. Earlier, adding
-# "bands" won about 11 points on each unseen TESS speaker but lost on unseen RAVDESS actors in 3
-# of the 4 folds measured (README); "t20" made training steps several times slower; "t40w" scored
-# 0.553 under (b) against 0.549 (RAVDESS +1.8 points, TESS -0.2; README) and trains twice as
-# slowly.
+# "bands" won about 11 points on each unseen TESS speaker but lost on unseen RAVDESS actors in 3 of
+# the 4 folds measured (experiments/README.md); "t20" made training steps several times slower;
+# "t40w" scored 0.553 under (b) against 0.549 (RAVDESS +1.8 points, TESS -0.2;
+# experiments/README.md) and trains twice as slowly.
 CNN_TOWERS = ("t40", "t40b")
 # How one clip's log-mel matrix is normalised before the model sees it:
 # "utterance": one mean and one standard deviation over the whole clip (removes gain and level,
@@ -118,15 +120,15 @@ NORMALISATIONS = ("utterance", "band")
 # that a real microphone's noise fills, as it fills those of our noisy training copies; the
 # valleys also weigh heavily in the utterance's standard deviation.
 # Protocol (b) with 20 dB of white noise added to the test clips scored 0.617 against 0.549 clean.
-# A 60 dB floor measured 0.529 under (b) (RAVDESS +1.5 points, TESS -3.8; README), so it is off.
-# A 40 dB floor, two seeds on 3 folds, scored 0.582 against 0.586 and lost in noise and
-# calibration with both seeds (README).
+# A 60 dB floor measured 0.529 under (b) (RAVDESS +1.5 points, TESS -3.8; experiments/README.md), so
+# it is off. A 40 dB floor, two seeds on 3 folds, scored 0.582 against 0.586 and lost in noise and
+# calibration with both seeds (experiments/README.md).
 DYNAMIC_RANGE_DB = None
 # Test-time noise: our model may predict a clip as the average of its probabilities for the clip
 # and for a noisy copy of it: the clip with white noise this many dB below its speech power, pauses
 # and all (see noisy_view). neural_network.py chooses among no copy and these SNRs on each fold's
 # held-out speakers (never its test speakers) and saves the choice with the model ("input":
-# "test_time_noise_db", null for none). Measured in the README; neural_network.py
+# "test_time_noise_db", null for none). Measured in experiments/README.md; neural_network.py
 # --test-time-noise none tries none.
 TEST_TIME_NOISE_DB = (20.0, 10.0)
 # Test-time warps: our model may also average in each of those views (the clip, and its noisy copy

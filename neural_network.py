@@ -69,8 +69,9 @@ CLEAN = "clean"
 SEED = 42
 # Protocol (a): share of files held out for testing, as in the seed.
 TEST_SIZE = 0.33
-# Training schedule per architecture. The seed's: 50 epochs, batch 16, no early stopping. Ours
-# often keeps its 40th epoch; a cap of 80 scored lower on unseen TESS voices (two seeds; README).
+# Training schedule per architecture. The seed's: 50 epochs, batch 16, no early stopping. Ours often
+# keeps its 40th epoch; a cap of 80 scored lower on unseen TESS voices (two seeds;
+# experiments/README.md).
 EPOCHS = {"seed": 50, "cnn": 40}
 BATCH_SIZE = {"seed": 16, "cnn": 64}
 # Our model stops early on speakers held out from its training folds (never the test speakers).
