@@ -540,6 +540,13 @@ class Predictor:
         self.noise_db = meta["input"].get("test_time_noise_db")  # None: the clip alone
         self.warps = tuple(meta["input"].get("test_time_warps") or ())  # (): no warped views
 
+    def clip_alone(self):
+        """From now on predict each clip by itself: no test-time noisy copy and no warped views,
+        whatever the model was saved with. About a third faster per clip, and less accurate on
+        unseen voices (README, Results: the test-time noise table). Returns self."""
+        self.noise_db, self.warps = None, ()
+        return self
+
     def _inputs(self, feats):
         """Model inputs of one clip's features, and how many rows (windows) it takes."""
         if self.arch == "seed":

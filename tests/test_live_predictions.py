@@ -62,6 +62,23 @@ def test_default_is_audio_file_and_json_lines():
     assert values == sorted(values, reverse=True)
 
 
+def test_clip_alone_option_predicts_each_clip_by_itself():
+    # The shipped model averages each clip with a noisy copy; --clip-alone predicts the clip alone,
+    # exactly as the in-process Predictor.clip_alone does.
+    clip = real_file("RAVDESS/Actor_01/03-01-05-01-01-01-01.flac")
+    shipped = model_lib.load(REPO / "model")
+    default, alone = (run_script("live_predictions.py", "--json", *extra, clip) for extra in ([], ["--clip-alone"]))
+    assert default.returncode == 0 and alone.returncode == 0, (default.stderr, alone.stderr)
+    got = {name: json.loads(r.stdout)["probabilities"] for name, r in (("default", default), ("alone", alone))}
+    for name, predictor in (("default", shipped), ("alone", model_lib.load(REPO / "model").clip_alone())):
+        expected = predictor.predict_file(clip)
+        assert list(got[name]) == list(expected)
+        np.testing.assert_allclose(list(got[name].values()), list(expected.values()), atol=1e-6)
+    if shipped.noise_db is not None or shipped.warps:
+        assert not np.allclose([got["default"][e] for e in corpus.EMOTIONS],
+                               [got["alone"][e] for e in corpus.EMOTIONS], atol=1e-4)
+
+
 def write_bad_inputs(folder):
     """Every kind of bad or odd input a user may hand the predictor. Returns {name: expected error}."""
     y = audio.load_audio(EXAMPLE)

@@ -92,8 +92,9 @@ def test_streaming_follows_played_emotions_and_says_no_speech_in_gaps(pulse, tmp
     assert any(expected[0] in line for line in printed) and any(expected[1] in line for line in printed)
 
 
-def test_number_of_times_stops_by_itself(pulse, tmp_path):
-    result = run_script("streaming.py", "--window", 1, "--hop", 0.5, "--number-of-times", 3, timeout=120)
+@pytest.mark.parametrize("extra", [[], ["--clip-alone"]])
+def test_number_of_times_stops_by_itself(pulse, tmp_path, extra):
+    result = run_script("streaming.py", "--window", 1, "--hop", 0.5, "--number-of-times", 3, *extra, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"{t:8.2f} s  no speech" for t in (1.0, 1.5, 2.0)]
 

@@ -213,6 +213,21 @@ def test_warped_views_follow_the_views_each_warped_by_every_factor():
     assert model_lib.warped_views([clean], ()) == [clean]
 
 
+def test_clip_alone_predicts_as_a_model_saved_without_test_time_views(trained, tmp_path):
+    net, data = trained
+    model_lib.save(net, tmp_path / "plain", arch="cnn")
+    model_lib.save(net, tmp_path / "views", arch="cnn", test_time_noise_db=20.0, test_time_warps=WARPS)
+    plain, views = model_lib.load(tmp_path / "plain"), model_lib.load(tmp_path / "views")
+    path = DATASETS / data["path"][0]
+    with_views = views.predict_file(path)
+    assert views.clip_alone() is views and views.noise_db is None and views.warps == ()
+    alone, expected = views.predict_file(path), plain.predict_file(path)
+    assert list(alone) == list(expected)
+    np.testing.assert_allclose(list(alone.values()), list(expected.values()), atol=1e-9)
+    assert not np.allclose([with_views[e] for e in views.emotions], [alone[e] for e in views.emotions], atol=1e-4)
+    assert len(views.clip_views(audio.load_audio(path))) == 1
+
+
 def test_saved_warps_make_every_prediction_path_average_all_the_views(trained, tmp_path):
     net, data = trained
     model_lib.save(net, tmp_path / "plain", arch="cnn")
