@@ -33,7 +33,7 @@ AUDIO_FILE = Path("examples") / "03-01-05-02-01-01-13.wav"
 # The model folder written by neural_network.py.
 MODEL_DIR = Path("model")
 # Predict each clip by itself (True), without the test-time noisy copy the shipped model averages
-# in: about a third faster, and less accurate on unseen voices (see model.Predictor.clip_alone).
+# in: about 30 % less time per clip, and less accurate on unseen voices (model.Predictor.clip_alone).
 CLIP_ALONE = False
 # Clips featurized before each call to the model (bounds memory on big folders).
 CHUNK = 256

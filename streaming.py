@@ -46,7 +46,7 @@ DEVICE = None
 # The model folder written by neural_network.py.
 MODEL_DIR = Path("model")
 # Predict each window by itself (True), without the test-time noisy copy the shipped model averages
-# in: about a third less work per hop, and less accurate on unseen voices (model.Predictor.clip_alone).
+# in: about 30 % less time per hop, and less accurate on unseen voices (model.Predictor.clip_alone).
 CLIP_ALONE = False
 # Seconds the ring buffer holds beyond one window (how far prediction may fall behind).
 BUFFER_SECONDS = 30.0
