@@ -198,6 +198,41 @@ _MEL = mel_filterbank()
 _DCT = dct_matrix()
 
 
+def _mel_bands(mel):
+    """The filterbank ``mel`` as each band's run of FFT bins, for ``mel_power``: (first bins
+    (N_MELS, width) intp, their weights (N_MELS, width) float32, 0 past a band's end), width the
+    widest band's number of bins."""
+    runs = [np.nonzero(mel[:, k])[0] for k in range(mel.shape[1])]
+    width = max(run[-1] - run[0] + 1 for run in runs)
+    bins = np.minimum(np.array([run[0] for run in runs])[:, None] + np.arange(width), mel.shape[0] - 1)
+    weights = np.zeros((mel.shape[1], width), dtype=np.float32)
+    for k, run in enumerate(runs):
+        weights[k, run - run[0]] = mel[run, k]
+    return bins, weights
+
+
+_MEL_BINS, _MEL_WEIGHTS = _mel_bands(_MEL)
+# Frames per step of mel_power (bounds its scratch memory to about 6 MB).
+_MEL_CHUNK = 1024
+
+
+def mel_power(power):
+    """Mel power of a power spectrum: (n_frames, N_FFT // 2 + 1) -> (n_frames, N_MELS) float32,
+    what ``power @ mel_filterbank()`` gives, to float32 rounding.
+
+    Not a BLAS matrix product: BLAS rounds its sums differently with the number of threads it uses
+    (OpenBLAS on AMD EPYC: 1 thread in create_features.py's worker processes and 2 in a
+    predicting process differed in the last bit). numpy's einsum, without ``optimize``, sums in
+    one fixed order, so a clip's features are the same bits in training and in prediction.
+    """
+    spectra = np.ascontiguousarray(np.asarray(power, dtype=np.float32).T)          # (bins, n_frames)
+    mel = np.empty((spectra.shape[1], N_MELS), dtype=np.float32)
+    for start in range(0, spectra.shape[1], _MEL_CHUNK):
+        block = spectra[:, start:start + _MEL_CHUNK][_MEL_BINS]                     # (N_MELS, width, n)
+        mel[start:start + _MEL_CHUNK] = np.einsum("kjn,kj->nk", block, _MEL_WEIGHTS, optimize=False)
+    return mel
+
+
 def white_noise_mel(power):
     """The mel power that white noise of mean power ``power`` per sample puts, on average, in each
     band of one frame (what ``mel_db`` takes the log of): (N_MELS,) float64. Every FFT bin of a
@@ -218,8 +253,7 @@ def spectrum(y):
 def mel_db(spec):
     """Log-mel power in dB of a spectrum: (n_frames, N_FFT // 2 + 1) complex -> (n_frames, N_MELS)
     float32."""
-    power = spec.real ** 2 + spec.imag ** 2
-    mel = power.astype(np.float32) @ _MEL
+    mel = mel_power(spec.real ** 2 + spec.imag ** 2)
     return 10.0 * np.log10(np.maximum(mel, POWER_FLOOR))
 
 

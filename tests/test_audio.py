@@ -45,6 +45,22 @@ def test_features_shape_and_match_librosa():
     np.testing.assert_allclose(C, ref_c, atol=1e-2)
 
 
+def test_mel_power_is_the_filterbank_product_in_the_same_bits_whatever_the_threads():
+    import threadpoolctl
+
+    spec = audio.spectrum(audio.load_audio(real_file(TESS_CLIP)))
+    power = spec.real ** 2 + spec.imag ** 2
+    mel = audio.mel_power(power)
+    assert mel.shape == (len(power), audio.N_MELS) and mel.dtype == np.float32
+    np.testing.assert_allclose(mel, power.astype(np.float64) @ audio.mel_filterbank(), rtol=1e-5, atol=1e-30)
+    # create_features.py's worker processes run with one BLAS thread; a predicting process with all.
+    with threadpoolctl.threadpool_limits(1):
+        np.testing.assert_array_equal(audio.mel_power(power), mel)
+    # More frames than one step of its loop: where a frame falls does not change its values.
+    long = np.concatenate([power] * (audio._MEL_CHUNK // len(power) + 2))
+    np.testing.assert_array_equal(audio.mel_power(long)[-len(power):], mel)
+
+
 def test_trim_cuts_leading_and_trailing_silence():
     y = audio.load_audio(real_file(ANGRY))
     pad = np.zeros(audio.SAMPLE_RATE, np.float32)

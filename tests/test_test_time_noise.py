@@ -105,7 +105,12 @@ def test_saved_choice_makes_every_prediction_path_average_the_clip_and_its_noisy
     # A folder of files (live_predictions.py) goes the same way.
     batch = {}
     live_predictions.predict_paths(noisy, clips, lambda f, probs, err: batch.__setitem__(f, probs))
-    assert batch == {f: noisy.predict_file(f) for f in clips}
+    # Several clips go through the model as one batch, and a BLAS library may round a batch's sums
+    # differently from one clip's (OpenBLAS on AMD EPYC: in the 8th decimal), so not bit for bit.
+    assert list(batch) == clips
+    for f in clips:
+        one = noisy.predict_file(f)
+        np.testing.assert_allclose([batch[f][e] for e in noisy.emotions], [one[e] for e in noisy.emotions], atol=1e-6)
     # The evaluation scores exactly what the shipped model computes (the same noisy copy).
     evaluated = neural_network.noisy_view_probs("cnn", net, data, idx, (10.0,))[10.0]
     for path, row in zip(clips, evaluated):
