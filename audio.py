@@ -199,9 +199,9 @@ _DCT = dct_matrix()
 
 
 def _mel_bands(mel):
-    """The filterbank ``mel`` as each band's run of FFT bins, for ``mel_power``: (first bins
-    (N_MELS, width) intp, their weights (N_MELS, width) float32, 0 past a band's end), width the
-    widest band's number of bins."""
+    """The filterbank ``mel`` as each band's run of FFT bins, for ``mel_power``: (bins (N_MELS,
+    width) intp, each band's run from its first bin on; weights (N_MELS, width) float32, 0 past the
+    run's end), width the widest run's number of bins."""
     runs = [np.nonzero(mel[:, k])[0] for k in range(mel.shape[1])]
     width = max(run[-1] - run[0] + 1 for run in runs)
     bins = np.minimum(np.array([run[0] for run in runs])[:, None] + np.arange(width), mel.shape[0] - 1)
