@@ -198,21 +198,30 @@ _MEL = mel_filterbank()
 _DCT = dct_matrix()
 
 
-def _mel_bands(mel):
-    """The filterbank ``mel`` as each band's run of FFT bins, for ``mel_power``: (bins (N_MELS,
-    width) intp, each band's run from its first bin on; weights (N_MELS, width) float32, 0 past the
-    run's end), width the widest run's number of bins."""
+def _mel_bands(mel, n_groups):
+    """The filterbank ``mel`` as runs of FFT bins, for ``mel_power``: a list of ``n_groups``
+    (first, last, bins, weights), one per run of consecutive bands first..last-1, with bins
+    (last - first, width) intp, each band's run of bins from its first on, and weights
+    (last - first, width) float32, 0 past the run's end; width is the group's widest run. Low
+    bands span 2-3 bins and high ones 23, so padding each group to its own width, not all 64 to
+    23, does a third of the work."""
     runs = [np.nonzero(mel[:, k])[0] for k in range(mel.shape[1])]
-    width = max(run[-1] - run[0] + 1 for run in runs)
-    bins = np.minimum(np.array([run[0] for run in runs])[:, None] + np.arange(width), mel.shape[0] - 1)
-    weights = np.zeros((mel.shape[1], width), dtype=np.float32)
-    for k, run in enumerate(runs):
-        weights[k, run - run[0]] = mel[run, k]
-    return bins, weights
+    edges = np.linspace(0, len(runs), n_groups + 1).astype(int)
+    groups = []
+    for first, last in zip(edges[:-1], edges[1:]):
+        width = max(run[-1] - run[0] + 1 for run in runs[first:last])
+        starts = np.array([run[0] for run in runs[first:last]])
+        bins = np.minimum(starts[:, None] + np.arange(width), mel.shape[0] - 1)
+        weights = np.zeros((last - first, width), dtype=np.float32)
+        for k, run in enumerate(runs[first:last]):
+            weights[k, run - run[0]] = mel[run, first + k]
+        groups.append((first, last, bins, weights))
+    return groups
 
 
-_MEL_BINS, _MEL_WEIGHTS = _mel_bands(_MEL)
-# Frames per step of mel_power (bounds its scratch memory to about 6 MB).
+# Groups of bands that mel_power pads to a common width (4 halves its time against 1).
+_MEL_GROUPS = _mel_bands(_MEL, n_groups=4)
+# Frames per step of mel_power (bounds its scratch memory to about 2 MB).
 _MEL_CHUNK = 1024
 
 
@@ -228,8 +237,11 @@ def mel_power(power):
     spectra = np.ascontiguousarray(np.asarray(power, dtype=np.float32).T)          # (bins, n_frames)
     mel = np.empty((spectra.shape[1], N_MELS), dtype=np.float32)
     for start in range(0, spectra.shape[1], _MEL_CHUNK):
-        block = spectra[:, start:start + _MEL_CHUNK][_MEL_BINS]                     # (N_MELS, width, n)
-        mel[start:start + _MEL_CHUNK] = np.einsum("kjn,kj->nk", block, _MEL_WEIGHTS, optimize=False)
+        chunk = spectra[:, start:start + _MEL_CHUNK]
+        for first, last, bins, weights in _MEL_GROUPS:
+            block = chunk[bins]                                                     # (bands, width, n)
+            mel[start:start + _MEL_CHUNK, first:last] = np.einsum("kjn,kj->nk", block, weights,
+                                                                  optimize=False)
     return mel
 
 
