@@ -203,8 +203,8 @@ def _mel_bands(mel, n_groups):
     (first, last, bins, weights), one per run of consecutive bands first..last-1, with bins
     (last - first, width) intp, each band's run of bins from its first on, and weights
     (last - first, width) float32, 0 past the run's end; width is the group's widest run. Low
-    bands span 2-3 bins and high ones 23, so padding each group to its own width, not all 64 to
-    23, does a third of the work."""
+    bands span 2-3 bins and high ones 23, so padding each of 4 groups to its own width, not all 64
+    to 23, does less than half the multiply-adds (672 per frame against 1472)."""
     runs = [np.nonzero(mel[:, k])[0] for k in range(mel.shape[1])]
     edges = np.linspace(0, len(runs), n_groups + 1).astype(int)
     groups = []
@@ -219,7 +219,7 @@ def _mel_bands(mel, n_groups):
     return groups
 
 
-# Groups of bands that mel_power pads to a common width (4 halves its time against 1).
+# Groups of consecutive bands that mel_power pads to a common width each.
 _MEL_GROUPS = _mel_bands(_MEL, n_groups=4)
 # Frames per step of mel_power (bounds its scratch memory to about 2 MB).
 _MEL_CHUNK = 1024
