@@ -103,10 +103,10 @@ FREQ_BLOCKS = ((8, 5, 4),)
 # (RAVDESS 0.601 against 0.561 for "t40" alone, better on all 6 actor folds), and 0.637 and 0.577
 # measured again with oneDNN on, on two machines (experiments/README.md). Two towers train in 5.1 to
 # 5.4 min on all files (10.8 with oneDNN off) and predict a clip in 2.15 ms warm with the 20 dB
-# test-time copy (README, Speed). Earlier, adding "bands" won about 11 points on each unseen TESS speaker but lost
-# on unseen RAVDESS actors in 3 of the 4 folds measured (experiments/README.md); "t20" made training
-# steps several times slower; "t40w" scored 0.553 under (b) against 0.549 (RAVDESS +1.8 points,
-# TESS -0.2; experiments/README.md) and trains twice as slowly.
+# test-time copy (README, Speed). Earlier, adding "bands" won about 11 points on each unseen TESS
+# speaker but lost on unseen RAVDESS actors in 3 of the 4 folds measured (experiments/README.md);
+# "t20" made training steps several times slower; "t40w" scored 0.553 under (b) against 0.549
+# (RAVDESS +1.8 points, TESS -0.2; experiments/README.md) and trains twice as slowly.
 CNN_TOWERS = ("t40", "t40b")
 # How one clip's log-mel matrix is normalised before the model sees it:
 # "utterance": one mean and one standard deviation over the whole clip (removes gain and level,
