@@ -209,11 +209,11 @@ def _mel_bands(mel, n_groups):
     edges = np.linspace(0, len(runs), n_groups + 1).astype(int)
     groups = []
     for first, last in zip(edges[:-1], edges[1:]):
-        width = max(run[-1] - run[0] + 1 for run in runs[first:last])
-        starts = np.array([run[0] for run in runs[first:last]])
-        bins = np.minimum(starts[:, None] + np.arange(width), mel.shape[0] - 1)
-        weights = np.zeros((last - first, width), dtype=np.float32)
-        for k, run in enumerate(runs[first:last]):
+        group = runs[first:last]
+        width = max(run[-1] - run[0] + 1 for run in group)
+        bins = np.minimum(np.array([run[0] for run in group])[:, None] + np.arange(width), mel.shape[0] - 1)
+        weights = np.zeros((len(group), width), dtype=np.float32)
+        for k, run in enumerate(group):
             weights[k, run - run[0]] = mel[run, first + k]
         groups.append((first, last, bins, weights))
     return groups
