@@ -18,8 +18,6 @@
                                                  # keep each finished fold; run again to go on after a stop
     python neural_network.py --test-time-noise none --test-time-warps none --no-ship
                                                  # every clip alone: no fold may add a noisy or warped view
-    python neural_network.py --choose-by log-loss --fold-cache runs/cache --protocols b --baseline none --no-ship
-                                                 # each fold chooses its test-time views by held-out log-loss
     python neural_network.py --speaker-centre --test-time-noise none --protocols b --baseline none --no-ship
                                                  # pilot: every voice centred on its own mean spectrum
 
@@ -101,11 +99,6 @@ MIXUP_ALPHA = 0.2
 FIT_TEMPERATURE = False
 # Bins of the expected calibration error.
 ECE_BINS = 15
-# How each fold chooses its test-time noise and warps on its held-out speakers: by "accuracy", or
-# by "log-loss" (the mean negative log-likelihood of their labels, each option at the temperature
-# that minimises it, so that an option is not judged by how soft averaging two views makes it).
-# Accuracy moves by whole files: a fold's choice has hung on 1 to 3 files of 240.
-TEST_TIME_CHOICE = "accuracy"
 # Pilot, never shipped: our model's protocol runs subtract from every file's log-mel the mean
 # spectrum of its speaker over all that speaker's files (per mel band, labels unused), so that a
 # voice's own timbre is removed before the model sees it. It needs several clips of a voice, so
@@ -521,47 +514,38 @@ def view_probs(arch, net, data, idx, noise_db=None, warps=(), condition=None):
     return predict(arch, net, views)
 
 
-def held_out_score(probs, labels):
-    """How well probabilities (n, n_emotions) predict ``labels`` (n,) by TEST_TIME_CHOICE, higher
-    being better: the accuracy, or minus the log-loss at the temperature that minimises it."""
-    if TEST_TIME_CHOICE == "accuracy":
-        return float(np.mean(probs.argmax(1) == labels))
-    tempered = model_lib.calibrate(probs, fit_temperature(probs, labels))
-    return float(np.mean(np.log(tempered[np.arange(len(labels)), labels] + 1e-12)))
-
-
 def choose_test_time_warps(arch, net, data, held, noise_db, unwarped):
     """Choose, after the test-time noise ``noise_db``, whether our model also averages in the
     warped views (model.TEST_TIME_WARPS), on the held-out files ``held`` (never test files).
 
     unwarped: their probabilities with that noise and no warps. Returns (the chosen warps, a tuple,
-    or None, {"none" or the warps as text: held-out score (held_out_score)}, the held-out
-    probabilities of the choice). The warps win only when strictly better.
+    or None, {"none" or the warps as text: held-out accuracy}, the held-out probabilities of the
+    choice). The warps win only when strictly more accurate.
     """
     labels = data["labels"][held]
     warps = tuple(model_lib.TEST_TIME_WARPS)
     warped = view_probs(arch, net, data, held, noise_db, warps)
-    score = {warps_text(None): held_out_score(unwarped, labels),
-             warps_text(warps): held_out_score(warped, labels)}
-    if score[warps_text(warps)] > score[warps_text(None)]:
-        return warps, score, warped
-    return None, score, unwarped
+    accuracy = {warps_text(None): float(np.mean(unwarped.argmax(1) == labels)),
+                warps_text(warps): float(np.mean(warped.argmax(1) == labels))}
+    if accuracy[warps_text(warps)] > accuracy[warps_text(None)]:
+        return warps, accuracy, warped
+    return None, accuracy, unwarped
 
 
 def choose_test_time_noise(arch, net, data, held, clean):
     """Choose our model's test-time noise on the held-out files ``held`` (never test files).
 
     clean: their probabilities from the clips alone. Returns (the chosen SNR or None, {option:
-    held-out score (held_out_score)}, the held-out probabilities of the choice). Each option
-    predicts a clip as the average over the clip and its noisy copy (model.noisy_view); the best
-    score wins, ties going to no copy, then to the quieter noise.
+    held-out accuracy}, the held-out probabilities of the choice). Each option predicts a clip as
+    the average over the clip and its noisy copy (model.noisy_view); the most accurate wins, ties
+    going to no copy, then to the quieter noise.
     """
     labels = data["labels"][held]
     noisy = noisy_view_probs(arch, net, data, held, model_lib.TEST_TIME_NOISE_DB)
     probs = {None: clean, **{snr: (clean + p) / 2 for snr, p in noisy.items()}}
-    score = {snr: held_out_score(p, labels) for snr, p in probs.items()}
-    best = max(score, key=lambda snr: (score[snr], snr is None, snr or 0))
-    return best, score, probs[best]
+    accuracy = {snr: float(np.mean(p.argmax(1) == labels)) for snr, p in probs.items()}
+    best = max(accuracy, key=lambda snr: (accuracy[snr], snr is None, snr or 0))
+    return best, accuracy, probs[best]
 
 
 def train_fold(arch, data, train, held=None, seed=SEED):
@@ -592,9 +576,9 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
 
     Returns a dict: test probabilities (calibrated by the temperature fitted on ``held`` when
     FIT_TEMPERATURE is set), raw probabilities, the clips' own probabilities without test-time
-    noise ("single"), the test-time noise chosen on ``held`` and each option's held-out score,
+    noise ("single"), the test-time noise chosen on ``held`` and each option's held-out accuracy,
     the test probabilities of every test-time noise option (without warps), the test-time warps
-    chosen on ``held`` after the noise and their held-out scores, the test probabilities of the
+    chosen on ``held`` after the noise and their held-out accuracy, the test probabilities of the
     chosen noise without warps ("unwarped") and with them ("warped"), each tower's own probabilities,
     robustness-condition probabilities, the temperature applied and the one fitted, the epochs
     used, and the seconds it took to train and predict.
@@ -603,14 +587,14 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     start = time.perf_counter()
     net = fold_model(arch, trained)  # the same model whether it was trained now or read back
     feats, labels = data["features"], data["labels"]
-    fitted, noise_db, held_score, warps, held_warp_score = 1.0, None, {}, None, {}
+    fitted, noise_db, held_accuracy, warps, held_warp_accuracy = 1.0, None, {}, None, {}
     test_warps = tuple(model_lib.TEST_TIME_WARPS) if arch != "seed" else ()
     if held is not None:
         val_probs = predict(arch, net, [feats[i] for i in held])
         if arch != "seed":
-            noise_db, held_score, val_probs = choose_test_time_noise(arch, net, data, held, val_probs)
+            noise_db, held_accuracy, val_probs = choose_test_time_noise(arch, net, data, held, val_probs)
         if test_warps:
-            warps, held_warp_score, val_probs = choose_test_time_warps(arch, net, data, held, noise_db,
+            warps, held_warp_accuracy, val_probs = choose_test_time_warps(arch, net, data, held, noise_db,
                                                                           val_probs)
         fitted = fit_temperature(val_probs, labels[held])
     temperature = fitted if FIT_TEMPERATURE else 1.0
@@ -622,8 +606,8 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     warped = view_probs(arch, net, data, test, noise_db, test_warps) if test_warps else None
     raw = unwarped if warps is None else warped
     out = {"raw": raw, "probs": model_lib.calibrate(raw, temperature), "single": single,
-           "test_time_noise_db": noise_db, "held_score": held_score, "options": options,
-           "test_time_warps": warps, "held_warp_score": held_warp_score,
+           "test_time_noise_db": noise_db, "held_accuracy": held_accuracy, "options": options,
+           "test_time_warps": warps, "held_warp_accuracy": held_warp_accuracy,
            "unwarped": unwarped, "warped": warped,
            "temperature": temperature, "fitted_temperature": fitted, "epochs": trained["epochs"],
            "conditions": {}, "towers": {name: predict(arch, tower, test_feats)
@@ -646,13 +630,13 @@ def warps_text(warps):
 
 def noise_text(run):
     """The test-time noise and warps a run chose and why, for the log ("" for the seed's model)."""
-    text, sign = "", 1 if TEST_TIME_CHOICE == "accuracy" else -1  # log-loss is shown as itself
+    text = ""
     if run.get("options"):  # test-time noise was tried
-        held = ", ".join(f"{noise_db_text(snr)} {sign * a:.3f}" for snr, a in run["held_score"].items())
-        text += f"test-time noise {noise_db_text(run['test_time_noise_db'])} (held-out {TEST_TIME_CHOICE} {held}), "
-    if run.get("held_warp_score"):  # test-time warps were tried
-        held = ", ".join(f"{w} {sign * a:.3f}" for w, a in run["held_warp_score"].items())
-        text += f"test-time warps {warps_text(run['test_time_warps'])} (held-out {TEST_TIME_CHOICE} {held}), "
+        held = ", ".join(f"{noise_db_text(snr)} {a:.3f}" for snr, a in run["held_accuracy"].items())
+        text += f"test-time noise {noise_db_text(run['test_time_noise_db'])} (held-out accuracy {held}), "
+    if run.get("held_warp_accuracy"):  # test-time warps were tried
+        held = ", ".join(f"{w} {a:.3f}" for w, a in run["held_warp_accuracy"].items())
+        text += f"test-time warps {warps_text(run['test_time_warps'])} (held-out accuracy {held}), "
     return text
 
 
@@ -1167,7 +1151,7 @@ def option_numbers(text, allowed):
 
 
 def main(argv=None):
-    global SEED, SPEAKER_CENTRE, TEST_TIME_CHOICE  # --seed, --speaker-centre, --choose-by set them for every run
+    global SEED, SPEAKER_CENTRE  # --seed and --speaker-centre set them for every run of this process
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
                         help="architecture to ship")
@@ -1197,9 +1181,6 @@ def main(argv=None):
                         help="warp factors of the views each fold may also average in, chosen on its held-out "
                              "speakers after the noise, or none (default "
                              f"{warps_text(model_lib.TEST_TIME_WARPS)}; see model.TEST_TIME_WARPS)")
-    parser.add_argument("--choose-by", choices=("accuracy", "log-loss"), default=TEST_TIME_CHOICE,
-                        help="how each fold chooses its test-time noise and warps on its held-out speakers "
-                             f"(default {TEST_TIME_CHOICE}; see TEST_TIME_CHOICE)")
     parser.add_argument("--speaker-centre", action="store_true",
                         help="pilot: centre every speaker's features on that speaker's mean spectrum "
                              "(needs --test-time-noise none and --no-ship; see SPEAKER_CENTRE)")
@@ -1254,7 +1235,6 @@ def main(argv=None):
             parser.error(f"--test-time-warps: use none, or distinct factors from 0.7 to 1.4 other than 1, "
                          f"comma-separated (got {args.test_time_warps})")
         model_lib.TEST_TIME_WARPS = warps
-    TEST_TIME_CHOICE = args.choose_by
 
     if args.speaker_centre:
         if model_lib.TEST_TIME_NOISE_DB or not args.no_ship:

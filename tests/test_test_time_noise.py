@@ -147,7 +147,7 @@ def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_
     data["robustness"] = None
     run = neural_network.run_fold("cnn", data, train, test, held)
     assert run["test_time_noise_db"] is None
-    assert set(run["held_score"]) == {None, *tried}
+    assert set(run["held_accuracy"]) == {None, *tried}
     np.testing.assert_array_equal(run["raw"], run["single"])
     # The options are still scored on the test files, beside the choice (and here they would win).
     for snr in tried:
@@ -165,43 +165,6 @@ def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_
     np.testing.assert_allclose(probs, (clean + np.eye(n)[labels[held]]) / 2)
 
 
-
-def test_by_log_loss_the_choice_weighs_how_near_the_misses_come_not_one_file(monkeypatch, tried):
-    """Made-up held-out probabilities: with the noisy copy one more file of 100 is wrong, but on
-    the 50 that both get wrong the copy puts far more on the right emotion. Accuracy keeps the clip
-    alone; log-loss takes the copy. A sharper or softer copy of the same probabilities scores the
-    same by log-loss (each option is judged at its own best temperature)."""
-    n, files = len(model_lib.EMOTIONS), 100
-    labels = np.arange(files) % n
-    wrong = (labels + 1) % n
-
-    def probs(on_right, on_wrong):  # (files, n): on_right on the label, on_wrong on the next one
-        p = np.full((files, n), (1.0 - on_right - on_wrong) / (n - 2))
-        p[np.arange(files), labels], p[np.arange(files), wrong] = on_right, on_wrong
-        return p
-
-    clean = np.where(np.arange(files)[:, None] < 50, probs(0.9, 0.05), probs(0.02, 0.9))
-    noisy = np.where(np.arange(files)[:, None] < 49, probs(0.9, 0.05), probs(0.45, 0.5))
-    noisy[49] = probs(0.005, 0.99)[49]  # the copy loses file 49 outright
-    data = {"labels": labels}
-    monkeypatch.setattr(neural_network, "noisy_view_probs", lambda arch, net, data, idx, snrs: {
-        snr: noisy for snr in snrs})
-    held = np.arange(files)
-
-    monkeypatch.setattr(neural_network, "TEST_TIME_CHOICE", "accuracy")
-    chosen, score, _ = neural_network.choose_test_time_noise("cnn", None, data, held, clean)
-    assert chosen is None and score[None] == 0.50 and score[max(tried)] == 0.49
-
-    monkeypatch.setattr(neural_network, "TEST_TIME_CHOICE", "log-loss")
-    chosen, score, chosen_probs = neural_network.choose_test_time_noise("cnn", None, data, held, clean)
-    assert chosen == max(tried) and score[max(tried)] > score[None]
-    np.testing.assert_allclose(chosen_probs, (clean + noisy) / 2)
-    assert score[None] > np.mean(np.log(clean[held, labels]))  # better than at temperature 1: it was fitted
-    for temperature in (0.5, 2.0):  # log-loss at the best temperature ignores a temperature applied first
-        assert neural_network.held_out_score(model_lib.calibrate(clean, temperature), labels) == pytest.approx(
-            score[None], rel=1e-6)
-
-
 def test_without_snrs_to_try_every_clip_is_predicted_alone(small_features, monkeypatch, tmp_path):
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())  # as --test-time-noise none sets it
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())  # as --test-time-warps none sets it
@@ -214,7 +177,7 @@ def test_without_snrs_to_try_every_clip_is_predicted_alone(small_features, monke
     data["dataset"] = str(tmp_path / "gone")  # the clips alone need no audio, so none is read
     run = neural_network.run_fold("cnn", data, train, test, held)
     assert run["test_time_noise_db"] is None and run["options"] == {}
-    assert run["test_time_warps"] is None and run["warped"] is None and run["held_warp_score"] == {}
+    assert run["test_time_warps"] is None and run["warped"] is None and run["held_warp_accuracy"] == {}
     np.testing.assert_array_equal(run["raw"], run["single"])
     assert neural_network.noise_text(run) == ""
 
@@ -318,7 +281,7 @@ def test_warps_are_chosen_on_the_held_out_speakers_never_the_test_speakers(small
     data["robustness"] = None
     run = neural_network.run_fold("cnn", data, train, test, held)
     assert calls == [WARPS, WARPS]  # held-out files, then test files
-    assert run["test_time_warps"] is None and set(run["held_warp_score"]) == {"none", "0.9,1.1"}
+    assert run["test_time_warps"] is None and set(run["held_warp_accuracy"]) == {"none", "0.9,1.1"}
     np.testing.assert_array_equal(run["raw"], run["unwarped"])
     np.testing.assert_array_equal(run["unwarped"], run["single"])
     assert np.mean(run["warped"].argmax(1) == labels[test]) == 1.0  # scored beside, would have won
