@@ -13,13 +13,17 @@ protocol (b) fold this script
      held-out speakers, as neural_network.py does;
   2. trains the seed's model (its own recipe: 50 epochs, no early stopping) on the fold's training
      files only, so that the held-out speakers stay unheard by both models;
-  3. blends the two as a product of experts, p ~ p_ours ** (1 - w) * p_seed ** w, choosing w from
-     WEIGHTS by accuracy on the held-out speakers (ties go to the smaller w), never on the test
-     speakers.
+  3. blends the two as a product of experts, p ~ p_ours ** (1 - w) * p_seed ** w, with w from
+     WEIGHTS chosen by accuracy (ties go to the smaller w) in two ways, neither on the fold's test
+     speakers:
+       "blend"   on the fold's own held-out speakers (240 files, the first plan);
+       "pooled"  on the held-out files of every other fold whose held-out speakers are not this
+                 fold's test speakers, pooled (4 to 6 folds, 960 to 1440 predictions; the second
+                 plan). A model trained on all files would take the w of every fold pooled.
 Writes one predictions CSV (the columns of neural_network.py --predictions, clean clips only) with
-three models: "cnn" (ours as neural_network.py predicts it), "seed" (the seed's model trained here)
-and "blend" (the chosen blend), and prints each fold's choice, with the test accuracy every w would
-have had (read off the test speakers: context, not a result).
+four models: "cnn" (ours as neural_network.py predicts it), "seed" (the seed's model trained here),
+"blend" and "pooled", and prints each fold's choices, with the test accuracy every w would have had
+(read off the test speakers: context, not a result).
 """
 
 import argparse
@@ -66,7 +70,7 @@ def main(argv=None):
         raise nn.FoldCacheError(f"{args.fold_cache}: a fold is missing; run neural_network.py "
                                 f"--seed {args.seed} --fold-cache {args.fold_cache} first")
 
-    results = {name: {"idx": [], "probs": []} for name in ("cnn", "seed", "blend")}
+    per_fold = {}  # fold -> its held-out and test files, and both models' probabilities of them
     for k in sorted(present):
         v = nn.validation_fold(k, present)
         test, held = np.flatnonzero(folds == k), np.flatnonzero(folds == v)
@@ -84,19 +88,43 @@ def main(argv=None):
         test_ours = nn.view_probs("cnn", net, data, test, noise_db, warps or ())
         # The seed's model, trained on this fold's training files only (its recipe, seed as ours).
         seed_net, _, _ = nn.fit("seed", [feats[i] for i in train], labels[train], seed=args.seed)
-        held_seed = nn.predict("seed", seed_net, [feats[i] for i in held])
-        test_seed = nn.predict("seed", seed_net, [feats[i] for i in test])
-        held_acc = {w: float(np.mean(blend(held_ours, held_seed, w).argmax(1) == labels[held])) for w in WEIGHTS}
-        test_acc = {w: float(np.mean(blend(test_ours, test_seed, w).argmax(1) == labels[test])) for w in WEIGHTS}
-        chosen = max(WEIGHTS, key=lambda w: (held_acc[w], -w))
-        for name, probs in (("cnn", test_ours), ("seed", test_seed), ("blend", blend(test_ours, test_seed, chosen))):
-            results[name]["idx"].append(test)
+        per_fold[k] = {"held_fold": v, "held": held, "test": test,
+                       "held_ours": held_ours, "held_seed": nn.predict("seed", seed_net, [feats[i] for i in held]),
+                       "test_ours": test_ours, "test_seed": nn.predict("seed", seed_net, [feats[i] for i in test])}
+        print(f"fold {k}: views noise {nn.noise_db_text(noise_db)}, warps {nn.warps_text(warps)}", flush=True)
+
+    def held_accuracy(ks):
+        """{w: accuracy} of the blend on the held-out files of folds ``ks``, pooled."""
+        y = np.concatenate([labels[per_fold[j]["held"]] for j in ks])
+        ours = np.concatenate([per_fold[j]["held_ours"] for j in ks])
+        seed = np.concatenate([per_fold[j]["held_seed"] for j in ks])
+        return {w: float(np.mean(blend(ours, seed, w).argmax(1) == y)) for w in WEIGHTS}
+
+    def best(accuracy):
+        return max(WEIGHTS, key=lambda w: (accuracy[w], -w))  # ties go to the smaller w
+
+    results = {name: {"idx": [], "probs": []} for name in ("cnn", "seed", "blend", "pooled")}
+    for k, f in per_fold.items():
+        # "blend": w chosen on this fold's held-out speakers. "pooled": on the held-out files of
+        # every other fold whose held-out speakers are not this fold's test speakers.
+        own = held_accuracy([k])
+        others = [j for j in per_fold if j != k and per_fold[j]["held_fold"] != k]
+        pooled = held_accuracy(others)
+        y = labels[f["test"]]
+        test_acc = {w: float(np.mean(blend(f["test_ours"], f["test_seed"], w).argmax(1) == y)) for w in WEIGHTS}
+        for name, probs in (("cnn", f["test_ours"]), ("seed", f["test_seed"]),
+                            ("blend", blend(f["test_ours"], f["test_seed"], best(own))),
+                            ("pooled", blend(f["test_ours"], f["test_seed"], best(pooled)))):
+            results[name]["idx"].append(f["test"])
             results[name]["probs"].append(probs)
-        print(f"fold {k}: views noise {nn.noise_db_text(noise_db)}, warps {nn.warps_text(warps)}; "
-              f"w {chosen:g} chosen (held-out accuracy " + ", ".join(f"{w:g} {a:.3f}" for w, a in held_acc.items())
-              + f"); test accuracy ours {test_acc[0.0]:.3f}, blend {test_acc[chosen]:.3f}, seed alone "
-              f"{np.mean(test_seed.argmax(1) == labels[test]):.3f}; every w on the test speakers (context): "
+        print(f"fold {k}: w {best(own):g} chosen on its held-out speakers (" + ", ".join(f"{w:g} {a:.3f}" for w, a in own.items())
+              + f"), w {best(pooled):g} on folds {','.join(map(str, others))}'s pooled (" + ", ".join(f"{w:g} {a:.3f}" for w, a in pooled.items())
+              + f"); test accuracy ours {test_acc[0.0]:.3f}, blend {test_acc[best(own)]:.3f}, pooled {test_acc[best(pooled)]:.3f}, seed alone "
+              f"{np.mean(f['test_seed'].argmax(1) == y):.3f}; every w on the test speakers (context): "
               + ", ".join(f"{w:g} {a:.3f}" for w, a in test_acc.items()), flush=True)
+    every = held_accuracy(list(per_fold))
+    print(f"a model trained on all files would take w {best(every):g} (every fold's held-out files pooled: "
+          + ", ".join(f"{w:g} {a:.3f}" for w, a in every.items()) + ")")
     nn.write_predictions(args.predictions, data,
                          {name: {"b": {"idx": np.concatenate(r["idx"]), "probs": np.concatenate(r["probs"])}}
                           for name, r in results.items()})
