@@ -18,11 +18,14 @@ protocol (b) fold this script
      speakers:
        "blend"   on the fold's own held-out speakers (240 files, the first plan);
        "pooled"  on the held-out files of every other fold whose held-out speakers are not this
-                 fold's test speakers, pooled (4 to 6 folds, 960 to 1440 predictions; the second
+                 fold's test speakers, pooled (4 to 7 folds, 960 to 1680 predictions; the second
                  plan). A model trained on all files would take the w of every fold pooled.
+       "unbiased"  as "pooled", but with ours predicting each held-out clip alone (the third
+                 plan): the views ours predicts with were chosen on those same files to suit ours
+                 alone, which tilts "blend" and "pooled" towards w = 0.
 Writes one predictions CSV (the columns of neural_network.py --predictions, clean clips only) with
-four models: "cnn" (ours as neural_network.py predicts it), "seed" (the seed's model trained here),
-"blend" and "pooled", and prints each fold's choices, with the test accuracy every w would have had
+five models: "cnn" (ours as neural_network.py predicts it), "seed" (the seed's model trained here),
+"blend", "pooled" and "unbiased", and prints each fold's choices, with the test accuracy every w would have had
 (read off the test speakers: context, not a result).
 """
 
@@ -82,49 +85,55 @@ def main(argv=None):
             return 1
         net = nn.fold_model("cnn", run)
         # Ours, as run_fold predicts: views chosen on the held-out speakers, then the test speakers.
-        held_ours = nn.predict("cnn", net, [feats[i] for i in held])
-        noise_db, _, held_ours = nn.choose_test_time_noise("cnn", net, data, held, held_ours)
+        held_alone = nn.predict("cnn", net, [feats[i] for i in held])
+        noise_db, _, held_ours = nn.choose_test_time_noise("cnn", net, data, held, held_alone)
         warps, _, held_ours = nn.choose_test_time_warps("cnn", net, data, held, noise_db, held_ours)
         test_ours = nn.view_probs("cnn", net, data, test, noise_db, warps or ())
         # The seed's model, trained on this fold's training files only (its recipe, seed as ours).
         seed_net, _, _ = nn.fit("seed", [feats[i] for i in train], labels[train], seed=args.seed)
         per_fold[k] = {"held_fold": v, "held": held, "test": test,
-                       "held_ours": held_ours, "held_seed": nn.predict("seed", seed_net, [feats[i] for i in held]),
+                       "held_ours": held_ours, "held_alone": held_alone, "held_seed": nn.predict("seed", seed_net, [feats[i] for i in held]),
                        "test_ours": test_ours, "test_seed": nn.predict("seed", seed_net, [feats[i] for i in test])}
         print(f"fold {k}: views noise {nn.noise_db_text(noise_db)}, warps {nn.warps_text(warps)}", flush=True)
 
-    def held_accuracy(ks):
-        """{w: accuracy} of the blend on the held-out files of folds ``ks``, pooled."""
+    def held_accuracy(ks, ours_key="held_ours"):
+        """{w: accuracy} of the blend on the held-out files of folds ``ks``, pooled; ours with the
+        views chosen on those files ("held_ours") or each clip alone ("held_alone")."""
         y = np.concatenate([labels[per_fold[j]["held"]] for j in ks])
-        ours = np.concatenate([per_fold[j]["held_ours"] for j in ks])
+        ours = np.concatenate([per_fold[j][ours_key] for j in ks])
         seed = np.concatenate([per_fold[j]["held_seed"] for j in ks])
         return {w: float(np.mean(blend(ours, seed, w).argmax(1) == y)) for w in WEIGHTS}
 
     def best(accuracy):
         return max(WEIGHTS, key=lambda w: (accuracy[w], -w))  # ties go to the smaller w
 
-    results = {name: {"idx": [], "probs": []} for name in ("cnn", "seed", "blend", "pooled")}
+    results = {name: {"idx": [], "probs": []} for name in ("cnn", "seed", "blend", "pooled", "unbiased")}
     for k, f in per_fold.items():
         # "blend": w chosen on this fold's held-out speakers. "pooled": on the held-out files of
         # every other fold whose held-out speakers are not this fold's test speakers.
         own = held_accuracy([k])
         others = [j for j in per_fold if j != k and per_fold[j]["held_fold"] != k]
         pooled = held_accuracy(others)
+        unbiased = held_accuracy(others, "held_alone")
         y = labels[f["test"]]
         test_acc = {w: float(np.mean(blend(f["test_ours"], f["test_seed"], w).argmax(1) == y)) for w in WEIGHTS}
         for name, probs in (("cnn", f["test_ours"]), ("seed", f["test_seed"]),
                             ("blend", blend(f["test_ours"], f["test_seed"], best(own))),
-                            ("pooled", blend(f["test_ours"], f["test_seed"], best(pooled)))):
+                            ("pooled", blend(f["test_ours"], f["test_seed"], best(pooled))),
+                            ("unbiased", blend(f["test_ours"], f["test_seed"], best(unbiased)))):
             results[name]["idx"].append(f["test"])
             results[name]["probs"].append(probs)
         print(f"fold {k}: w {best(own):g} chosen on its held-out speakers (" + ", ".join(f"{w:g} {a:.3f}" for w, a in own.items())
               + f"), w {best(pooled):g} on folds {','.join(map(str, others))}'s pooled (" + ", ".join(f"{w:g} {a:.3f}" for w, a in pooled.items())
-              + f"); test accuracy ours {test_acc[0.0]:.3f}, blend {test_acc[best(own)]:.3f}, pooled {test_acc[best(pooled)]:.3f}, seed alone "
+              + f"), w {best(unbiased):g} on the same files with ours each clip alone (" + ", ".join(f"{w:g} {a:.3f}" for w, a in unbiased.items())
+              + f"); test accuracy ours {test_acc[0.0]:.3f}, blend {test_acc[best(own)]:.3f}, pooled {test_acc[best(pooled)]:.3f}, "
+              f"unbiased {test_acc[best(unbiased)]:.3f}, seed alone "
               f"{np.mean(f['test_seed'].argmax(1) == y):.3f}; every w on the test speakers (context): "
               + ", ".join(f"{w:g} {a:.3f}" for w, a in test_acc.items()), flush=True)
-    every = held_accuracy(list(per_fold))
-    print(f"a model trained on all files would take w {best(every):g} (every fold's held-out files pooled: "
-          + ", ".join(f"{w:g} {a:.3f}" for w, a in every.items()) + ")")
+    for rule, key in (("pooled", "held_ours"), ("unbiased", "held_alone")):
+        every = held_accuracy(list(per_fold), key)
+        print(f"a model trained on all files would take w {best(every):g} by the {rule} rule (every fold's "
+              "held-out files pooled: " + ", ".join(f"{w:g} {a:.3f}" for w, a in every.items()) + ")")
     nn.write_predictions(args.predictions, data,
                          {name: {"b": {"idx": np.concatenate(r["idx"]), "probs": np.concatenate(r["probs"])}}
                           for name, r in results.items()})
