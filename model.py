@@ -11,6 +11,13 @@ Two architectures, both Keras Conv1D models trained by neural_network.py:
   (TEST_TIME_NOISE_DB), and those two with their frequency axis warped (TEST_TIME_WARPS); both
   are chosen on held-out speakers by neural_network.py and saved with the model.
 
+A ``cnn`` model may also blend in a ``seed``-architecture model of its own, trained by
+neural_network.py on the same files (the "MFCC blend"): the clip's probabilities are then
+p_cnn ** (1 - w) * p_seed ** w, renormalised (``blend``), with the weight w chosen on held-out
+speakers. The seed-architecture model reads the mean of the clip's MFCCs, a view of the voice our
+windows of frames do not have. It is saved as a model folder of its own, ``BLEND_FOLDER`` inside
+the main one, and the main metadata records its weight and the sha256 of its .keras file.
+
 A saved model is two files in one folder: ``emotion_model.keras`` (Keras 3 native format) and
 ``emotion_model.json`` (label order, front-end parameters, architecture, input settings,
 calibration temperature, and the sha256 of the .keras file). ``load`` refuses a model whose
@@ -50,6 +57,8 @@ MODEL_FILE = "emotion_model.keras"
 META_FILE = "emotion_model.json"
 # Format of the metadata; bump it when its meaning changes.
 META_VERSION = 1
+# The model folder, inside a ``cnn`` model's folder, of the seed-architecture model it blends in.
+BLEND_FOLDER = "mfcc"
 
 # Frames in one input window of the ``cnn`` model: 300 frames of 10 ms = 3 s.
 N_FRAMES = 300
@@ -457,16 +466,24 @@ def write_atomic(path, write):
 
 
 def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None, test_time_warps=None,
-         extra=None):
+         blend_with=None, extra=None):
     """Save a trained model and its metadata into ``folder``; a crash leaves the old model intact.
 
     A ``cnn`` model as ``build`` makes it (one output per tower) is saved as its ``ensemble``.
     test_time_noise_db: the SNR of the noisy copy Predictor averages with each clip (None: none).
     test_time_warps: the warp factors of the views Predictor also averages in (None: none).
+    blend_with: (a trained ``seed``-architecture Keras model, its weight w) that Predictor blends
+    in (see ``blend``), saved in ``folder``/BLEND_FOLDER before the main metadata names it; None:
+    no blend (an older blend folder there is removed once the new metadata is written).
     """
     keras_model = ensemble(keras_model)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    blended = None
+    if blend_with is not None and arch != "seed":
+        other, weight = blend_with
+        other_meta = save(other, folder / BLEND_FOLDER, arch="seed")
+        blended = {"folder": BLEND_FOLDER, "weight": float(weight), "keras_sha256": other_meta["keras_sha256"]}
     write_atomic(folder / MODEL_FILE, lambda tmp: keras_model.save(tmp))
     keras_sha256 = _sha256(folder / MODEL_FILE)
     export = _export_copy(keras_model, folder, keras_sha256)
@@ -475,10 +492,24 @@ def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None,
             "input": {**input_meta(), "test_time_noise_db": test_time_noise_db,
                       "test_time_warps": list(test_time_warps) if test_time_warps else None},
             "temperature": float(temperature), "keras_sha256": keras_sha256,
-            **(extra or {}), "export": export}
+            **({"blend": blended} if blended else {}), **(extra or {}), "export": export}
     write_atomic(folder / META_FILE,
                   lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
+    if blended is None and (folder / BLEND_FOLDER / META_FILE).is_file():
+        import shutil
+
+        shutil.rmtree(folder / BLEND_FOLDER)  # a blend the new model no longer names
     return meta
+
+
+def blend(probs, other, weight):
+    """Product-of-experts blend of two models' probabilities, each (n, n_emotions):
+    probs ** (1 - weight) * other ** weight, renormalised per row. weight 0 returns ``probs``."""
+    if weight == 0:
+        return probs
+    log_p = (1 - weight) * np.log(np.clip(probs, 1e-7, 1)) + weight * np.log(np.clip(other, 1e-7, 1))
+    p = np.exp(log_p - log_p.max(axis=-1, keepdims=True))
+    return p / p.sum(axis=-1, keepdims=True)
 
 
 def read_meta(folder):
@@ -507,6 +538,11 @@ def read_meta(folder):
     if meta.get("keras_sha256") != _sha256(model_path):
         raise ModelError(f"{model_path}: does not match {META_FILE} (changed or half-copied); "
                          "retrain with `python neural_network.py`")
+    b = meta.get("blend")
+    if b is not None and not (isinstance(b, dict) and isinstance(b.get("folder"), str)
+                              and isinstance(b.get("weight"), (int, float)) and 0 <= b["weight"] < 1
+                              and isinstance(b.get("keras_sha256"), str) and arch != "seed"):
+        raise ModelError(f"{meta_path}: corrupted blend entry {b!r}; retrain with `python neural_network.py`")
     return meta
 
 
@@ -539,6 +575,7 @@ class Predictor:
         self.range_db = meta["input"].get("dynamic_range_db")  # absent: saved before it existed
         self.noise_db = meta["input"].get("test_time_noise_db")  # None: the clip alone
         self.warps = tuple(meta["input"].get("test_time_warps") or ())  # (): no warped views
+        self.blended, self.blend_weight = None, 0.0  # the seed-architecture Predictor blended in (load)
 
     def clip_alone(self):
         """From now on predict each clip by itself: no test-time noisy copy and no warped views,
@@ -578,7 +615,10 @@ class Predictor:
                 per_view.append(probs[i:i + len(r)].mean(axis=0))
                 i += len(r)
             out.append(np.mean(per_view, axis=0))
-        return np.array(out)
+        out = np.array(out)
+        if self.blended is not None:  # the blended-in model reads each clip's own features only
+            out = blend(out, self.blended.predict_features([clip[0] for clip in views]), self.blend_weight)
+        return out
 
     def predict_waveform(self, y, name="audio"):
         """{emotion: probability} for mono SAMPLE_RATE audio, all emotions, most likely first."""
@@ -611,19 +651,29 @@ def load(folder, backend="auto"):
     if backend not in ("auto", "numpy", "keras"):
         raise ValueError(f"unknown backend {backend!r}; use auto, numpy or keras")
     if backend == "numpy" or (backend == "auto" and meta.get("export")):
-        return Predictor(None, meta, net=load_export(folder, meta))
-    model_path = Path(folder) / MODEL_FILE
-    import keras
-    try:
-        keras_model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
-    except Exception as err:  # Keras raises many types for a damaged file; all mean the same here
-        raise ModelError(f"{model_path}: cannot be loaded ({err.__class__.__name__}); "
-                         "retrain with `python neural_network.py`") from None
-    expected = expected_input_shape(meta)
-    if tuple(keras_model.input_shape[1:]) != expected or keras_model.output_shape[-1] != len(meta["emotions"]):
-        raise ModelError(f"{model_path}: input {keras_model.input_shape[1:]} or output "
-                         f"{keras_model.output_shape[-1]} does not match {META_FILE}; retrain")
-    return Predictor(keras_model, meta)
+        predictor = Predictor(None, meta, net=load_export(folder, meta))
+    else:
+        model_path = Path(folder) / MODEL_FILE
+        import keras
+        try:
+            keras_model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+        except Exception as err:  # Keras raises many types for a damaged file; all mean the same here
+            raise ModelError(f"{model_path}: cannot be loaded ({err.__class__.__name__}); "
+                             "retrain with `python neural_network.py`") from None
+        expected = expected_input_shape(meta)
+        if tuple(keras_model.input_shape[1:]) != expected or keras_model.output_shape[-1] != len(meta["emotions"]):
+            raise ModelError(f"{model_path}: input {keras_model.input_shape[1:]} or output "
+                             f"{keras_model.output_shape[-1]} does not match {META_FILE}; retrain")
+        predictor = Predictor(keras_model, meta)
+    if meta.get("blend"):
+        sub = Path(folder) / meta["blend"]["folder"]
+        other = load(sub, backend)
+        if (other.arch != "seed" or other.emotions != predictor.emotions
+                or other.meta["keras_sha256"] != meta["blend"]["keras_sha256"]):
+            raise ModelError(f"{sub}: not the model {Path(folder) / META_FILE} blends in (another "
+                             "architecture, label list or .keras file); retrain with `python neural_network.py`")
+        predictor.blended, predictor.blend_weight = other, float(meta["blend"]["weight"])
+    return predictor
 
 
 # ----------------------------------------------------------------------------- the exported NumPy copy
@@ -645,8 +695,11 @@ def _export_copy(keras_model, folder, keras_sha256):
 
 
 def reexport(folder):
-    """Rewrite a model folder's NumPy copy from its .keras file and record it. Returns the metadata."""
+    """Rewrite a model folder's NumPy copy from its .keras file and record it, and that of the model
+    it blends in. Returns the metadata."""
     meta = read_meta(folder)
+    if meta.get("blend"):
+        reexport(Path(folder) / meta["blend"]["folder"])
     keras_model = load(folder, backend="keras").keras_model
     meta["export"] = _export_copy(keras_model, folder, meta["keras_sha256"])
     if meta["export"] is None:

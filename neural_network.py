@@ -20,6 +20,7 @@
                                                  # every clip alone: no fold may add a noisy or warped view
     python neural_network.py --speaker-centre --test-time-noise none --protocols b --baseline none --no-ship
                                                  # pilot: every voice centred on its own mean spectrum
+    python neural_network.py --mfcc-blend none   # ours alone, without the MFCC model blended in
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
@@ -29,8 +30,8 @@ Under (b) it also reports the accuracy under noise, gain and a telephone band (r
 and the expected calibration error of the model's own probabilities and after a temperature fitted
 on speakers held out from each fold's training (never its test speakers; applied only when
 FIT_TEMPERATURE is set). The shipped model is then trained on all files (plus their augmented
-copies), for as many epochs (and with the temperature, test-time noise and test-time warps) that
-protocol (b) selected. Results go to media/ (metrics.json, reports, confusion matrix, training curves, model
+copies), for as many epochs (and with the temperature, test-time noise, test-time warps and MFCC
+blend weight) that protocol (b) selected; the MFCC model it blends in, on all files by its own recipe. Results go to media/ (metrics.json, reports, confusion matrix, training curves, model
 summary, every file's protocol (b) probabilities, as it is and under each robustness condition, in
 predictions_b.csv, which --score-predictions scores again) and the model to model/.
 """
@@ -104,6 +105,13 @@ ECE_BINS = 15
 # voice's own timbre is removed before the model sees it. It needs several clips of a voice, so
 # the shipped model, which predicts one clip at a time, never does it (see --speaker-centre).
 SPEAKER_CENTRE = False
+# Our model blends in a seed-architecture model (model.blend; the mean of each clip's 40 MFCCs)
+# trained on the same files, with a weight w from these, chosen by accuracy on held-out speakers:
+# each protocol (b) fold's w on the held-out files of the other folds, pooled, whose held-out
+# speakers are not its test speakers, ours predicting those clips alone; the shipped model's on
+# every fold's (choose_blend_weights).
+# (0.0,): no blend. See experiments/README.md, "Blending in the seed's MFCC-mean model".
+MFCC_BLEND_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 
 
 def set_seed(seed):
@@ -381,7 +389,7 @@ TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit",
 # The names of model.py that change how a trained model predicts, never what it learns (training
 # validates through model.make_input, never through Predictor; save only writes the result).
 PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "warped_views", "clip_views",
-                   "Predictor", "save")
+                   "Predictor", "save", "BLEND_FOLDER", "blend", "read_meta", "load", "reexport")
 
 
 def onednn_on():
@@ -574,8 +582,10 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     """Train on files ``train`` (early stopping on ``held``), or take ``trained`` (a train_fold
     dict, say from --fold-cache), and predict ``test``.
 
-    Returns a dict: test probabilities (calibrated by the temperature fitted on ``held`` when
-    FIT_TEMPERATURE is set), raw probabilities, the clips' own probabilities without test-time
+    Returns a dict: the files ``train``, ``test`` and ``held``, the held-out clips' own
+    probabilities ("held_single", on which nothing was chosen; None without ``held``), test
+    probabilities (calibrated by
+    the temperature fitted on ``held`` when FIT_TEMPERATURE is set), raw probabilities, the clips' own probabilities without test-time
     noise ("single"), the test-time noise chosen on ``held`` and each option's held-out accuracy,
     the test probabilities of every test-time noise option (without warps), the test-time warps
     chosen on ``held`` after the noise and their held-out accuracy, the test probabilities of the
@@ -589,8 +599,9 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     feats, labels = data["features"], data["labels"]
     fitted, noise_db, held_accuracy, warps, held_warp_accuracy = 1.0, None, {}, None, {}
     test_warps = tuple(model_lib.TEST_TIME_WARPS) if arch != "seed" else ()
+    held_single = None
     if held is not None:
-        val_probs = predict(arch, net, [feats[i] for i in held])
+        val_probs = held_single = predict(arch, net, [feats[i] for i in held])
         if arch != "seed":
             noise_db, held_accuracy, val_probs = choose_test_time_noise(arch, net, data, held, val_probs)
         if test_warps:
@@ -605,7 +616,8 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     unwarped = single if noise_db is None else options[noise_db]
     warped = view_probs(arch, net, data, test, noise_db, test_warps) if test_warps else None
     raw = unwarped if warps is None else warped
-    out = {"raw": raw, "probs": model_lib.calibrate(raw, temperature), "single": single,
+    out = {"train": train, "test": test, "held": held, "held_single": held_single,
+           "raw": raw, "probs": model_lib.calibrate(raw, temperature), "single": single,
            "test_time_noise_db": noise_db, "held_accuracy": held_accuracy, "options": options,
            "test_time_warps": warps, "held_warp_accuracy": held_warp_accuracy,
            "unwarped": unwarped, "warped": warped,
@@ -711,6 +723,71 @@ def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None, cache=N
     return np.concatenate(order), runs
 
 
+def mfcc_fold(data, run, name, cache=None, settings=None):
+    """The seed-architecture model our model blends in, for one fold: trained (its own recipe) on
+    the fold's training files only, so that its held-out speakers stay unheard as for ours.
+
+    run: run_fold's dict of our model on that fold. Returns a dict: its probabilities of the
+    held-out files ("held"), of the test files ("test") and of the test files under each
+    robustness condition ours was scored under ("conditions"), and its training seconds. cache,
+    settings: keep the trained model as ``name`` there (see cached_run).
+    """
+    trained, _ = cached_run(cache, name, settings, lambda: train_fold("seed", data, run["train"], seed=SEED))
+    net = fold_model("seed", trained)
+    feats = data["features"]
+    return {"held": predict("seed", net, [feats[i] for i in run["held"]]),
+            "test": predict("seed", net, [feats[i] for i in run["test"]]),
+            "conditions": {c: predict("seed", net, [data["robustness"][c][i] for i in run["test"]])
+                           for c in run["conditions"]},
+            "seconds": trained["train_seconds"]}
+
+
+def choose_blend_weights(data, runs, mfccs, weights=None):
+    """Choose the MFCC blend's weight (model.blend) of every fold, by accuracy on held-out files
+    pooled over folds, never on a fold's test files; ties go to the smaller weight.
+
+    runs, mfccs: per fold, run_fold's dict of our model and mfcc_fold's of the blended-in model.
+    A fold's weight is chosen on the held-out files of every other fold whose held-out files are
+    none of its test files (on its own held-out files when no other fold qualifies, as in
+    protocol (a)): 4 to 7 folds of 240 files each under protocol (b), where one fold's 240 decide
+    by a few files. Ours predicts those files each clip alone: its test-time views were chosen on
+    them, and with those views ours alone starts ahead there (by 2.6 points with seed 42), which
+    tilts the choice to no blend; the weight chosen is then applied to ours with its views. Returns ([(weight, {weight: pooled held-out accuracy}) per fold], the same for
+    every fold's held-out files pooled: the choice of a model trained on all files).
+    """
+    weights = MFCC_BLEND_WEIGHTS if weights is None else weights
+    labels = data["labels"]
+
+    def best(ks):
+        y = np.concatenate([labels[runs[j]["held"]] for j in ks])
+        ours = np.concatenate([runs[j]["held_single"] for j in ks])
+        other = np.concatenate([mfccs[j]["held"] for j in ks])
+        accuracy = {w: float(np.mean(model_lib.blend(ours, other, w).argmax(1) == y)) for w in weights}
+        return max(weights, key=lambda w: (accuracy[w], -w)), accuracy
+
+    per_fold = []
+    for k, run in enumerate(runs):
+        others = [j for j, r in enumerate(runs) if j != k and not np.isin(r["held"], run["test"]).any()]
+        per_fold.append(best(others or [k]))
+    return per_fold, best(range(len(runs)))
+
+
+def blended_run(run, mfcc, weight):
+    """run_fold's dict with every probability of our model blended with the MFCC model's (model.blend,
+    ``weight``); ours alone kept as "unblended", the MFCC model's alone as "mfcc_alone"."""
+    def b(p):
+        return model_lib.blend(p, mfcc["test"], weight)
+
+    out = dict(run, unblended=run["raw"], mfcc_alone=mfcc["test"], blend_weight=weight,
+               seconds=round(run["seconds"] + mfcc["seconds"], 1))
+    for key in ("raw", "probs", "single", "unwarped"):
+        out[key] = b(run[key])
+    out["warped"] = None if run["warped"] is None else b(run["warped"])
+    out["options"] = {snr: b(p) for snr, p in run["options"].items()}
+    out["conditions"] = {c: model_lib.blend(p, mfcc["conditions"][c], weight) for c, p in run["conditions"].items()}
+    return out
+
+
 def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
     """Run the protocols for one architecture. Returns {protocol: result dict}.
 
@@ -720,6 +797,8 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
     from sklearn.metrics import recall_score
 
     settings = run_settings(arch, data) if cache is not None else None
+    blending = arch != "seed" and tuple(MFCC_BLEND_WEIGHTS) != (0.0,)
+    mfcc_settings = run_settings("seed", data) if cache is not None and blending else None
     results = {}
     for p in protocols:
         if p == "a":
@@ -727,6 +806,14 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
         else:
             idx, runs = protocol_speakers(arch, data, seed=SEED, log=log, only_folds=only_folds, cache=cache,
                                           settings=settings)
+        blend = None
+        if blending and all(run["held"] is not None for run in runs):  # the MFCC model of every fold, each fold's weight, then every probability blended
+            mfccs = [mfcc_fold(data, run, f"mfcc-{p}" if p == "a" else f"mfcc-b-fold{int(speaker_folds(data)[run['test'][0]])}",
+                               cache, mfcc_settings) for run in runs]
+            per_fold, shipped = choose_blend_weights(data, runs, mfccs)
+            runs = [blended_run(run, m, w) for run, m, (w, _) in zip(runs, mfccs, per_fold)]
+            blend = {"weights": [w for w, _ in per_fold], "weight_all_folds": shipped[0],
+                     "held_accuracy": [a for _, a in per_fold], "held_accuracy_all_folds": shipped[1]}
         labels = data["labels"][idx]
         corpora = [data["corpus"][i] for i in idx]
         probs = np.concatenate([r["probs"] for r in runs])
@@ -744,6 +831,10 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
              "fitted_temperatures": [r["fitted_temperature"] for r in runs],
              "epochs": [r["epochs"] for r in runs], "seconds": round(sum(r["seconds"] for r in runs), 1),
              "idx": idx, "labels": labels, "probs": probs, "corpora": corpora}
+        if blend is not None:  # ours and the MFCC model alone, as the blend's parts
+            r["mfcc_blend"] = blend
+            r["without_mfcc_blend"] = scores(labels, np.concatenate([x["unblended"] for x in runs]).argmax(1), corpora)
+            r["mfcc_alone"] = scores(labels, np.concatenate([x["mfcc_alone"] for x in runs]).argmax(1), corpora)
         if runs[0].get("options"):  # the clips alone, and each test-time noise option on every fold
             single = np.concatenate([x["single"] for x in runs])
             r["without_test_time_noise"] = scores(labels, single.argmax(1), corpora)
@@ -794,6 +885,13 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
                 + "".join(f"; {what}: " + ", ".join(f"{k} acc {v['accuracy']:.3f}" for k, v in r[key].items())
                           for what, key in (("without them", "without_test_time_warps"),
                                             ("always", "always_test_time_warps"))))
+        if blend is not None:
+            log(f"[{arch}] protocol ({p}): MFCC blend weight chosen per fold " + ", ".join(f"{w:g}" for w in blend["weights"])
+                + f" (on every fold's held-out files: {blend['weight_all_folds']:g}, held-out accuracy "
+                + ", ".join(f"{w:g} {a:.3f}" for w, a in blend["held_accuracy_all_folds"].items()) + ")"
+                + "".join(f"; {what}: " + ", ".join(f"{k} acc {v['accuracy']:.3f}" for k, v in r[key].items())
+                          for what, key in (("without the blend", "without_mfcc_blend"),
+                                            ("the MFCC model alone", "mfcc_alone"))))
         for name, tower in r.get("towers", {}).items():
             log(f"[{arch}] protocol ({p}), tower {name} alone: " + ", ".join(
                 f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in tower.items()))
@@ -865,7 +963,8 @@ def write_reports(media, arch, results, history, net, summary_table):
 
     keep = ("scores", "recall", "ece", "temperatures", "fitted_temperatures", "test_time_noise_db",
             "without_test_time_noise", "test_time_noise_options", "test_time_warps", "without_test_time_warps",
-            "always_test_time_warps", "robustness", "towers", "epochs", "seconds")
+            "always_test_time_warps", "robustness", "towers", "mfcc_blend", "without_mfcc_blend", "mfcc_alone",
+            "epochs", "seconds")
     metrics = {a: {p: {k: r[k] for k in keep if k in r} for p, r in res.items()}
                for a, res in results.items()}
     metrics["shipped"] = arch
@@ -1079,6 +1178,17 @@ def summary(results):
                         + f" | {cell(r['scores'])} | {cell(r['without_test_time_warps'])} | "
                         f"{cell(r['always_test_time_warps'])} |")
         rows += ["", "(accuracy overall, then RAVDESS / TESS in brackets)"]
+    blended = {(a, p): r for a, res in results.items() for p, r in res.items() if "mfcc_blend" in r}
+    if blended:
+        rows += ["", "MFCC blend: every probability above is our model's blended with a seed-architecture model "
+                 "trained on the same files (the mean of each clip's 40 MFCCs), with a weight chosen on held-out "
+                 "speakers pooled over the other folds. The weight per fold, the blend, and each part alone:", "",
+                 "| model | protocol | weight per fold | blended | ours alone | MFCC model alone |",
+                 "|---|---|---|---|---|---|"]
+        for (arch, p), r in blended.items():
+            rows.append(f"| {arch} | {names[p]} | " + ", ".join(f"{w:g}" for w in r["mfcc_blend"]["weights"])
+                        + f" | {cell(r['scores'])} | {cell(r['without_mfcc_blend'])} | {cell(r['mfcc_alone'])} |")
+        rows += ["", "(accuracy overall, then RAVDESS / TESS in brackets)"]
     if any("robustness" in r for r in b.values()):
         rows += ["", "Accuracy under protocol (b) with the test audio distorted:", "",
                  "| model | clean | " + " | ".join(augment.CONDITIONS) + " |",
@@ -1116,7 +1226,8 @@ def update_readme(readme, media=MEDIA_DIR, model_dir=MODEL_DIR):
              f"{epochs_text(trained.get('epochs'))} epochs in {trained.get('seconds', 0) / 60:.1f} min, calibration "
              f"temperature {meta['temperature']:.2f}, test-time noise "
              f"{noise_db_text(meta['input'].get('test_time_noise_db'))}, test-time warps "
-             f"{warps_text(meta['input'].get('test_time_warps'))}. Run times on 2 cores (training and prediction, summed "
+             f"{warps_text(meta['input'].get('test_time_warps'))}, MFCC blend weight "
+             f"{(meta.get('blend') or {}).get('weight', 0):g}. Run times on 2 cores (training and prediction, summed "
              f"over the folds): {timing}.")
     text = Path(readme).read_text()
     head, rest = text.split(README_START)
@@ -1151,7 +1262,7 @@ def option_numbers(text, allowed):
 
 
 def main(argv=None):
-    global SEED, SPEAKER_CENTRE  # --seed and --speaker-centre set them for every run of this process
+    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS  # options that set them for every run of this process
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
                         help="architecture to ship")
@@ -1181,6 +1292,10 @@ def main(argv=None):
                         help="warp factors of the views each fold may also average in, chosen on its held-out "
                              "speakers after the noise, or none (default "
                              f"{warps_text(model_lib.TEST_TIME_WARPS)}; see model.TEST_TIME_WARPS)")
+    parser.add_argument("--mfcc-blend", default=None, metavar="W[,W]",
+                        help="weights of the seed-architecture MFCC model our model may blend in, chosen on "
+                             "held-out speakers, or none (default "
+                             f"{','.join(f'{w:g}' for w in MFCC_BLEND_WEIGHTS)}; see MFCC_BLEND_WEIGHTS)")
     parser.add_argument("--speaker-centre", action="store_true",
                         help="pilot: centre every speaker's features on that speaker's mean spectrum "
                              "(needs --test-time-noise none and --no-ship; see SPEAKER_CENTRE)")
@@ -1236,6 +1351,12 @@ def main(argv=None):
                          f"comma-separated (got {args.test_time_warps})")
         model_lib.TEST_TIME_WARPS = warps
 
+    if args.mfcc_blend is not None:
+        weights = option_numbers(args.mfcc_blend, lambda w: 0 <= w < 1)
+        if weights is None:
+            parser.error(f"--mfcc-blend: use none, or distinct weights from 0 up to (not including) 1, "
+                         f"comma-separated (got {args.mfcc_blend})")
+        MFCC_BLEND_WEIGHTS = weights or (0.0,)
     if args.speaker_centre:
         if model_lib.TEST_TIME_NOISE_DB or not args.no_ship:
             parser.error("--speaker-centre: a pilot only; add --test-time-noise none (the noisy copy is "
@@ -1289,15 +1410,20 @@ def main(argv=None):
     # The shipped model: all files, for as many epochs and with the temperature that early
     # stopping and calibration on held-out speakers chose under protocol (b).
     chosen = results.get(args.arch, {}).get("b")
-    epochs, temperature, noise_db, warps = EPOCHS[args.arch], 1.0, None, None
+    epochs, temperature, noise_db, warps, blend_weight = EPOCHS[args.arch], 1.0, None, None, 0.0
     if chosen and args.arch != "seed":
         epochs = {name: int(np.median([e[name] for e in chosen["epochs"]])) for name in chosen["epochs"][0]}
         temperature = float(np.median(chosen["temperatures"]))
         noise_db = shipped_test_time_noise(chosen["test_time_noise_db"])
         warps = shipped_test_time_warps(chosen.get("test_time_warps", []))
+        blend_weight = chosen.get("mfcc_blend", {}).get("weight_all_folds", 0.0)
     t = time.perf_counter()
     feats, labels, corpora = training_set(args.arch, data, np.arange(len(data["labels"])))
     net, history, _ = fit(args.arch, feats, labels, corpora=corpora, epochs=epochs, seed=SEED)
+    blend_with = None
+    if blend_weight:  # the MFCC model, its own recipe, on all files
+        mfcc_feats, mfcc_labels, _ = training_set("seed", data, np.arange(len(data["labels"])))
+        blend_with = (fit("seed", mfcc_feats, mfcc_labels, seed=SEED)[0], blend_weight)
     train_seconds = time.perf_counter() - t
     extra = {"trained_on": {"files": len(data["labels"]), "examples": len(labels), "epochs": epochs,
                             "seconds": round(train_seconds, 1),
@@ -1305,12 +1431,13 @@ def main(argv=None):
     if results.get(args.arch):
         extra["evaluation"] = {p: r["scores"] for p, r in results[args.arch].items()}
     model_lib.save(net, args.model_dir, arch=args.arch, temperature=temperature,
-                   test_time_noise_db=noise_db, test_time_warps=warps, extra=extra)
+                   test_time_noise_db=noise_db, test_time_warps=warps, blend_with=blend_with, extra=extra)
     write_reports(args.media_dir, args.arch, results, history, net, table)
     write_predictions(args.media_dir / PREDICTIONS_FILE, data, results)
     print(f"shipped {args.arch} model trained on {len(labels)} examples ({len(data['labels'])} files) "
           f"for {epochs_text(epochs)} epochs in {train_seconds:.0f} s, temperature {temperature:.2f}, "
-          f"test-time noise {noise_db_text(noise_db)}, warps {warps_text(warps)} -> "
+          f"test-time noise {noise_db_text(noise_db)}, warps {warps_text(warps)}, MFCC blend weight "
+          f"{blend_weight:g} -> "
           f"{args.model_dir / model_lib.MODEL_FILE}; reports in {args.media_dir}/; "
           f"total {time.perf_counter() - start:.0f} s")
     if args.update_readme:

@@ -49,7 +49,7 @@ def cnn_predictor(folder, test_time_noise_db=None):
 
 def our_predictors(model_dir, tmp):
     """Our models to time, as [(key, label, Predictor)]: "ours", the shipped model in ``model_dir``
-    (its NumPy copy), labelled by its architecture and test-time noise; and "cnn", a cnn_predictor
+    (its NumPy copy), labelled by its architecture, test-time noise and MFCC blend; and "cnn", a cnn_predictor
     in ``tmp`` that predicts each clip alone (what neural_network.py ships without test-time
     noise), unless the shipped model is just that. BenchError when the shipped model has no NumPy
     copy."""
@@ -59,8 +59,9 @@ def our_predictors(model_dir, tmp):
     if ours.backend != "numpy":
         raise BenchError(f"{model_dir}: has no fresh NumPy copy; run `python numpy_model.py`")
     noise = "" if ours.noise_db is None else f", test-time noise {ours.noise_db:g} dB"
+    noise += "" if ours.blended is None else f", MFCC blend {ours.blend_weight:g}"
     out = [("ours", f"ours ({ours.arch}{noise})", ours)]
-    if (ours.arch, ours.noise_db) != ("cnn", None):
+    if (ours.arch, ours.noise_db, ours.blended) != ("cnn", None, None):
         out.append(("cnn", "ours (cnn, each clip alone)", cnn_predictor(tmp)))
     return out
 

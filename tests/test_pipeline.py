@@ -237,7 +237,7 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
     readme.write_text("# Title\n\n<!-- results:start -->\nold numbers\n<!-- results:end -->\n\n## Next\n")
     result = run_script("neural_network.py", "--features", small_features, "--arch", "cnn",
                         "--baseline", "seed", "--protocols", "a,b", "--epochs", "1", "--towers", "t40,bands",
-                        "--model-dir", tmp_path / "model", "--media-dir", tmp_path / "media",
+                        "--mfcc-blend", "0.3", "--model-dir", tmp_path / "model", "--media-dir", tmp_path / "media",
                         "--update-readme", readme, "--predictions", tmp_path / "copy_b.csv")
     assert result.returncode == 0, result.stderr
     # --predictions writes the probabilities media/ gets (and, with --no-ship, the only copy).
@@ -284,6 +284,14 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
     for key in ("without_test_time_warps", "always_test_time_warps"):
         assert set(metrics["cnn"]["b"][key]) == {"all", "RAVDESS", "TESS"}
     assert "| cnn | (b) unseen speakers | " + "; ".join("none" if w is None else "0.9,1.1" for w in warps) in text
+    # The MFCC blend (here one weight, so every fold takes it): reported beside ours alone and the
+    # MFCC model alone, and shipped in the model folder.
+    blend = metrics["cnn"]["b"]["mfcc_blend"]
+    assert blend["weights"] == [0.3] * 4 and blend["weight_all_folds"] == 0.3
+    assert metrics["cnn"]["a"]["mfcc_blend"]["weights"] == [0.3] and "mfcc_blend" not in metrics["seed"]["b"]
+    assert set(metrics["cnn"]["b"]["without_mfcc_blend"]) == set(metrics["cnn"]["b"]["mfcc_alone"]) == {"all", "RAVDESS", "TESS"}
+    assert "| cnn | (b) unseen speakers | 0.3, 0.3, 0.3, 0.3 |" in text
+    assert meta["blend"]["weight"] == 0.3 and model_lib.load(tmp_path / "model").blended.arch == "seed"
     # Every file's protocol (b) probabilities, once per model, agreeing with the scores.
     import csv
     with open(tmp_path / "media" / neural_network.PREDICTIONS_FILE, newline="") as f:
@@ -324,8 +332,11 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
     assert not (tmp_path / "media" / neural_network.PREDICTIONS_FILE).exists()
     assert (tmp_path / "media" / "metrics.json").stat().st_size > 0
     assert model_lib.read_meta(tmp_path / "model")["input"]["dynamic_range_db"] == 45.0
-    # Without protocol (b) no fold chose a noisy copy, so the model predicts each clip alone.
+    # Without protocol (b) no fold chose a noisy copy, so the model predicts each clip alone, and
+    # no blend weight: the old blend folder is gone.
     assert model_lib.read_meta(tmp_path / "model")["input"]["test_time_noise_db"] is None
+    assert "blend" not in model_lib.read_meta(tmp_path / "model")
+    assert not (tmp_path / "model" / model_lib.BLEND_FOLDER).exists()
 
 
 def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_features, tmp_path,
@@ -335,6 +346,7 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     data["augmented"] = load_companion(small_features, AUGMENTED_NAME, data)
     data["robustness"] = load_companion(small_features, ROBUSTNESS_NAME, data)
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    monkeypatch.setattr(neural_network, "MFCC_BLEND_WEIGHTS", (0.0,))  # ours alone (tests/test_mfcc_blend.py)
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())  # every clip alone first
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
     cache = tmp_path / "cache"
