@@ -808,8 +808,9 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
                                           settings=settings)
         blend = None
         if blending and all(run["held"] is not None for run in runs):  # the MFCC model of every fold, each fold's weight, then every probability blended
-            mfccs = [mfcc_fold(data, run, f"mfcc-{p}" if p == "a" else f"mfcc-b-fold{int(speaker_folds(data)[run['test'][0]])}",
-                               cache, mfcc_settings) for run in runs]
+            folds = speaker_folds(data)
+            names = ["mfcc-a"] if p == "a" else [f"mfcc-b-fold{int(folds[run['test'][0]])}" for run in runs]
+            mfccs = [mfcc_fold(data, run, name, cache, mfcc_settings) for run, name in zip(runs, names)]
             per_fold, shipped = choose_blend_weights(data, runs, mfccs)
             runs = [blended_run(run, m, w) for run, m, (w, _) in zip(runs, mfccs, per_fold)]
             blend = {"weights": [w for w, _ in per_fold], "weight_all_folds": shipped[0],
