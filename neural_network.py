@@ -31,7 +31,8 @@ and the expected calibration error of the model's own probabilities and after a 
 on speakers held out from each fold's training (never its test speakers; applied only when
 FIT_TEMPERATURE is set). The shipped model is then trained on all files (plus their augmented
 copies), for as many epochs (and with the temperature, test-time noise, test-time warps and MFCC
-blend weight) that protocol (b) selected; the MFCC model it blends in, on all files by its own recipe. Results go to media/ (metrics.json, reports, confusion matrix, training curves, model
+blend weight) that protocol (b) selected; the MFCC model it blends in is trained on all files by
+its own recipe. Results go to media/ (metrics.json, reports, confusion matrix, training curves, model
 summary, every file's protocol (b) probabilities, as it is and under each robustness condition, in
 predictions_b.csv, which --score-predictions scores again) and the model to model/.
 """
@@ -584,9 +585,9 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
 
     Returns a dict: the files ``train``, ``test`` and ``held``, the held-out clips' own
     probabilities ("held_single", on which nothing was chosen; None without ``held``), test
-    probabilities (calibrated by
-    the temperature fitted on ``held`` when FIT_TEMPERATURE is set), raw probabilities, the clips' own probabilities without test-time
-    noise ("single"), the test-time noise chosen on ``held`` and each option's held-out accuracy,
+    probabilities (calibrated by the temperature fitted on ``held`` when FIT_TEMPERATURE is set),
+    raw probabilities, the clips' own probabilities without test-time noise ("single"), the
+    test-time noise chosen on ``held`` and each option's held-out accuracy,
     the test probabilities of every test-time noise option (without warps), the test-time warps
     chosen on ``held`` after the noise and their held-out accuracy, the test probabilities of the
     chosen noise without warps ("unwarped") and with them ("warped"), each tower's own probabilities,
@@ -752,8 +753,10 @@ def choose_blend_weights(data, runs, mfccs, weights=None):
     protocol (a)): 4 to 7 folds of 240 files each under protocol (b), where one fold's 240 decide
     by a few files. Ours predicts those files each clip alone: its test-time views were chosen on
     them, and with those views ours alone starts ahead there (by 2.6 points with seed 42), which
-    tilts the choice to no blend; the weight chosen is then applied to ours with its views. Returns ([(weight, {weight: pooled held-out accuracy}) per fold], the same for
-    every fold's held-out files pooled: the choice of a model trained on all files).
+    tilts the choice to no blend; the weight chosen is then applied to ours with its views.
+
+    Returns ([(weight, {weight: pooled held-out accuracy}) per fold], the same for every fold's
+    held-out files pooled: the choice of a model trained on all files).
     """
     weights = MFCC_BLEND_WEIGHTS if weights is None else weights
     labels = data["labels"]
@@ -807,7 +810,8 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
             idx, runs = protocol_speakers(arch, data, seed=SEED, log=log, only_folds=only_folds, cache=cache,
                                           settings=settings)
         blend = None
-        if blending and all(run["held"] is not None for run in runs):  # the MFCC model of every fold, each fold's weight, then every probability blended
+        # The MFCC model of every fold, each fold's weight, then every probability blended.
+        if blending and all(run["held"] is not None for run in runs):
             folds = speaker_folds(data)
             names = ["mfcc-a"] if p == "a" else [f"mfcc-b-fold{int(folds[run['test'][0]])}" for run in runs]
             mfccs = [mfcc_fold(data, run, name, cache, mfcc_settings) for run, name in zip(runs, names)]

@@ -44,13 +44,6 @@ import numpy as np  # noqa: E402
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 
 
-def blend(ours, seed, weight):
-    """Product-of-experts blend of two probability arrays (n, n_emotions), renormalised per row."""
-    log_p = (1 - weight) * np.log(np.clip(ours, 1e-7, 1)) + weight * np.log(np.clip(seed, 1e-7, 1))
-    p = np.exp(log_p - log_p.max(axis=1, keepdims=True))
-    return p / p.sum(axis=1, keepdims=True)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fold-cache", type=Path, required=True, help="neural_network.py --fold-cache folder")
@@ -102,7 +95,7 @@ def main(argv=None):
         y = np.concatenate([labels[per_fold[j]["held"]] for j in ks])
         ours = np.concatenate([per_fold[j][ours_key] for j in ks])
         seed = np.concatenate([per_fold[j]["held_seed"] for j in ks])
-        return {w: float(np.mean(blend(ours, seed, w).argmax(1) == y)) for w in WEIGHTS}
+        return {w: float(np.mean(model_lib.blend(ours, seed, w).argmax(1) == y)) for w in WEIGHTS}
 
     def best(accuracy):
         return max(WEIGHTS, key=lambda w: (accuracy[w], -w))  # ties go to the smaller w
@@ -116,11 +109,11 @@ def main(argv=None):
         pooled = held_accuracy(others)
         unbiased = held_accuracy(others, "held_alone")
         y = labels[f["test"]]
-        test_acc = {w: float(np.mean(blend(f["test_ours"], f["test_seed"], w).argmax(1) == y)) for w in WEIGHTS}
+        test_acc = {w: float(np.mean(model_lib.blend(f["test_ours"], f["test_seed"], w).argmax(1) == y)) for w in WEIGHTS}
         for name, probs in (("cnn", f["test_ours"]), ("seed", f["test_seed"]),
-                            ("blend", blend(f["test_ours"], f["test_seed"], best(own))),
-                            ("pooled", blend(f["test_ours"], f["test_seed"], best(pooled))),
-                            ("unbiased", blend(f["test_ours"], f["test_seed"], best(unbiased)))):
+                            ("blend", model_lib.blend(f["test_ours"], f["test_seed"], best(own))),
+                            ("pooled", model_lib.blend(f["test_ours"], f["test_seed"], best(pooled))),
+                            ("unbiased", model_lib.blend(f["test_ours"], f["test_seed"], best(unbiased)))):
             results[name]["idx"].append(f["test"])
             results[name]["probs"].append(probs)
         print(f"fold {k}: w {best(own):g} chosen on its held-out speakers (" + ", ".join(f"{w:g} {a:.3f}" for w, a in own.items())
