@@ -21,7 +21,9 @@ the main one, and the main metadata records its weight and the sha256 of its .ke
 A saved model is two files in one folder: ``emotion_model.keras`` (Keras 3 native format) and
 ``emotion_model.json`` (label order, front-end parameters, architecture, input settings,
 calibration temperature, and the sha256 of the .keras file). ``load`` refuses a model whose
-front-end parameters differ from audio.py's or whose two files do not belong together.
+front-end parameters differ from audio.py's or whose two files do not belong together. ``save``
+writes a whole new folder beside the old one and swaps it in (``replace_folder``), so a save that
+fails part way leaves the old model, and the model it blends in, as they were.
 
 ``save`` also writes ``emotion_model.npz``, a NumPy copy of the Keras model for fast inference
 (see numpy_model.py), and records its sha256 and the .keras sha256 it was made from; ``load``
@@ -35,12 +37,15 @@ one. The .keras file stays the source of truth (``load(folder, backend="keras")`
 import hashlib
 import json
 import os
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 import audio
+import numpy_model
 from corpus import EMOTIONS
 
 # Quiet TensorFlow's start-up logging, and train with its oneDNN CPU kernels: here they took half
@@ -59,6 +64,8 @@ META_FILE = "emotion_model.json"
 META_VERSION = 1
 # The model folder, inside a ``cnn`` model's folder, of the seed-architecture model it blends in.
 BLEND_FOLDER = "mfcc"
+# Everything a model folder may hold; ``save`` refuses to replace a folder that holds anything else.
+MODEL_ENTRIES = (MODEL_FILE, META_FILE, numpy_model.EXPORT_FILE, BLEND_FOLDER)
 
 # Frames in one input window of the ``cnn`` model: 300 frames of 10 ms = 3 s.
 N_FRAMES = 300
@@ -467,22 +474,32 @@ def write_atomic(path, write):
 
 def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None, test_time_warps=None,
          blend_with=None, extra=None):
-    """Save a trained model and its metadata into ``folder``; a crash leaves the old model intact.
+    """Save a trained model and its metadata as the model folder ``folder``. Returns the metadata.
 
+    The whole folder is written beside ``folder`` and then swapped in for it (``replace_folder``), so
+    a crash or an error leaves the old model, and the model it blends in, as they were. ``folder``
+    must be new or a model folder: save refuses one that holds other files.
     A ``cnn`` model as ``build`` makes it (one output per tower) is saved as its ``ensemble``.
     test_time_noise_db: the SNR of the noisy copy Predictor averages with each clip (None: none).
     test_time_warps: the warp factors of the views Predictor also averages in (None: none).
     blend_with: (a trained ``seed``-architecture Keras model, its weight w) that Predictor blends
-    in (see ``blend``), saved in ``folder``/BLEND_FOLDER before the main metadata names it; None:
-    no blend (an older blend folder there is removed once the new metadata is written).
+    in (see ``blend``), saved in ``folder``/BLEND_FOLDER; None: no blend.
     """
+    return replace_folder(folder, lambda new: _write_model(
+        keras_model, new, arch=arch, temperature=temperature, test_time_noise_db=test_time_noise_db,
+        test_time_warps=test_time_warps, blend_with=blend_with, extra=extra))
+
+
+def _write_model(keras_model, folder, *, arch, temperature, test_time_noise_db, test_time_warps,
+                 blend_with, extra):
+    """Write a model's files into the new, empty ``folder`` (see ``save``). Returns the metadata."""
     keras_model = ensemble(keras_model)
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     blended = None
     if blend_with is not None and arch != "seed":
         other, weight = blend_with
-        other_meta = save(other, folder / BLEND_FOLDER, arch="seed")
+        other_meta = _write_model(other, folder / BLEND_FOLDER, arch="seed", temperature=1.0,
+                                  test_time_noise_db=None, test_time_warps=None, blend_with=None, extra=None)
         blended = {"folder": BLEND_FOLDER, "weight": float(weight), "keras_sha256": other_meta["keras_sha256"]}
     write_atomic(folder / MODEL_FILE, lambda tmp: keras_model.save(tmp))
     keras_sha256 = _sha256(folder / MODEL_FILE)
@@ -495,11 +512,51 @@ def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None,
             **({"blend": blended} if blended else {}), **(extra or {}), "export": export}
     write_atomic(folder / META_FILE,
                   lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
-    if blended is None and (folder / BLEND_FOLDER / META_FILE).is_file():
-        import shutil
-
-        shutil.rmtree(folder / BLEND_FOLDER)  # a blend the new model no longer names
     return meta
+
+
+def check_model_folder(folder):
+    """The absolute path of ``folder`` if ``save`` may replace it: new, or holding only a model's
+    files (MODEL_ENTRIES). Raises ModelError otherwise."""
+    folder = Path(os.path.abspath(folder))
+    if folder.exists():
+        foreign = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else [folder.name]
+        foreign = [name for name in foreign if name not in MODEL_ENTRIES]
+        if foreign or not folder.is_dir():
+            raise ModelError(f"{folder}: holds files that are not a model's ({', '.join(foreign[:3])}); "
+                             "save the model into a new folder or over a model folder")
+    return folder
+
+
+def replace_folder(folder, fill):
+    """Replace the model folder ``folder`` as a whole: call fill(new) on a new empty folder beside
+    it, then swap that in. Returns what ``fill`` returns.
+
+    A crash or an error inside ``fill`` leaves ``folder`` untouched. The swap is two renames:
+    ``folder`` to ``.<name>.old-*`` beside it, then the new folder to ``folder``; the old one is
+    then removed. A crash between the renames leaves no ``folder`` and the old model whole in the
+    ``.old-*`` folder, which ``read_meta`` then names. Raises ModelError, writing nothing, when
+    ``folder`` holds anything but a model's files: save into an empty or a model folder.
+    """
+    folder = check_model_folder(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new-"))
+    try:
+        result = fill(new)
+        os.chmod(new, 0o755)
+        old = folder.with_name(f".{folder.name}.old-{new.name.rsplit('-', 1)[1]}")
+        if folder.exists():
+            os.rename(folder, old)
+        try:
+            os.rename(new, folder)
+        except BaseException:
+            if old.exists():
+                os.rename(old, folder)
+            raise
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    return result
 
 
 def blend(probs, other, weight):
@@ -516,6 +573,10 @@ def read_meta(folder):
     """Read and check a model folder's metadata. Returns the dict; raises ModelError."""
     folder = Path(folder)
     meta_path, model_path = folder / META_FILE, folder / MODEL_FILE
+    left = sorted(folder.parent.glob(f".{folder.name}.old-*")) if not folder.exists() else []
+    if left:  # see replace_folder
+        raise ModelError(f"{folder}: missing, and a save that stopped part way left the previous model "
+                         f"in {left[-1]}; rename that folder to {folder.name}")
     for p in (meta_path, model_path):
         if not p.is_file():
             raise ModelError(f"{p}: missing; train a model with `python neural_network.py`")
@@ -680,9 +741,6 @@ def load(folder, backend="auto"):
 
 def _export_copy(keras_model, folder, keras_sha256):
     """Write the NumPy copy beside the .keras file; its metadata entry, or None if not exportable."""
-    import sys
-    import numpy_model
-
     try:
         digest = numpy_model.export(keras_model, Path(folder) / numpy_model.EXPORT_FILE,
                                     keras_sha256=keras_sha256)
@@ -696,10 +754,20 @@ def _export_copy(keras_model, folder, keras_sha256):
 
 def reexport(folder):
     """Rewrite a model folder's NumPy copy from its .keras file and record it, and that of the model
-    it blends in. Returns the metadata."""
+    it blends in. Returns the metadata. Like ``save``, it swaps in a rewritten copy of the folder."""
+    read_meta(folder)  # a damaged folder is refused before anything is copied
+
+    def fill(new):
+        shutil.copytree(folder, new, dirs_exist_ok=True)
+        return _reexport_in_place(new)
+
+    return replace_folder(folder, fill)
+
+
+def _reexport_in_place(folder):
     meta = read_meta(folder)
     if meta.get("blend"):
-        reexport(Path(folder) / meta["blend"]["folder"])
+        _reexport_in_place(Path(folder) / meta["blend"]["folder"])
     keras_model = load(folder, backend="keras").keras_model
     meta["export"] = _export_copy(keras_model, folder, meta["keras_sha256"])
     if meta["export"] is None:
@@ -711,8 +779,6 @@ def reexport(folder):
 
 def load_export(folder, meta):
     """The folder's exported NumPy copy, checked against the metadata; raises ModelError."""
-    import numpy_model
-
     folder = Path(folder)
     export = meta.get("export")
     fix = "re-export it with `python numpy_model.py --model-dir " + str(folder) + "`"

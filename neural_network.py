@@ -390,7 +390,9 @@ TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit",
 # The names of model.py that change how a trained model predicts, never what it learns (training
 # validates through model.make_input, never through Predictor; save only writes the result).
 PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "warped_views", "clip_views",
-                   "Predictor", "save", "BLEND_FOLDER", "blend", "read_meta", "load", "reexport")
+                   "Predictor", "save", "BLEND_FOLDER", "blend", "read_meta", "load", "reexport",
+                   "MODEL_ENTRIES", "check_model_folder", "replace_folder", "_write_model", "_reexport_in_place",
+                   "_export_copy", "load_export")
 
 
 def onednn_on():
@@ -1382,6 +1384,12 @@ def main(argv=None):
             return 1
         return 0
 
+    if not args.no_ship:  # refused now rather than after training
+        try:
+            model_lib.check_model_folder(args.model_dir)
+        except model_lib.ModelError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     try:
         data = load_data(args.features)
     except FeaturesError as err:

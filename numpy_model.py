@@ -374,7 +374,7 @@ def export(keras_model, path, *, keras_sha256):
 
     Raises ExportError naming the first layer it cannot translate. Returns the file's sha256.
     """
-    from model import write_atomic  # imported here: model imports this module lazily too
+    from model import write_atomic  # imported here: model imports this module
 
     nodes, inputs, outputs = _graph_nodes(keras_model)
     if len(inputs) != 1:

@@ -1,9 +1,11 @@
 """live_predictions.py as a user runs it: the README's command, batches, bad files, bad models."""
 
 import json
+import os
 import re
 import shlex
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,21 +195,64 @@ def test_damaged_or_mismatched_model_is_refused_in_one_line(model_copy, damage, 
     assert str(model_copy) in lines[0]
 
 
-def test_saving_over_a_model_never_leaves_half_a_file(model_copy, monkeypatch):
-    def files():  # the blended-in model too, in its own folder
+@pytest.mark.parametrize("crash_at", ["keras", "export", "metadata", "swap"])
+def test_saving_over_a_model_never_leaves_half_a_model(model_copy, monkeypatch, crash_at):
+    # Each step of saving the main model fails in turn, after the blended-in model and the earlier
+    # files are written; the old model, blend included, stays whole and nothing is left beside it.
+    def files():
         return {p.relative_to(model_copy): p.read_bytes() for p in model_copy.rglob("*") if p.is_file()}
 
     before = files()
     predictor = model_lib.load(model_copy, backend="keras")
+    expected = predictor.predict_file(EXAMPLE)
+    main = lambda path: Path(path).parent.name != model_lib.BLEND_FOLDER  # noqa: E731
 
-    def crash(path, *a, **k):
-        open(path, "wb").write(b"half")
+    def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(predictor.keras_model, "save", crash)
-    with pytest.raises(OSError):
-        model_lib.save(predictor.keras_model, model_copy, arch=predictor.arch)
+    if crash_at == "keras":
+        def crash(path, *a, **k):
+            open(path, "wb").write(b"half")
+            fail()
+        monkeypatch.setattr(predictor.keras_model, "save", crash)
+    elif crash_at == "export":
+        export = model_lib.numpy_model.export
+        monkeypatch.setattr(model_lib.numpy_model, "export",
+                            lambda m, path, **k: fail() if main(path) else export(m, path, **k))
+    elif crash_at == "metadata":
+        write = model_lib.write_atomic
+        monkeypatch.setattr(model_lib, "write_atomic", lambda path, w: fail() if (
+            Path(path).name == model_lib.META_FILE and main(path)) else write(path, w))
+    elif crash_at == "swap":  # the new folder cannot be renamed in: the old one is renamed back
+        rename = os.rename
+        monkeypatch.setattr(os, "rename", lambda src, dst: fail() if Path(src).name.startswith(
+            ".model.new-") else rename(src, dst))
+    with pytest.raises(OSError, match="disk full"):
+        model_lib.save(predictor.keras_model, model_copy, arch=predictor.arch,
+                       blend_with=(predictor.blended.keras_model, 0.1))
     assert files() == before
+    assert sorted(p.name for p in model_copy.parent.iterdir()) == ["model"]
+    assert model_lib.load(model_copy).predict_file(EXAMPLE) == pytest.approx(expected, abs=1e-5)
+
+
+def test_a_save_stopped_between_its_two_renames_names_the_old_model(model_copy):
+    # What a crash between replace_folder's renames leaves: no model folder, the old one beside it.
+    left = model_copy.with_name(".model.old-x1y2")
+    model_copy.rename(left)
+    result = run_script("live_predictions.py", "--model-dir", model_copy, EXAMPLE)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(left) in lines[0] and "rename that folder to model" in lines[0]
+    left.rename(model_copy)
+    assert run_script("live_predictions.py", "--model-dir", model_copy, EXAMPLE).returncode == 0
+
+
+def test_saving_into_a_folder_of_other_files_is_refused(model_copy, tmp_path):
+    predictor = model_lib.load(model_copy, backend="keras")
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(model_lib.ModelError, match="notes.txt.*new folder or over a model folder"):
+        model_lib.save(predictor.keras_model, tmp_path, arch=predictor.arch)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "notes.txt"]
 
 
 def test_readme_results_are_the_shipped_models_metrics():

@@ -33,11 +33,11 @@ def real_clip_features(data, n=12):
 def test_exported_copy_predicts_what_keras_predicts(small_features, tmp_path, arch):
     data = load_features(small_features)
     net, _, _ = neural_network.fit(arch, data["features"], data["labels"], epochs=1)
-    meta = model_lib.save(net, tmp_path, arch=arch)
+    meta = model_lib.save(net, tmp_path / "model", arch=arch)
     assert meta["export"], f"model.build({arch!r}) has a layer numpy_model.py cannot export yet"
-    assert meta["export"]["sha256"] == model_lib._sha256(tmp_path / numpy_model.EXPORT_FILE)
+    assert meta["export"]["sha256"] == model_lib._sha256(tmp_path / "model" / numpy_model.EXPORT_FILE)
     assert meta["export"]["keras_sha256"] == meta["keras_sha256"]
-    fast, slow = model_lib.load(tmp_path), model_lib.load(tmp_path, backend="keras")
+    fast, slow = model_lib.load(tmp_path / "model"), model_lib.load(tmp_path / "model", backend="keras")
     assert (fast.backend, slow.backend) == ("numpy", "keras") and fast.keras_model is None
     feats = real_clip_features(data)
     p_fast, p_slow = fast.predict_features(feats), slow.predict_features(feats)

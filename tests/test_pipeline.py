@@ -70,8 +70,8 @@ def test_short_training_saves_and_reloads_identically(small_features, tmp_path, 
     net, history, used = neural_network.fit(arch, data["features"], data["labels"], epochs=2)
     assert used == (2 if arch == "seed" else {name: 2 for name in model_lib.CNN_TOWERS})
     assert len(history["loss"]) == 2
-    model_lib.save(net, tmp_path, arch=arch)
-    predictor = model_lib.load(tmp_path)
+    model_lib.save(net, tmp_path / "model", arch=arch)
+    predictor = model_lib.load(tmp_path / "model")
     clips = [DATASETS / data["path"][i] for i in (0, 100, len(data["path"]) - 1)]
     before = neural_network.predict(arch, net, [audio.file_features(c) for c in clips])
     after = np.array([list(predictor.predict_file(c).values()) for c in clips])
@@ -92,11 +92,11 @@ def test_cnn_ensemble_predicts_the_average_of_its_towers(small_features, tmp_pat
     assert not np.allclose(alone[0], alone[1], atol=1e-3)  # towers are separate models
     np.testing.assert_allclose(neural_network.predict("cnn", net, clips), np.mean(alone, axis=0), atol=1e-6)
     # The saved model, through the fast NumPy copy, predicts the same average.
-    model_lib.save(net, tmp_path, arch="cnn")
-    predictor = model_lib.load(tmp_path)
+    model_lib.save(net, tmp_path / "model", arch="cnn")
+    predictor = model_lib.load(tmp_path / "model")
     assert predictor.backend == "numpy"
     np.testing.assert_allclose(predictor.predict_features(clips), np.mean(alone, axis=0), atol=1e-5)
-    assert set(model_lib.towers(model_lib.load(tmp_path, backend="keras").keras_model)) == set(towers)
+    assert set(model_lib.towers(model_lib.load(tmp_path / "model", backend="keras").keras_model)) == set(towers)
     # One tower alone is a plain model, not an ensemble of one.
     monkeypatch.setattr(model_lib, "CNN_TOWERS", ("t40",))
     assert model_lib.towers(model_lib.ensemble(model_lib.build("cnn"))) == {}
@@ -441,6 +441,14 @@ def test_unknown_tower_or_bad_input_floor_is_refused_in_one_line(tmp_path):
         result = run_script("neural_network.py", "--test-time-warps", bad, "--model-dir", tmp_path / "model")
         assert result.returncode == 2 and "--test-time-warps: use none, or distinct factors" in result.stderr
         assert bad in result.stderr and not (tmp_path / "model").exists()
+    # A --model-dir that holds other files is refused in one line before any training starts.
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "mine.txt").write_text("keep me")
+    result = run_script("neural_network.py", "--model-dir", tmp_path / "notes", "--media-dir", tmp_path / "media")
+    assert result.returncode == 1 and "files from" not in result.stdout
+    assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'notes'}: holds files that are not a "
+                                                  "model's (mine.txt); save the model into a new folder or over a model folder"]
+    assert sorted(p.name for p in (tmp_path / "notes").iterdir()) == ["mine.txt"]
 
 
 def test_corrupted_features_file_is_refused_and_not_replaced(small_features, tmp_path):
