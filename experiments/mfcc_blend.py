@@ -23,10 +23,16 @@ protocol (b) fold this script
        "unbiased"  as "pooled", but with ours predicting each held-out clip alone (the third
                  plan): the views ours predicts with were chosen on those same files to suit ours
                  alone, which tilts "blend" and "pooled" towards w = 0.
+With --augmented-too it also trains a second seed-architecture model per fold on the fold's
+training files plus their augmented copies (those our model trains on: noise, gain, speed, pitch,
+reverberation, band limits, vocal-tract warp, tempo), and blends it by the "unbiased" rule (the
+fourth plan, "unbiased_aug"): a mean MFCC vector that has seen warped and band-limited copies of
+each voice may lean less on the training voices' own timbre.
 Writes one predictions CSV (the columns of neural_network.py --predictions, clean clips only) with
 five models: "cnn" (ours as neural_network.py predicts it), "seed" (the seed's model trained here),
-"blend", "pooled" and "unbiased", and prints each fold's choices, with the test accuracy every w would have had
-(read off the test speakers: context, not a result).
+"blend", "pooled" and "unbiased" (and "seed_aug" and "unbiased_aug" with --augmented-too), and
+prints each fold's choices, with the test accuracy every w would have had (read off the test
+speakers: context, not a result).
 """
 
 import argparse
@@ -50,6 +56,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=nn.SEED, help="the seed the fold cache was trained with")
     parser.add_argument("--predictions", type=Path, required=True, help="the CSV written")
     parser.add_argument("--features", type=Path, default=FEATURES_FILE, help="features file")
+    parser.add_argument("--augmented-too", action="store_true",
+                        help="also blend a seed-architecture model trained with the augmented copies")
     args = parser.parse_args(argv)
     nn.SEED = args.seed  # run_settings records it, and the fold cache must match
     try:
@@ -87,20 +95,32 @@ def main(argv=None):
         per_fold[k] = {"held_fold": v, "held": held, "test": test,
                        "held_ours": held_ours, "held_alone": held_alone, "held_seed": nn.predict("seed", seed_net, [feats[i] for i in held]),
                        "test_ours": test_ours, "test_seed": nn.predict("seed", seed_net, [feats[i] for i in test])}
+        if args.augmented_too:  # the same recipe on the training files and their augmented copies
+            if data.get("augmented") is None:
+                print(f"error: no augmented copies beside {args.features}; run create_features.py", file=sys.stderr)
+                return 1
+            nn.USE_AUGMENTED["seed"] = True
+            aug_feats, aug_labels, _ = nn.training_set("seed", data, train)
+            nn.USE_AUGMENTED["seed"] = False
+            aug_net, _, _ = nn.fit("seed", aug_feats, aug_labels, seed=args.seed)
+            per_fold[k].update(held_seed_aug=nn.predict("seed", aug_net, [feats[i] for i in held]),
+                               test_seed_aug=nn.predict("seed", aug_net, [feats[i] for i in test]))
         print(f"fold {k}: views noise {nn.noise_db_text(noise_db)}, warps {nn.warps_text(warps)}", flush=True)
 
-    def held_accuracy(ks, ours_key="held_ours"):
+    def held_accuracy(ks, ours_key="held_ours", seed_key="held_seed"):
         """{w: accuracy} of the blend on the held-out files of folds ``ks``, pooled; ours with the
-        views chosen on those files ("held_ours") or each clip alone ("held_alone")."""
+        views chosen on those files ("held_ours") or each clip alone ("held_alone"), the seed's
+        model trained on the files alone ("held_seed") or with their augmented copies too."""
         y = np.concatenate([labels[per_fold[j]["held"]] for j in ks])
         ours = np.concatenate([per_fold[j][ours_key] for j in ks])
-        seed = np.concatenate([per_fold[j]["held_seed"] for j in ks])
+        seed = np.concatenate([per_fold[j][seed_key] for j in ks])
         return {w: float(np.mean(model_lib.blend(ours, seed, w).argmax(1) == y)) for w in WEIGHTS}
 
     def best(accuracy):
         return max(WEIGHTS, key=lambda w: (accuracy[w], -w))  # ties go to the smaller w
 
-    results = {name: {"idx": [], "probs": []} for name in ("cnn", "seed", "blend", "pooled", "unbiased")}
+    names = ("cnn", "seed", "blend", "pooled", "unbiased") + (("seed_aug", "unbiased_aug") if args.augmented_too else ())
+    results = {name: {"idx": [], "probs": []} for name in names}
     for k, f in per_fold.items():
         # "blend": w chosen on this fold's held-out speakers. "pooled": on the held-out files of
         # every other fold whose held-out speakers are not this fold's test speakers.
@@ -123,8 +143,21 @@ def main(argv=None):
               f"unbiased {test_acc[best(unbiased)]:.3f}, seed alone "
               f"{np.mean(f['test_seed'].argmax(1) == y):.3f}; every w on the test speakers (context): "
               + ", ".join(f"{w:g} {a:.3f}" for w, a in test_acc.items()), flush=True)
-    for rule, key in (("pooled", "held_ours"), ("unbiased", "held_alone")):
-        every = held_accuracy(list(per_fold), key)
+        if args.augmented_too:
+            aug = held_accuracy(others, "held_alone", "held_seed_aug")
+            aug_test = {w: float(np.mean(model_lib.blend(f["test_ours"], f["test_seed_aug"], w).argmax(1) == y)) for w in WEIGHTS}
+            for name, probs in (("seed_aug", f["test_seed_aug"]),
+                                ("unbiased_aug", model_lib.blend(f["test_ours"], f["test_seed_aug"], best(aug)))):
+                results[name]["idx"].append(f["test"])
+                results[name]["probs"].append(probs)
+            print(f"fold {k}, augmented MFCC model: w {best(aug):g} on the same files, ours each clip alone ("
+                  + ", ".join(f"{w:g} {a:.3f}" for w, a in aug.items()) + f"); test accuracy unbiased_aug "
+                  f"{aug_test[best(aug)]:.3f}, seed_aug alone {np.mean(f['test_seed_aug'].argmax(1) == y):.3f}; "
+                  "every w on the test speakers (context): " + ", ".join(f"{w:g} {a:.3f}" for w, a in aug_test.items()), flush=True)
+    rules = [("pooled", "held_ours", "held_seed"), ("unbiased", "held_alone", "held_seed")]
+    rules += [("unbiased_aug", "held_alone", "held_seed_aug")] if args.augmented_too else []
+    for rule, key, seed_key in rules:
+        every = held_accuracy(list(per_fold), key, seed_key)
         print(f"a model trained on all files would take w {best(every):g} by the {rule} rule (every fold's "
               "held-out files pooled: " + ", ".join(f"{w:g} {a:.3f}" for w, a in every.items()) + ")")
     nn.write_predictions(args.predictions, data,
