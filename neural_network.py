@@ -401,13 +401,31 @@ def onednn_on():
     return os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1"
 
 
-def run_settings(arch, data):
+def data_sha256(data):
+    """The sha256 of every feature array of ``data`` (files, augmented copies, robustness
+    conditions), its file list and its labels."""
+    import hashlib
+
+    content = hashlib.sha256("\n".join(data["path"]).encode())
+    content.update(np.asarray(data["labels"]).tobytes())
+    arrays = list(data["features"])
+    if data.get("augmented") is not None:
+        arrays += data["augmented"]["augmented"]
+        content.update(np.asarray(data["augmented"]["source"]).tobytes())
+    for condition, feats in sorted((data.get("robustness") or {}).items()):
+        content.update(condition.encode())
+        arrays += feats
+    for a in arrays:
+        content.update(np.ascontiguousarray(a).tobytes())
+    return content.hexdigest()
+
+
+def run_settings(arch, data, *, data_digest=None):
     """Everything one protocol run of ``arch`` on ``data`` depends on, as a JSON-able dict: the
     training settings, whether TensorFlow's oneDNN kernels are on (they round differently; see
     model.py), the sha256 of the code (TRAINING_CODE, and every function, class and
     upper-case setting of model.py but PREDICTION_ONLY and the tower list, which the settings
-    name), and the sha256 of every feature array (files, augmented copies, robustness
-    conditions) and label."""
+    name), and ``data_digest``, the data's sha256 (data_sha256, computed when None)."""
     import hashlib
     import inspect
 
@@ -424,23 +442,12 @@ def run_settings(arch, data):
             code.update(f"{name}={value!r}".encode())
     for name in TRAINING_CODE:
         code.update(inspect.getsource(globals()[name]).encode())
-    content = hashlib.sha256("\n".join(data["path"]).encode())
-    content.update(np.asarray(data["labels"]).tobytes())
-    arrays = list(data["features"])
-    if data.get("augmented") is not None:
-        arrays += data["augmented"]["augmented"]
-        content.update(np.asarray(data["augmented"]["source"]).tobytes())
-    for condition, feats in sorted((data.get("robustness") or {}).items()):
-        content.update(condition.encode())
-        arrays += feats
-    for a in arrays:
-        content.update(np.ascontiguousarray(a).tobytes())
     settings = {"arch": arch, "seed": SEED, "test_size": TEST_SIZE, "epochs": EPOCHS[arch],
                 "batch_size": BATCH_SIZE[arch], "early_stop_patience": EARLY_STOP_PATIENCE,
                 "use_augmented": USE_AUGMENTED[arch], "fit_temperature": FIT_TEMPERATURE,
                 "keras": keras.__version__, "onednn": onednn_on(),
                 "code_sha256": code.hexdigest(),
-                "data_sha256": content.hexdigest()}
+                "data_sha256": data_digest or data_sha256(data)}
     if arch != "seed":
         settings.update(towers={t: model_lib.TOWERS[t] for t in model_lib.CNN_TOWERS},
                         tower_balance={t: TOWER_BALANCE[t] for t in model_lib.CNN_TOWERS},
@@ -801,9 +808,10 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
     """
     from sklearn.metrics import recall_score
 
-    settings = run_settings(arch, data) if cache is not None else None
+    digest = data_sha256(data) if cache is not None else None  # hashed once for both models
+    settings = run_settings(arch, data, data_digest=digest) if cache is not None else None
     blending = arch != "seed" and tuple(MFCC_BLEND_WEIGHTS) != (0.0,)
-    mfcc_settings = run_settings("seed", data) if cache is not None and blending else None
+    mfcc_settings = run_settings("seed", data, data_digest=digest) if cache is not None and blending else None
     results = {}
     for p in protocols:
         if p == "a":
