@@ -1027,11 +1027,18 @@ def write_predictions(path, data, results):
 def read_predictions(path, folds=None):
     """A predictions CSV written by write_predictions, as {condition: {model: {file path: row
     dict}}}, on all its folds or on ``folds`` (a set of fold numbers). A CSV from before the
-    condition column holds CLEAN rows only."""
+    condition column holds CLEAN rows only. Raises ValueError naming ``path`` when it lacks a
+    column that write_predictions writes."""
     import csv
 
     with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if folds is None or int(r["fold"]) in folds]
+        reader = csv.DictReader(f)
+        needed = ["model", "fold", "corpus", "speaker", "path", "emotion", "predicted", *corpus.EMOTIONS]
+        missing = [name for name in needed if name not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: not a predictions CSV (no column {', '.join(missing)}); "
+                             "write one with neural_network.py --predictions")
+        rows = [r for r in reader if folds is None or int(r["fold"]) in folds]
     out = {}
     for r in rows:
         out.setdefault(r.get("condition", CLEAN), {}).setdefault(r["model"], {})[r["path"]] = r

@@ -113,7 +113,8 @@ def main(argv=None):
         return float(np.mean(p[where].argmax(1) == labels[where]))
 
     def text(p):
-        return f"{accuracy(p):.3f} (RAVDESS {accuracy(p, corpora == 'RAVDESS'):.3f}, TESS {accuracy(p, corpora == 'TESS'):.3f})"
+        ravdess, tess = accuracy(p, corpora == "RAVDESS"), accuracy(p, corpora == "TESS")
+        return f"{accuracy(p):.3f} (RAVDESS {ravdess:.3f}, TESS {tess:.3f})"
 
     print(f"ours alone: {text(ours)}", flush=True)
     results = {}

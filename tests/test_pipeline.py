@@ -566,6 +566,15 @@ def test_score_predictions_scores_the_ensemble_of_two_runs(tmp_path):
     result = run_script("neural_network.py", "--score-predictions", f"{tmp_path / 'one.csv'},{tmp_path / 'two.csv'}")
     assert result.returncode == 0 and "[cnn, mean of 2 runs] 3 files: all acc 1.000" in result.stdout
     assert "[cnn, mean of 2 runs] happy files went to: OAF happy 1\n" in result.stdout
+    # A file that is not a predictions CSV (here one without its probability columns) is named in
+    # one line, not a traceback.
+    lines = (tmp_path / "one.csv").read_text().splitlines()
+    (tmp_path / "cut.csv").write_text("\n".join(",".join(line.split(",")[:8]) for line in lines) + "\n")
+    result = run_script("neural_network.py", "--score-predictions", str(tmp_path / "cut.csv"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'cut.csv'}: not a predictions CSV (no column {', '.join(corpus.EMOTIONS)}); "
+        "write one with neural_network.py --predictions"]
 
 
 def test_score_predictions_scores_the_robustness_conditions_a_run_wrote(tmp_path):
