@@ -67,6 +67,8 @@ MEDIA_DIR = Path("media")
 # (condition CLEAN) and under each robustness condition (augment.CONDITIONS).
 PREDICTIONS_FILE = "predictions_b.csv"
 CLEAN = "clean"
+# Its columns before one probability per emotion (a CSV from before "condition" holds CLEAN rows).
+PREDICTION_COLUMNS = ("model", "condition", "fold", "corpus", "speaker", "path", "emotion", "predicted")
 # Seed for every random choice (splits, weight initialisation, shuffling).
 SEED = 42
 # Protocol (a): share of files held out for testing, as in the seed.
@@ -1006,8 +1008,7 @@ def write_predictions(path, data, results):
     def write(tmp):
         with open(tmp, "w", newline="") as f:
             out = csv.writer(f)
-            out.writerow(["model", "condition", "fold", "corpus", "speaker", "path", "emotion", "predicted"]
-                         + names)
+            out.writerow([*PREDICTION_COLUMNS, *names])
             for arch in sorted(results):
                 r = results[arch].get("b")
                 if r is None:
@@ -1033,7 +1034,7 @@ def read_predictions(path, folds=None):
 
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        needed = ["model", "fold", "corpus", "speaker", "path", "emotion", "predicted", *corpus.EMOTIONS]
+        needed = [name for name in (*PREDICTION_COLUMNS, *corpus.EMOTIONS) if name != "condition"]
         missing = [name for name in needed if name not in (reader.fieldnames or [])]
         if missing:
             raise ValueError(f"{path}: not a predictions CSV (no column {', '.join(missing)}); "
