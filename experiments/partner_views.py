@@ -80,6 +80,28 @@ def partner(n_inputs, seed):
     return net
 
 
+def fold_probs(x, labels, corpora, folds, *, seed, balanced=False, n_models=1, prepare=None):
+    """Every file's probabilities from the partner trained without its speakers: x (n, d, 1) float32,
+    labels (n,), corpora (n,) names, folds (n,) protocol (b) fold numbers. For each fold the
+    partner trains on the files neither in it nor in its held-out fold, as ours does. With
+    ``prepare``, x is replaced by prepare(x, train) for that fold first (e.g. scaled by the training
+    files' statistics). Returns (n, n_emotions)."""
+    present = set(folds.tolist())
+    probs = np.zeros((len(labels), len(corpus.EMOTIONS)))
+    for k in sorted(present):
+        v = nn.validation_fold(k, present)
+        test = np.flatnonzero(folds == k)
+        train = np.flatnonzero((folds != k) & (folds != v))
+        xk = x if prepare is None else prepare(x, train)
+        weights = nn.example_weights(labels[train], corpora[train]) if balanced else None
+        for m in range(n_models):
+            net = partner(x.shape[1], seed + 1000 * m)
+            net.fit(xk[train], labels[train], sample_weight=weights, epochs=nn.EPOCHS["seed"],
+                    batch_size=nn.BATCH_SIZE["seed"], shuffle=True, verbose=0)
+            probs[test] += net.predict(xk[test], verbose=0) / n_models
+    return probs
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ours", type=Path, required=True, help="predictions CSV with our model's 'cnn' rows")
@@ -106,7 +128,6 @@ def main(argv=None):
     ours = np.array([[float(rows[p][e]) for e in corpus.EMOTIONS] for p in data["path"]])
     labels, corpora = data["labels"], np.asarray(data["corpus"])
     folds = nn.speaker_folds(data)
-    present = set(folds.tolist())
     mfccs = [audio.mfcc(f) for f in data["features"]]
 
     def accuracy(p, where=slice(None)):
@@ -121,17 +142,7 @@ def main(argv=None):
     for view in views:
         summary, balanced, n_models = VIEWS[view]
         x = np.stack([summary(c) for c in mfccs]).astype(np.float32)[:, :, None]
-        probs = np.zeros_like(ours)
-        for k in sorted(present):
-            v = nn.validation_fold(k, present)
-            test = np.flatnonzero(folds == k)
-            train = np.flatnonzero((folds != k) & (folds != v))
-            weights = nn.example_weights(labels[train], corpora[train]) if balanced else None
-            for m in range(n_models):
-                net = partner(x.shape[1], args.seed + 1000 * m)
-                net.fit(x[train], labels[train], sample_weight=weights, epochs=nn.EPOCHS["seed"],
-                        batch_size=nn.BATCH_SIZE["seed"], shuffle=True, verbose=0)
-                probs[test] += net.predict(x[test], verbose=0) / n_models
+        probs = fold_probs(x, labels, corpora, folds, seed=args.seed, balanced=balanced, n_models=n_models)
         everything = np.arange(len(labels))
         results[view] = {"b": {"idx": everything, "probs": probs}}
         line = f"{view}: alone {text(probs)}"
