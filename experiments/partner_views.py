@@ -102,6 +102,44 @@ def fold_probs(x, labels, corpora, folds, *, seed, balanced=False, n_models=1, p
     return probs
 
 
+def read_ours(path, data):
+    """Our model's probabilities of every file of ``data``, in its order, from the "cnn" rows of the
+    predictions CSV at ``path``: (n_files, n_emotions). Raises ValueError naming the CSV when it is
+    missing or not a predictions CSV, or when a file has no row."""
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: no such file; write it with neural_network.py --predictions")
+    rows = nn.read_predictions(path).get(nn.CLEAN, {}).get("cnn", {})
+    missing = [p for p in data["path"] if p not in rows]
+    if missing:
+        raise ValueError(f"{path}: no 'cnn' row for {len(missing)} of {len(data['path'])} files "
+                         f"(first {missing[0]}); give a predictions CSV of every protocol (b) fold")
+    return np.array([[float(rows[p][e]) for e in corpus.EMOTIONS] for p in data["path"]])
+
+
+def scorer(labels, corpora):
+    """A function that says how probabilities (n, n_emotions) score against ``labels`` (n,):
+    "accuracy (RAVDESS accuracy, TESS accuracy)"."""
+    def accuracy(p, where):
+        return float(np.mean(p[where].argmax(1) == labels[where]))
+
+    def text(p):
+        everything = np.ones(len(labels), dtype=bool)
+        return (f"{accuracy(p, everything):.3f} (RAVDESS {accuracy(p, corpora == 'RAVDESS'):.3f}, "
+                f"TESS {accuracy(p, corpora == 'TESS'):.3f})")
+    return text
+
+
+def weighed(name, base, other, results, text):
+    """Blend ``other`` into ``base`` at every weight of FIXED_WEIGHTS, add each to ``results`` as
+    "<name> w<weight>" and return a line of their scores (``text``, from ``scorer``)."""
+    scores = []
+    for w in FIXED_WEIGHTS:
+        blended = model_lib.blend(base, other, w)
+        results[f"{name} w{w:g}"] = {"b": {"idx": np.arange(len(blended)), "probs": blended}}
+        scores.append(f"w {w:g} {text(blended)}")
+    return "; ".join(scores)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ours", type=Path, required=True, help="predictions CSV with our model's 'cnn' rows")
@@ -119,38 +157,23 @@ def main(argv=None):
     except FeaturesError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    rows = nn.read_predictions(args.ours).get(nn.CLEAN, {}).get("cnn", {})
-    missing = [p for p in data["path"] if p not in rows]
-    if missing:
-        print(f"error: {args.ours}: no 'cnn' row for {len(missing)} of {len(data['path'])} files "
-              f"(first {missing[0]}); give a predictions CSV of every protocol (b) fold", file=sys.stderr)
+    try:
+        ours = read_ours(args.ours, data)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 1
-    ours = np.array([[float(rows[p][e]) for e in corpus.EMOTIONS] for p in data["path"]])
     labels, corpora = data["labels"], np.asarray(data["corpus"])
     folds = nn.speaker_folds(data)
     mfccs = [audio.mfcc(f) for f in data["features"]]
-
-    def accuracy(p, where=slice(None)):
-        return float(np.mean(p[where].argmax(1) == labels[where]))
-
-    def text(p):
-        ravdess, tess = accuracy(p, corpora == "RAVDESS"), accuracy(p, corpora == "TESS")
-        return f"{accuracy(p):.3f} (RAVDESS {ravdess:.3f}, TESS {tess:.3f})"
-
+    text = scorer(labels, corpora)
     print(f"ours alone: {text(ours)}", flush=True)
     results = {}
     for view in views:
         summary, balanced, n_models = VIEWS[view]
         x = np.stack([summary(c) for c in mfccs]).astype(np.float32)[:, :, None]
         probs = fold_probs(x, labels, corpora, folds, seed=args.seed, balanced=balanced, n_models=n_models)
-        everything = np.arange(len(labels))
-        results[view] = {"b": {"idx": everything, "probs": probs}}
-        line = f"{view}: alone {text(probs)}"
-        for w in FIXED_WEIGHTS:
-            blended = model_lib.blend(ours, probs, w)
-            results[f"{view} w{w:g}"] = {"b": {"idx": everything, "probs": blended}}
-            line += f"; w {w:g} {text(blended)}"
-        print(line, flush=True)
+        results[view] = {"b": {"idx": np.arange(len(labels)), "probs": probs}}
+        print(f"{view}: alone {text(probs)}; " + weighed(view, ours, probs, results, text), flush=True)
     nn.write_predictions(args.predictions, data, results)
     print(f"wrote {args.predictions}")
     return 0

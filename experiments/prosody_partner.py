@@ -39,9 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import model as model_lib  # noqa: E402  (sets Keras's environment before Keras is imported)
 import neural_network as nn  # noqa: E402
 import audio  # noqa: E402
-import corpus  # noqa: E402
 from create_features import FEATURES_FILE, FeaturesError  # noqa: E402
-from partner_views import FIXED_WEIGHTS, fold_probs  # noqa: E402
+from partner_views import fold_probs, read_ours, scorer, weighed  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -179,28 +178,20 @@ def main(argv=None):
     except FeaturesError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    rows = nn.read_predictions(args.ours).get(nn.CLEAN, {}).get("cnn", {})
-    missing = [p for p in data["path"] if p not in rows]
-    if missing:
-        print(f"error: {args.ours}: no 'cnn' row for {len(missing)} of {len(data['path'])} files "
-              f"(first {missing[0]}); give a predictions CSV of every protocol (b) fold", file=sys.stderr)
+    try:
+        ours = read_ours(args.ours, data)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 1
     try:
         table = prosody_table(data["path"], args.dataset, args.cache)
     except audio.AudioError as err:
         print(f"error: {err}; give --dataset the folder the features were made from", file=sys.stderr)
         return 1
-    ours = np.array([[float(rows[p][e]) for e in corpus.EMOTIONS] for p in data["path"]])
     labels, corpora = data["labels"], np.asarray(data["corpus"])
     folds = nn.speaker_folds(data)
     means = np.stack([audio.mfcc(f).mean(0) for f in data["features"]]).astype(np.float32)
-
-    def accuracy(p, where=slice(None)):
-        return float(np.mean(p[where].argmax(1) == labels[where]))
-
-    def text(p):
-        ravdess, tess = accuracy(p, corpora == "RAVDESS"), accuracy(p, corpora == "TESS")
-        return f"{accuracy(p):.3f} (RAVDESS {ravdess:.3f}, TESS {tess:.3f})"
+    text = scorer(labels, corpora)
 
     def scaled_tail(x, train):  # the MFCC means as the shipped partner reads them, prosody scaled
         return np.concatenate([x[:, :audio.N_MFCC], standardise(x[:, audio.N_MFCC:], train)], axis=1)
@@ -224,12 +215,7 @@ def main(argv=None):
     for name, base, other in (("prosody", ours, partners["prosody"]),
                               ("mean+prosody", ours, partners["mean+prosody"]),
                               ("shipped+prosody", shipped, partners["prosody"])):
-        line = name
-        for w in FIXED_WEIGHTS:
-            blended = model_lib.blend(base, other, w)
-            results[f"{name} w{w:g}"] = {"b": {"idx": everything, "probs": blended}}
-            line += f"; w {w:g} {text(blended)}"
-        print(line, flush=True)
+        print(f"{name}: " + weighed(name, base, other, results, text), flush=True)
     nn.write_predictions(args.predictions, data, results)
     print(f"wrote {args.predictions}")
     return 0

@@ -54,3 +54,54 @@ def test_on_the_mfcc_means_the_partner_starts_from_the_shipped_partners_weights(
     assert all(np.array_equal(a, b) for a, b in zip(net.get_weights(), shipped.get_weights()))
     other = partner_views.partner(audio.N_MFCC, seed=8)
     assert not np.array_equal(other.get_weights()[0], shipped.get_weights()[0])
+
+
+def test_read_ours_takes_the_cnn_rows_in_the_files_order_and_names_a_file_missing(tmp_path):
+    import corpus
+    import neural_network as nn
+
+    paths = ["RAVDESS/Actor_01/a.flac", "TESS/OAF_sad/b.flac", "TESS/YAF_sad/c.flac"]
+    data = {"path": paths, "labels": np.array([0, 4, 4]), "corpus": ["RAVDESS", "TESS", "TESS"],
+            "speaker": ["Actor_01", "OAF", "YAF"]}
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(len(corpus.EMOTIONS)), size=3)
+    other = rng.dirichlet(np.ones(len(corpus.EMOTIONS)), size=3)
+    csv = tmp_path / "ours.csv"
+    nn.write_predictions(csv, data, {"cnn": {"b": {"idx": np.array([2, 0, 1]), "probs": probs[[2, 0, 1]]}},
+                                     "seed": {"b": {"idx": np.arange(3), "probs": other}}})
+    np.testing.assert_allclose(partner_views.read_ours(csv, data), probs, atol=1e-4)  # 4 decimals
+    nn.write_predictions(csv, data, {"cnn": {"b": {"idx": np.array([0, 1]), "probs": probs[:2]}}})
+    try:
+        partner_views.read_ours(csv, data)
+    except ValueError as err:
+        assert str(csv) in str(err) and "1 of 3 files" in str(err) and paths[2] in str(err)
+    else:
+        raise AssertionError("a file without a 'cnn' row was not reported")
+    for wrong, what in ((tmp_path / "none.csv", "no such file"), (tmp_path / "x.txt", "not a predictions CSV")):
+        if what != "no such file":
+            wrong.write_text("a,b\n1,2\n")
+        try:
+            partner_views.read_ours(wrong, data)
+        except ValueError as err:
+            assert str(err).startswith(f"{wrong}: {what}")
+        else:
+            raise AssertionError(f"{wrong} was not reported")
+
+
+def test_weighed_adds_a_blend_per_weight_and_scores_each():
+    labels = np.array([0, 1, 1, 0])
+    corpora = np.array(["RAVDESS", "RAVDESS", "TESS", "TESS"])
+    base = np.array([[0.6, 0.4], [0.6, 0.4], [0.6, 0.4], [0.6, 0.4]])  # right on 0 and 3
+    other = np.array([[0.1, 0.9], [0.1, 0.9], [0.1, 0.9], [0.1, 0.9]])  # right on 1 and 2
+    text = partner_views.scorer(labels, corpora)
+    assert text(base) == "0.500 (RAVDESS 0.500, TESS 0.500)"
+    assert text(np.array([[1, 0], [0, 1], [1, 0], [1, 0]])) == "0.750 (RAVDESS 1.000, TESS 0.500)"
+    results = {}
+    line = partner_views.weighed("x", base, other, results, text)
+    assert sorted(results) == sorted(f"x w{w:g}" for w in partner_views.FIXED_WEIGHTS)
+    for w in partner_views.FIXED_WEIGHTS:
+        np.testing.assert_allclose(results[f"x w{w:g}"]["b"]["probs"], model_lib.blend(base, other, w))
+    assert line.count("; ") == len(partner_views.FIXED_WEIGHTS) - 1
+    # At 0.4 the partner's stronger view wins: 0.6^0.6 * 0.1^0.4 < 0.4^0.6 * 0.9^0.4.
+    assert line.endswith("w 0.4 0.500 (RAVDESS 0.500, TESS 0.500)")
+    assert results["x w0.4"]["b"]["probs"][0].argmax() == 1 and results["x w0.1"]["b"]["probs"][0].argmax() == 0
