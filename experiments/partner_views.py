@@ -80,12 +80,13 @@ def partner(n_inputs, seed):
     return net
 
 
-def fold_probs(x, labels, corpora, folds, *, seed, balanced=False, n_models=1, prepare=None):
+def fold_probs(x, labels, corpora, folds, *, seed, balanced=False, n_models=1, prepare=None, held_out=None):
     """Every file's probabilities from the partner trained without its speakers: x (n, d, 1) float32,
     labels (n,), corpora (n,) names, folds (n,) protocol (b) fold numbers. For each fold the
     partner trains on the files neither in it nor in its held-out fold, as ours does. With
     ``prepare``, x is replaced by prepare(x, train) for that fold first (e.g. scaled by the training
-    files' statistics). Returns (n, n_emotions)."""
+    files' statistics). Returns (n, n_emotions). With ``held_out`` (a dict), also puts there each
+    fold's probabilities of its held-out files, in file order: {fold: (n_held, n_emotions)}."""
     present = set(folds.tolist())
     probs = np.zeros((len(labels), len(corpus.EMOTIONS)))
     for k in sorted(present):
@@ -94,11 +95,14 @@ def fold_probs(x, labels, corpora, folds, *, seed, balanced=False, n_models=1, p
         train = np.flatnonzero((folds != k) & (folds != v))
         xk = x if prepare is None else prepare(x, train)
         weights = nn.example_weights(labels[train], corpora[train]) if balanced else None
+        held = np.flatnonzero(folds == v)
         for m in range(n_models):
             net = partner(x.shape[1], seed + 1000 * m)
             net.fit(xk[train], labels[train], sample_weight=weights, epochs=nn.EPOCHS["seed"],
                     batch_size=nn.BATCH_SIZE["seed"], shuffle=True, verbose=0)
             probs[test] += net.predict(xk[test], verbose=0) / n_models
+            if held_out is not None:
+                held_out[k] = held_out.get(k, 0) + net.predict(xk[held], verbose=0) / n_models
     return probs
 
 

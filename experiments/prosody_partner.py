@@ -3,7 +3,7 @@
     python neural_network.py --seed 42 --protocols b --baseline none --no-ship --mfcc-blend none \
         --predictions runs/ours42.csv --fold-cache runs/cache42       # once: ours on every fold
     python experiments/prosody_partner.py --seed 42 --ours runs/ours42.csv \
-        --cache runs/prosody.joblib --predictions runs/prosody42.csv
+        --cache runs/prosody.joblib --predictions runs/prosody42.csv [--fold-cache runs/cache42]
     python neural_network.py --score-predictions runs/prosody42.csv
 
 The shipped partner (model.blend with the seed's MFCC-mean model) helps most on the unseen TESS
@@ -26,8 +26,10 @@ side in one vector). It scores ours (the "cnn" rows of --ours, unblended), the s
 ("mean w0.1"), and at every weight of partner_views.FIXED_WEIGHTS: "prosody w<w>" and
 "mean+prosody w<w>" in place of the shipped partner, and "shipped+prosody w<w>", the shipped
 blend blended again with the prosody partner. The weights are read off the test speakers, so these
-numbers compare partners and choose nothing; a partner that passes earns a plan that chooses its
-weight on held-out speakers. Writes one predictions CSV (clean clips only) of all of these, and
+numbers compare partners and choose nothing. With --fold-cache (the folder of the run that wrote
+--ours) it also chooses every weight per fold on held-out speakers, as the shipped blend's is
+chosen (held_out_choice), and scores "shipped, chosen", "mean+prosody, chosen" and
+"shipped+prosody, chosen". Writes one predictions CSV (clean clips only) of all of these, and
 prints a line for each.
 """
 
@@ -163,6 +165,60 @@ def standardise(x, train):
     return (x - mu) / np.where(sd > 0, sd, 1.0)
 
 
+def held_out_choice(data, fold_cache, seed, ours, partners, held):
+    """Each partner's weight chosen per fold on held-out speakers by the shipped rule
+    (neural_network.choose_blend_weights: pooled held-out files of the other folds, ours each clip
+    alone), never on the test speakers.
+
+    ours: (n, n_emotions) our test probabilities with their views (the --ours CSV); partners,
+    held: fold_probs's test probabilities and held-out probabilities per partner name. Ours on the
+    held-out files comes from the fold models in ``fold_cache`` (trained with ``seed``). Returns
+    {name: ((n, n_emotions) test probabilities, weights per fold as text)} for "shipped, chosen" (the
+    MFCC-mean partner: the README's blend), "mean+prosody, chosen" (in its place) and
+    "shipped+prosody, chosen" (the prosody partner's weight chosen on top of the shipped blend's)."""
+    nn.SEED = seed  # run_settings records it, and the fold cache must match
+    settings = nn.run_settings("cnn", data)
+    folds = nn.speaker_folds(data)
+    present = sorted(set(folds.tolist()))
+
+    def missing():
+        raise nn.FoldCacheError(f"{fold_cache}: a fold is missing; run neural_network.py "
+                                f"--seed {seed} --fold-cache {fold_cache} first")
+
+    runs = []
+    for k in present:
+        v = nn.validation_fold(k, set(present))
+        run, _ = nn.cached_run(fold_cache, f"cnn-b-fold{k}", settings, missing)
+        held_idx = np.flatnonzero(folds == v)
+        single = nn.predict("cnn", nn.fold_model("cnn", run), [data["features"][i] for i in held_idx])
+        runs.append({"held": held_idx, "test": np.flatnonzero(folds == k), "held_single": single})
+
+    def choose(name, base_runs):
+        per_fold, _ = nn.choose_blend_weights(data, base_runs, [{"held": held[name][k]} for k in present])
+        return [w for w, _ in per_fold]
+
+    out = {}
+    shipped_w = choose("mean", runs)
+    mixed_w = choose("mean+prosody", runs)
+    on_top_w = []
+    for i, k in enumerate(present):  # the prosody weight on top of fold k's shipped blend
+        blended = [dict(r, held_single=model_lib.blend(r["held_single"], held["mean"][j], shipped_w[i]))
+                   for r, j in zip(runs, present)]
+        on_top_w.append(choose("prosody", blended)[i])
+    probs = {name: np.zeros_like(ours) for name in ("shipped, chosen", "mean+prosody, chosen",
+                                                     "shipped+prosody, chosen")}
+    for i, r in enumerate(runs):
+        t = r["test"]
+        shipped = model_lib.blend(ours[t], partners["mean"][t], shipped_w[i])
+        probs["shipped, chosen"][t] = shipped
+        probs["mean+prosody, chosen"][t] = model_lib.blend(ours[t], partners["mean+prosody"][t], mixed_w[i])
+        probs["shipped+prosody, chosen"][t] = model_lib.blend(shipped, partners["prosody"][t], on_top_w[i])
+    for name, weights in (("shipped, chosen", shipped_w), ("mean+prosody, chosen", mixed_w),
+                          ("shipped+prosody, chosen", on_top_w)):
+        out[name] = (probs[name], ", ".join(f"{w:g}" for w in weights))
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ours", type=Path, required=True, help="predictions CSV with our model's 'cnn' rows")
@@ -172,6 +228,9 @@ def main(argv=None):
     parser.add_argument("--dataset", type=Path, default=Path("RAVDESS+TESS_Dataset"),
                         help="the folder the features' file paths are relative to")
     parser.add_argument("--cache", type=Path, default=None, help="joblib file keeping every clip's prosody")
+    parser.add_argument("--fold-cache", type=Path, default=None,
+                        help="neural_network.py --fold-cache folder of --ours's run: also choose each "
+                             "weight on held-out speakers, as the shipped blend's is chosen")
     args = parser.parse_args(argv)
     try:
         data = nn.load_data(args.features)
@@ -204,9 +263,11 @@ def main(argv=None):
     everything = np.arange(len(labels))
     results = {"cnn": {"b": {"idx": everything, "probs": ours}}}
     print(f"ours alone: {text(ours)}", flush=True)
-    partners = {}
+    partners, held = {}, {}
     for name, (x, prepare) in inputs.items():
-        partners[name] = fold_probs(x, labels, corpora, folds, seed=args.seed, prepare=prepare)
+        held[name] = {}
+        partners[name] = fold_probs(x, labels, corpora, folds, seed=args.seed, prepare=prepare,
+                                    held_out=held[name])
         results[name] = {"b": {"idx": everything, "probs": partners[name]}}
         print(f"{name} alone: {text(partners[name])}", flush=True)
     shipped = model_lib.blend(ours, partners["mean"], 0.1)
@@ -216,6 +277,15 @@ def main(argv=None):
                               ("mean+prosody", ours, partners["mean+prosody"]),
                               ("shipped+prosody", shipped, partners["prosody"])):
         print(f"{name}: " + weighed(name, base, other, results, text), flush=True)
+    if args.fold_cache is not None:
+        try:
+            chosen = held_out_choice(data, args.fold_cache, args.seed, ours, partners, held)
+        except nn.FoldCacheError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        for name, (probs, weights) in chosen.items():
+            results[name] = {"b": {"idx": everything, "probs": probs}}
+            print(f"{name}: {text(probs)}; weights per fold {weights}", flush=True)
     nn.write_predictions(args.predictions, data, results)
     print(f"wrote {args.predictions}")
     return 0
