@@ -105,3 +105,28 @@ def test_weighed_adds_a_blend_per_weight_and_scores_each():
     # At 0.4 the partner's stronger view wins: 0.6^0.6 * 0.1^0.4 < 0.4^0.6 * 0.9^0.4.
     assert line.endswith("w 0.4 0.500 (RAVDESS 0.500, TESS 0.500)")
     assert results["x w0.4"]["b"]["probs"][0].argmax() == 1 and results["x w0.1"]["b"]["probs"][0].argmax() == 0
+
+
+def test_fold_probs_predicts_each_file_once_from_a_model_that_never_heard_its_fold(monkeypatch):
+    import neural_network as nn
+
+    monkeypatch.setitem(nn.EPOCHS, "seed", 1)  # one epoch: this checks the bookkeeping, not the fit
+    folds = np.repeat(np.arange(8), 4)  # 6 RAVDESS folds, then OAF and YAF, 4 files each
+    labels = np.tile(np.arange(4), 8)
+    corpora = np.where(folds < 6, "RAVDESS", "TESS")
+    x = np.random.default_rng(0).normal(size=(len(folds), 5, 1)).astype(np.float32)
+    seen = []
+
+    def prepare(xs, train):  # records which files each fold trained on
+        seen.append(set(train.tolist()))
+        return xs
+
+    held = {}
+    probs = partner_views.fold_probs(x, labels, corpora, folds, seed=0, prepare=prepare, held_out=held)
+    assert probs.shape == (len(folds), 8)
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)  # every file predicted, once
+    assert sorted(held) == list(range(8))
+    for k, train in enumerate(seen):
+        v = nn.validation_fold(k, set(range(8)))
+        assert train == set(np.flatnonzero((folds != k) & (folds != v)).tolist())
+        assert held[k].shape == (4, 8)  # the held-out fold's 4 files
