@@ -29,7 +29,7 @@ import model as model_lib  # noqa: E402  (sets Keras's environment before Keras 
 import neural_network as nn  # noqa: E402
 import audio  # noqa: E402
 import corpus  # noqa: E402
-from create_features import FEATURES_FILE, FeaturesError  # noqa: E402
+from create_features import FEATURES_FILE  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -156,12 +156,8 @@ def main(argv=None):
     unknown = [v for v in views if v not in VIEWS]
     if unknown:
         parser.error(f"--views: unknown {unknown}; choose from {', '.join(VIEWS)}")
-    try:
+    try:  # FeaturesError, from a features file that cannot be used, is a ValueError too
         data = nn.load_data(args.features)
-    except FeaturesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    try:
         ours = read_ours(args.ours, data)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import model as model_lib  # noqa: E402  (sets Keras's environment before Keras is imported)
 import neural_network as nn  # noqa: E402
 import audio  # noqa: E402
-from create_features import FEATURES_FILE, FeaturesError  # noqa: E402
+from create_features import FEATURES_FILE  # noqa: E402
 from partner_views import fold_probs, read_ours, scorer, weighed  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -232,12 +232,8 @@ def main(argv=None):
                         help="neural_network.py --fold-cache folder of --ours's run: also choose each "
                              "weight on held-out speakers, as the shipped blend's is chosen")
     args = parser.parse_args(argv)
-    try:
+    try:  # FeaturesError, from a features file that cannot be used, is a ValueError too
         data = nn.load_data(args.features)
-    except FeaturesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    try:
         ours = read_ours(args.ours, data)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
