@@ -15,8 +15,8 @@ all of these, and none is what a mean spectrum holds, so such a partner may err 
 Every clip is trimmed as the front end trims it (audio.trim_silence); its pitch comes from YIN
 (librosa.yin) on frames of PITCH_FRAME samples every audio.HOP_LENGTH, and a frame counts as voiced
 when its waveform repeats at the found period (normalised correlation of at least
-VOICING_CORRELATION) and it is within VOICING_TOP_DB of the loudest frame. ``prosody`` turns that
-into N_PROSODY numbers. These are scaled by each fold's training files (mean 0, spread 1) and read
+VOICING_CORRELATION) and it is within VOICING_TOP_DB of the loudest frame, by a majority of the
+VOICING_SMOOTH frames around it. ``prosody`` turns that into N_PROSODY numbers. These are scaled by each fold's training files (mean 0, spread 1) and read
 by the seed's layers and recipe (partner_views.partner, 50 epochs), trained on each protocol (b)
 fold's training files as the shipped partner is.
 
