@@ -98,10 +98,9 @@ def prosody(y, *, sr=audio.SAMPLE_RATE):
     hop = audio.HOP_LENGTH
     f0 = librosa.yin(y, fmin=PITCH_FMIN, fmax=PITCH_FMAX, sr=sr, frame_length=PITCH_FRAME,
                      hop_length=hop, center=False)
-    n = 1 + (len(y) - PITCH_FRAME) // hop
+    frames = librosa.util.frame(y, frame_length=PITCH_FRAME, hop_length=hop, axis=0)  # (n, PITCH_FRAME)
+    n = len(frames)
     f0 = f0[:n]
-    frames = np.lib.stride_tricks.as_strided(y, shape=(n, PITCH_FRAME), strides=(y.strides[0] * hop, y.strides[0]),
-                                             writeable=False)
     half = PITCH_FRAME // 2
     period = np.clip(np.round(sr / f0).astype(int), 1, PITCH_FRAME - half)
     a = frames[:, :half]
@@ -197,7 +196,6 @@ def held_out_choice(data, fold_cache, seed, ours, partners, held):
         per_fold, _ = nn.choose_blend_weights(data, base_runs, [{"held": held[name][k]} for k in present])
         return [w for w, _ in per_fold]
 
-    out = {}
     shipped_w = choose("mean", runs)
     mixed_w = choose("mean+prosody", runs)
     on_top_w = []
@@ -205,18 +203,15 @@ def held_out_choice(data, fold_cache, seed, ours, partners, held):
         blended = [dict(r, held_single=model_lib.blend(r["held_single"], held["mean"][j], shipped_w[i]))
                    for r, j in zip(runs, present)]
         on_top_w.append(choose("prosody", blended)[i])
-    probs = {name: np.zeros_like(ours) for name in ("shipped, chosen", "mean+prosody, chosen",
-                                                     "shipped+prosody, chosen")}
+    weights = {"shipped, chosen": shipped_w, "mean+prosody, chosen": mixed_w, "shipped+prosody, chosen": on_top_w}
+    probs = {name: np.zeros_like(ours) for name in weights}
     for i, r in enumerate(runs):
         t = r["test"]
         shipped = model_lib.blend(ours[t], partners["mean"][t], shipped_w[i])
         probs["shipped, chosen"][t] = shipped
         probs["mean+prosody, chosen"][t] = model_lib.blend(ours[t], partners["mean+prosody"][t], mixed_w[i])
         probs["shipped+prosody, chosen"][t] = model_lib.blend(shipped, partners["prosody"][t], on_top_w[i])
-    for name, weights in (("shipped, chosen", shipped_w), ("mean+prosody, chosen", mixed_w),
-                          ("shipped+prosody, chosen", on_top_w)):
-        out[name] = (probs[name], ", ".join(f"{w:g}" for w in weights))
-    return out
+    return {name: (probs[name], ", ".join(f"{w:g}" for w in ws)) for name, ws in weights.items()}
 
 
 def main(argv=None):
