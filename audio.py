@@ -8,6 +8,7 @@ asked to predict from. The parameters below are saved beside every features file
     check_clip(y, "examples/angry.wav")         # AudioError for silence or a clip too short
     S = log_mel(trim_silence(y))               # (n_frames, N_MELS) float32, dB
     C = mfcc(S)                                 # (n_frames, N_MFCC) float32
+    P = prosody(y)                              # (N_PROSODY,) float32: pitch, loudness, voicing
 """
 
 from pathlib import Path
@@ -35,8 +36,42 @@ POWER_FLOOR = 1e-10
 TRIM_TOP_DB = 40.0
 # The shortest clip we predict: anything shorter holds less than a syllable.
 MIN_SECONDS = 0.25
+# Prosody (``prosody``): how high the voice is and how its pitch moves, how loud it is and how its
+# loudness moves, how much of the clip is voiced and in how many stretches.
+# Pitch search range of YIN, in Hz: a low male voice to a high female shout.
+PITCH_FMIN, PITCH_FMAX = 65.0, 800.0
+# Samples in each YIN frame (64 ms): two periods of the lowest pitch searched, and then some.
+PITCH_FRAME = 1024
+# A frame is voiced when its waveform repeats at the found period at least this well (normalised
+# correlation of half a frame with the same length one period later) ...
+VOICING_CORRELATION = 0.6
+# ... and it is within this many dB of the clip's loudest frame.
+VOICING_TOP_DB = 35.0
+# Voicing decisions are smoothed by a running majority over this many frames (odd), so that one
+# frame's doubt does not split a vowel in two.
+VOICING_SMOOTH = 5
+# A pitch step larger than this many semitones between neighbouring frames (10 ms apart) is taken
+# for a tracking error (an octave jump), not movement, and left out of the movement statistics.
+MAX_STEP = 3.0
+# Frame loudness below this many dB under the loudest frame counts as this (a floor for silence).
+LOUDNESS_FLOOR_DB = 60.0
+# Share of the clip at its end whose pitch is compared with the whole (a final rise or fall).
+FINAL_SHARE = 0.2
+# What ``prosody`` returns for each clip, in order.
+PROSODY_NAMES = (
+    "seconds", "voiced share", "voiced stretches per second", "mean voiced stretch (s)",
+    "pitch median (semitones re 100 Hz)", "pitch 10th percentile", "pitch 90th percentile",
+    "pitch spread (semitones)", "pitch range, 10th to 90th percentile",
+    "pitch movement (mean |change|, semitones/s)", "pitch change spread (semitones/s)",
+    "pitch slope (semitones/s)", "final pitch minus median",
+    "loudness mean (dB re loudest)", "loudness spread", "loudness 10th percentile",
+    "loudness median", "loudness 90th percentile", "loudness change spread (dB/s)",
+    "loudness slope (dB/s)",
+)
+N_PROSODY = len(PROSODY_NAMES)
 # Version of the feature code; bump it when features change in a way the constants do not show.
-FEATURE_VERSION = 1
+# 2: features files and models carry every clip's prosody.
+FEATURE_VERSION = 2
 
 
 class AudioError(ValueError):
@@ -49,6 +84,11 @@ def frontend_params():
             "win_length": WIN_LENGTH, "n_fft": N_FFT, "hop_length": HOP_LENGTH,
             "n_mels": N_MELS, "fmin": FMIN, "fmax": FMAX, "n_mfcc": N_MFCC,
             "power_floor": POWER_FLOOR, "trim_top_db": TRIM_TOP_DB,
+            "prosody": {"names": list(PROSODY_NAMES), "pitch_fmin": PITCH_FMIN, "pitch_fmax": PITCH_FMAX,
+                        "pitch_frame": PITCH_FRAME, "voicing_correlation": VOICING_CORRELATION,
+                        "voicing_top_db": VOICING_TOP_DB, "voicing_smooth": VOICING_SMOOTH,
+                        "max_step": MAX_STEP, "loudness_floor_db": LOUDNESS_FLOOR_DB,
+                        "final_share": FINAL_SHARE},
             "feature_version": FEATURE_VERSION}
 
 
@@ -289,6 +329,73 @@ def features(y, *, power=None):
     it. Returns (n_frames, N_MELS) float32; every model derives its input from this (see model.py).
     """
     return log_mel(trim_silence(y, power=power))
+
+
+def _slope(t, v):
+    """Least-squares slope of v over t (both (n,)); 0 with fewer than two points or one time."""
+    if len(t) < 2 or np.ptp(t) == 0:
+        return 0.0
+    t = t - t.mean()
+    return float(np.sum(t * (v - v.mean())) / np.sum(t * t))
+
+
+def prosody(y):
+    """The prosody of one clip: y (n_samples,) mono SAMPLE_RATE audio -> (N_PROSODY,) float32, in the
+    order of PROSODY_NAMES.
+
+    The clip is trimmed as ``features`` trims it. Its pitch comes from YIN (librosa.yin) on frames
+    of PITCH_FRAME samples every HOP_LENGTH, in semitones re 100 Hz; a frame counts as voiced when
+    its waveform repeats at the found period (VOICING_CORRELATION) and it is within VOICING_TOP_DB
+    of the loudest frame, by a majority of the VOICING_SMOOTH frames around it. Pitch values are 0
+    when fewer than three frames are voiced. Loudness is each frame's mean power in dB re the
+    loudest frame, floored LOUDNESS_FLOOR_DB below it.
+    """
+    import librosa  # imported here so that importing this module stays cheap
+
+    y = trim_silence(y)
+    if len(y) < PITCH_FRAME:
+        y = np.pad(y, (0, PITCH_FRAME - len(y)))
+    sr, hop = SAMPLE_RATE, HOP_LENGTH
+    f0 = librosa.yin(y, fmin=PITCH_FMIN, fmax=PITCH_FMAX, sr=sr, frame_length=PITCH_FRAME,
+                     hop_length=hop, center=False)
+    frames = librosa.util.frame(y, frame_length=PITCH_FRAME, hop_length=hop, axis=0)  # (n, PITCH_FRAME)
+    n = len(frames)
+    f0 = f0[:n]
+    half = PITCH_FRAME // 2
+    period = np.clip(np.round(sr / f0).astype(int), 1, PITCH_FRAME - half)
+    a = frames[:, :half]
+    b = frames[np.arange(n)[:, None], period[:, None] + np.arange(half)]
+    corr = np.sum(a * b, axis=1) / np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1) + 1e-12)
+    power = np.mean(np.square(frames), axis=1)
+    loudness = 10.0 * np.log10(np.maximum(power / max(power.max(), 1e-12), 10.0 ** (-LOUDNESS_FLOOR_DB / 10.0)))
+    voiced = (corr >= VOICING_CORRELATION) & (loudness >= -VOICING_TOP_DB)
+    votes = np.convolve(np.pad(voiced.astype(float), VOICING_SMOOTH // 2, mode="edge"),
+                        np.ones(VOICING_SMOOTH), mode="valid")
+    voiced = votes > VOICING_SMOOTH / 2
+
+    seconds = len(y) / sr
+    t = np.arange(n) * hop / sr
+    starts = np.flatnonzero(voiced & ~np.concatenate([[False], voiced[:-1]]))
+    stretches = len(starts)
+    voicing = [seconds, voiced.mean(), stretches / seconds, voiced.sum() * hop / sr / max(stretches, 1)]
+
+    pitch = [0.0] * 9
+    if voiced.sum() >= 3:
+        st = 12.0 * np.log2(f0 / 100.0)
+        sv = st[voiced]
+        p10, p50, p90 = np.percentile(sv, (10, 50, 90))
+        steps = np.flatnonzero(voiced[1:] & voiced[:-1])  # frame pairs voiced on both sides
+        step = st[steps + 1] - st[steps]
+        step = step[np.abs(step) <= MAX_STEP]
+        change = step * sr / hop if len(step) else np.zeros(1)
+        final = voiced & (t >= t[-1] * (1.0 - FINAL_SHARE))
+        pitch = [p50, p10, p90, sv.std(), p90 - p10, np.abs(change).mean(), change.std(),
+                 _slope(t[voiced], sv), (st[final].mean() - p50) if final.any() else 0.0]
+
+    d_loud = np.diff(loudness) * sr / hop if n > 1 else np.zeros(1)
+    level = [loudness.mean(), loudness.std(), *np.percentile(loudness, (10, 50, 90)), d_loud.std(),
+             _slope(t, loudness)]
+    return np.asarray(voicing + pitch + level, dtype=np.float32)
 
 
 def file_features(path):

@@ -5,8 +5,8 @@
     python create_features.py --augment 0 --no-robustness      # only the plain features (fastest)
     python create_features.py --scheduler tcp://host:8786      # the per-file work on a Dask cluster
 
-Writes three files: features.joblib (every file's features, label, speaker, corpus and path),
-augmented.joblib (AUGMENT_COPIES randomly distorted training copies of every file, see augment.py)
+Writes three files: features.joblib (every file's features, its prosody (audio.prosody, also
+under each robustness condition), label, speaker, corpus and path), augmented.joblib (AUGMENT_COPIES randomly distorted training copies of every file, see augment.py)
 and robustness.joblib (every file under the fixed conditions of the robustness report).
 Every audio file is read through the one front end (audio.py); its parameters are saved in the
 features file, so training refuses features made with other settings. The file is written to a
@@ -64,8 +64,9 @@ def featurize(path, relpath="", n_augment=0, conditions=()):
     """Features of one file, or the reason it cannot be used.
 
     Returns (result, None) or (None, reason). ``result`` holds "base": (n_frames, N_MELS) float32,
-    "augmented": n_augment such arrays of random copies (seeded by ``relpath``), and
-    "conditions": {condition: array} for the robustness conditions.
+    "prosody": (N_PROSODY,) float32, "augmented": n_augment such arrays of random copies (seeded by
+    ``relpath``), "conditions": {condition: array} for the robustness conditions and
+    "condition_prosody": {condition: (N_PROSODY,)} for the same degraded audio.
     """
     try:
         y = audio.load_audio(path)
@@ -74,10 +75,11 @@ def featurize(path, relpath="", n_augment=0, conditions=()):
         return None, str(err).split(": ", 1)[-1]
     copies = [augment.augment(y, np.random.default_rng(augment.seed_for(relpath, c)))
               for c in range(n_augment)]
-    return {"base": audio.features(y),
+    degraded = {c: augment.apply_condition(y, c, augment.seed_for(relpath, -1)) for c in conditions}
+    return {"base": audio.features(y), "prosody": audio.prosody(y),
             "augmented": [audio.features(z) for z in copies],
-            "conditions": {c: audio.features(augment.apply_condition(y, c, augment.seed_for(relpath, -1)))
-                           for c in conditions}}, None
+            "conditions": {c: audio.features(z) for c, z in degraded.items()},
+            "condition_prosody": {c: audio.prosody(z) for c, z in degraded.items()}}, None
 
 
 def featurize_all(paths, relpaths=None, n_jobs=N_JOBS, progress=True, n_augment=0, conditions=(),
@@ -147,8 +149,10 @@ def save_features(data, path):
 def load_features(path=FEATURES_FILE):
     """Read a features file written by this script and check it against the front end.
 
-    Returns a dict with ``features`` (list of (n_frames, N_MELS) float32), ``labels`` (n,) int,
-    ``emotions`` (the label order), the META_FIELDS lists, ``skipped`` and ``frontend``.
+    Returns a dict with ``features`` (list of (n_frames, N_MELS) float32), ``prosody`` (n,
+    N_PROSODY) float32, ``condition_prosody`` ({robustness condition: (n, N_PROSODY)}, empty when
+    made without them), ``labels`` (n,) int, ``emotions`` (the label order), the META_FIELDS lists,
+    ``skipped`` and ``frontend``.
     """
     import joblib
 
@@ -166,6 +170,11 @@ def load_features(path=FEATURES_FILE):
                             "re-run `python create_features.py`") from None
     if data.get("frontend") != audio.frontend_params():
         raise FeaturesError(f"{path}: made with other front-end parameters than audio.py's; "
+                            "re-run `python create_features.py`")
+    shape, conditions = (n, audio.N_PROSODY), data.get("condition_prosody")
+    if not isinstance(conditions, dict) or any(
+            np.shape(p) != shape for p in [data.get("prosody"), *conditions.values()]):
+        raise FeaturesError(f"{path}: its prosody is missing or not one row per file; "
                             "re-run `python create_features.py`")
     data["features"] = features
     return data
@@ -219,6 +228,10 @@ def build_features(dataset, n_jobs=N_JOBS, progress=True, n_augment=0, condition
     data = {
         "frames": frames,
         "offsets": offsets,
+        "prosody": np.array([f["prosody"] for _, f in kept], dtype=np.float32).reshape(-1, audio.N_PROSODY),
+        "condition_prosody": {c: np.array([f["condition_prosody"][c] for _, f in kept],
+                                          dtype=np.float32).reshape(-1, audio.N_PROSODY)
+                              for c in conditions},
         "labels": np.array([u.label for u, _ in kept], dtype=np.int64),
         "emotions": list(corpus.EMOTIONS),
         "frontend": audio.frontend_params(),
