@@ -89,8 +89,8 @@ def predict_paths(predictor, files, on_result):
     """
     for start in range(0, len(files), CHUNK):
         chunk = files[start:start + CHUNK]
-        feats, errors, no_speech = featurize_chunk(chunk, views=predictor.clip_views)
-        probs = dict(zip(feats, predictor.predict_features(list(feats.values())))) if feats else {}
+        feats, errors, no_speech = featurize_chunk(chunk, views=predictor.clip_inputs)
+        probs = dict(zip(feats, predictor.predict_inputs(list(feats.values())))) if feats else {}
         for f in chunk:
             if f in probs:
                 on_result(f, predictor.as_dict(probs[f]), None)
@@ -103,7 +103,8 @@ def predict_paths(predictor, files, on_result):
 def _file_features(path, views=model_lib.clip_views):
     """(features, None) for speech, (None, None) for no speech, (None, error) for a bad file.
 
-    views: mono audio -> what the model predicts it from (Predictor.clip_views: a list of features).
+    views: mono audio -> what the model predicts it from (model.clip_views: a list of features, or
+    Predictor.clip_inputs: those and the clip's prosody).
     """
     try:
         y = load_speech(path)

@@ -11,12 +11,15 @@ Two architectures, both Keras Conv1D models trained by neural_network.py:
   (TEST_TIME_NOISE_DB), and those two with their frequency axis warped (TEST_TIME_WARPS); both
   are chosen on held-out speakers by neural_network.py and saved with the model.
 
-A ``cnn`` model may also blend in a ``seed``-architecture model of its own, trained by
-neural_network.py on the same files (the "MFCC blend"): the clip's probabilities are then
-p_cnn ** (1 - w) * p_seed ** w, renormalised (``blend``), with the weight w chosen on held-out
-speakers. The seed-architecture model reads the mean of the clip's MFCCs, a view of the voice our
-windows of frames do not have. It is saved as a model folder of its own, ``BLEND_FOLDER`` inside
-the main one, and the main metadata records its weight and the sha256 of its .keras file.
+A ``cnn`` model may also blend in a partner of its own, trained by neural_network.py on the same
+files (the "MFCC blend"): the clip's probabilities are then p_cnn ** (1 - w) * p_partner ** w,
+renormalised (``blend``), with the weight w chosen on held-out speakers. The partner
+(``PARTNER``) is the seed's layers and recipe on the mean of the clip's MFCCs and its prosody
+(audio.prosody: pitch, loudness and voicing), views of the voice our windows of frames do not
+have; its prosody inputs are scaled by its training files' statistics, saved in its metadata.
+(A ``seed`` model, the MFCC means alone, blends in as well.) It is saved as a model folder of its
+own, ``BLEND_FOLDER`` inside the main one, and the main metadata records its weight and the sha256
+of its .keras file.
 
 A saved model is two files in one folder: ``emotion_model.keras`` (Keras 3 native format) and
 ``emotion_model.json`` (label order, front-end parameters, architecture, input settings,
@@ -167,6 +170,50 @@ class ModelError(ValueError):
 def seed_input(feats):
     """Seed model input from stored features: list of (n_frames, N_MELS) -> (n, N_MFCC, 1)."""
     return np.stack([audio.mfcc(f).mean(axis=0) for f in feats])[:, :, None].astype(np.float32)
+
+
+# The partner a ``cnn`` model blends in (see the module's docstring): its architecture's name, and
+# the values it reads from a clip: its N_MFCC MFCC means, then its N_PROSODY prosody numbers.
+PARTNER = "partner"
+PARTNER_INPUTS = audio.N_MFCC + audio.N_PROSODY
+
+
+def prosody_scale(prosody):
+    """How the partner scales prosody, from its training files' (n, N_PROSODY) prosody: {"mean":
+    list, "std": list} of N_PROSODY floats each (float32 values), a spread of 0 kept as 1."""
+    prosody = np.asarray(prosody, dtype=np.float32)
+    mean, std = prosody.mean(axis=0), prosody.std(axis=0)
+    return {"mean": mean.tolist(), "std": np.where(std > 0, std, np.float32(1.0)).tolist()}
+
+
+def partner_input(feats, prosody, scale):
+    """The partner's input: feats, a list of n clips' (n_frames, N_MELS) features; prosody, their
+    (n, N_PROSODY) prosody (audio.prosody); scale, prosody_scale's dict. Returns
+    (n, PARTNER_INPUTS, 1) float32: each clip's MFCC means, then its prosody less the mean,
+    divided by the spread."""
+    prosody = np.asarray(prosody, dtype=np.float32).reshape(-1, audio.N_PROSODY)
+    if len(prosody) != len(feats):
+        raise ValueError(f"prosody of {len(prosody)} clips for the features of {len(feats)}; give one row per clip")
+    means = np.stack([audio.mfcc(f).mean(axis=0) for f in feats]).astype(np.float32)
+    scaled = (prosody - np.float32(scale["mean"])) / np.float32(scale["std"])
+    return np.concatenate([means, scaled], axis=1)[:, :, None]
+
+
+def build_partner(n_classes=len(EMOTIONS), *, seed=None):
+    """A compiled partner: the seed's model (``build("seed")``: its layers and optimiser) on
+    PARTNER_INPUTS values a clip, (n, PARTNER_INPUTS, 1) -> (n, n_classes). seed: draw its initial
+    weights after keras.utils.set_random_seed(seed) (None: from Keras's random state as it is)."""
+    import keras
+
+    template = build("seed", n_classes)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    net = keras.Sequential([keras.Input((PARTNER_INPUTS, 1))]
+                           + [type(layer).from_config(layer.get_config()) for layer in template.layers],
+                           name=PARTNER)
+    net.compile(optimizer=type(template.optimizer).from_config(template.optimizer.get_config()),
+                loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return net
 
 
 def normalise(f, how=None, *, range_db=None):
@@ -473,7 +520,7 @@ def write_atomic(path, write):
 
 
 def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None, test_time_warps=None,
-         blend_with=None, extra=None):
+         blend_with=None, prosody_scale=None, extra=None):
     """Save a trained model and its metadata as the model folder ``folder``. Returns the metadata.
 
     The whole folder is written beside ``folder`` and then swapped in for it (``replace_folder``), so
@@ -482,32 +529,38 @@ def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None,
     A ``cnn`` model as ``build`` makes it (one output per tower) is saved as its ``ensemble``.
     test_time_noise_db: the SNR of the noisy copy Predictor averages with each clip (None: none).
     test_time_warps: the warp factors of the views Predictor also averages in (None: none).
-    blend_with: (a trained ``seed``-architecture Keras model, its weight w) that Predictor blends
-    in (see ``blend``), saved in ``folder``/BLEND_FOLDER; None: no blend.
+    blend_with: (a trained Keras model, its weight w, its prosody_scale) that Predictor blends in
+    (see ``blend``), saved in ``folder``/BLEND_FOLDER: a PARTNER, or with a scale of None a
+    ``seed``-architecture model; None: no blend.
+    prosody_scale: for a PARTNER, how it scales prosody (``prosody_scale``), saved in its metadata.
     """
     return replace_folder(folder, lambda new: _write_model(
         keras_model, new, arch=arch, temperature=temperature, test_time_noise_db=test_time_noise_db,
-        test_time_warps=test_time_warps, blend_with=blend_with, extra=extra))
+        test_time_warps=test_time_warps, blend_with=blend_with, prosody_scale=prosody_scale, extra=extra))
 
 
 def _write_model(keras_model, folder, *, arch, temperature, test_time_noise_db, test_time_warps,
-                 blend_with, extra):
+                 blend_with, prosody_scale=None, extra=None):
     """Write a model's files into the new, empty ``folder`` (see ``save``). Returns the metadata."""
+    if (arch == PARTNER) != (prosody_scale is not None):
+        raise ValueError(f"a {arch} model takes {'a' if arch == PARTNER else 'no'} prosody_scale")
     keras_model = ensemble(keras_model)
     folder = Path(folder)
     blended = None
-    if blend_with is not None and arch != "seed":
-        other, weight = blend_with
-        other_meta = _write_model(other, folder / BLEND_FOLDER, arch="seed", temperature=1.0,
-                                  test_time_noise_db=None, test_time_warps=None, blend_with=None, extra=None)
+    if blend_with is not None and arch not in ("seed", PARTNER):
+        other, weight, scale = blend_with
+        other_meta = _write_model(other, folder / BLEND_FOLDER, arch="seed" if scale is None else PARTNER,
+                                  temperature=1.0, test_time_noise_db=None, test_time_warps=None,
+                                  blend_with=None, prosody_scale=scale)
         blended = {"folder": BLEND_FOLDER, "weight": float(weight), "keras_sha256": other_meta["keras_sha256"]}
     write_atomic(folder / MODEL_FILE, lambda tmp: keras_model.save(tmp))
     keras_sha256 = _sha256(folder / MODEL_FILE)
     export = _export_copy(keras_model, folder, keras_sha256)
+    inputs = ({"n_inputs": PARTNER_INPUTS, "prosody_scale": prosody_scale} if arch == PARTNER else
+              {**input_meta(), "test_time_noise_db": test_time_noise_db,
+               "test_time_warps": list(test_time_warps) if test_time_warps else None})
     meta = {"meta_version": META_VERSION, "emotions": list(EMOTIONS), "architecture": arch,
-            "frontend": audio.frontend_params(),
-            "input": {**input_meta(), "test_time_noise_db": test_time_noise_db,
-                      "test_time_warps": list(test_time_warps) if test_time_warps else None},
+            "frontend": audio.frontend_params(), "input": inputs,
             "temperature": float(temperature), "keras_sha256": keras_sha256,
             **({"blend": blended} if blended else {}), **(extra or {}), "export": export}
     write_atomic(folder / META_FILE,
@@ -594,15 +647,22 @@ def read_meta(folder):
                          if frontend.get(k) != audio.frontend_params().get(k))
         raise ModelError(f"{meta_path}: model was trained with other front-end parameters "
                          f"({', '.join(changed)}); re-run create_features.py and neural_network.py")
-    if arch not in ARCHITECTURES or not emotions:
+    if arch not in (*ARCHITECTURES, PARTNER) or not emotions:
         raise ModelError(f"{meta_path}: unknown architecture {arch!r} or empty label list")
+    scale = meta.get("input", {}).get("prosody_scale") if isinstance(meta.get("input"), dict) else None
+    if arch == PARTNER and not (isinstance(scale, dict) and all(
+            isinstance(scale.get(k), list) and len(scale[k]) == audio.N_PROSODY
+            and all(isinstance(v, (int, float)) for v in scale[k]) for k in ("mean", "std"))
+            and min(scale["std"]) > 0):
+        raise ModelError(f"{meta_path}: a partner model without a valid prosody scaling; "
+                         "retrain with `python neural_network.py`")
     if meta.get("keras_sha256") != _sha256(model_path):
         raise ModelError(f"{model_path}: does not match {META_FILE} (changed or half-copied); "
                          "retrain with `python neural_network.py`")
     b = meta.get("blend")
     if b is not None and not (isinstance(b, dict) and isinstance(b.get("folder"), str)
                               and isinstance(b.get("weight"), (int, float)) and 0 <= b["weight"] < 1
-                              and isinstance(b.get("keras_sha256"), str) and arch != "seed"):
+                              and isinstance(b.get("keras_sha256"), str) and arch not in ("seed", PARTNER)):
         raise ModelError(f"{meta_path}: corrupted blend entry {b!r}; retrain with `python neural_network.py`")
     return meta
 
@@ -630,13 +690,20 @@ class Predictor:
         self.emotions = tuple(meta["emotions"])
         self.arch = meta["architecture"]
         self.temperature = float(meta.get("temperature", 1.0))
-        self.n_frames = int(meta["input"]["n_frames"])
-        self.window_hop = int(meta["input"]["window_hop"])
-        self.normalisation = meta["input"].get("normalisation", "band")
-        self.range_db = meta["input"].get("dynamic_range_db")  # absent: saved before it existed
-        self.noise_db = meta["input"].get("test_time_noise_db")  # None: the clip alone
-        self.warps = tuple(meta["input"].get("test_time_warps") or ())  # (): no warped views
-        self.blended, self.blend_weight = None, 0.0  # the seed-architecture Predictor blended in (load)
+        inputs = meta["input"]
+        self.n_frames = int(inputs.get("n_frames", N_FRAMES))  # a partner's input has no frames
+        self.window_hop = int(inputs.get("window_hop", WINDOW_HOP))
+        self.normalisation = inputs.get("normalisation", "band")
+        self.range_db = inputs.get("dynamic_range_db")  # absent: saved before it existed
+        self.noise_db = inputs.get("test_time_noise_db")  # None: the clip alone
+        self.warps = tuple(inputs.get("test_time_warps") or ())  # (): no warped views
+        self.prosody_scale = inputs.get("prosody_scale")  # a PARTNER's scaling of its prosody
+        self.blended, self.blend_weight = None, 0.0  # the Predictor blended in (load)
+
+    @property
+    def needs_prosody(self):
+        """Whether this model, or the model it blends in, reads each clip's prosody."""
+        return self.arch == PARTNER or (self.blended is not None and self.blended.needs_prosody)
 
     def clip_alone(self):
         """From now on predict each clip by itself: no test-time noisy copy and no warped views,
@@ -658,13 +725,32 @@ class Predictor:
         warps each of those warped (see clip_views)."""
         return clip_views(y, self.noise_db, self.warps)
 
-    def predict_features(self, feats_list):
+    def clip_inputs(self, y):
+        """Everything this model predicts mono SAMPLE_RATE audio y from: (``clip_views(y)``, its
+        prosody (N_PROSODY,) when ``needs_prosody``, else None), for ``predict_inputs``."""
+        return self.clip_views(y), (audio.prosody(y) if self.needs_prosody else None)
+
+    def predict_inputs(self, inputs):
+        """Probabilities (n_clips, n_emotions) for a list of ``clip_inputs`` results."""
+        prosody = [p for _, p in inputs]
+        return self.predict_features([views for views, _ in inputs],
+                                     prosody=np.stack(prosody) if self.needs_prosody else None)
+
+    def predict_features(self, feats_list, prosody=None):
         """Probabilities for a batch of clips: (n_clips, n_emotions) float.
 
         Each item of ``feats_list`` is one clip's features (n_frames, N_MELS), or a list of views
-        of it (``clip_views``): each view's windows are averaged, then the views.
+        of it (``clip_views``): each view's windows are averaged, then the views. prosody: the
+        clips' (n_clips, N_PROSODY) prosody (audio.prosody), which a model that ``needs_prosody``
+        must have; a PARTNER reads each clip's own features (the first view) and its prosody.
         """
         views = [f if isinstance(f, (list, tuple)) else [f] for f in feats_list]
+        if self.needs_prosody and prosody is None:
+            raise ValueError("this model reads each clip's prosody too: give prosody= (audio.prosody "
+                             "of each clip), or predict with predict_waveform or predict_inputs")
+        if self.arch == PARTNER:
+            x = partner_input([clip[0] for clip in views], prosody, self.prosody_scale)
+            return calibrate(np.asarray(self.net(x, training=False), dtype=np.float64), self.temperature)
         rows = [[self._inputs(f) for f in clip] for clip in views]
         batch = np.concatenate([r for clip in rows for r in clip])
         probs = calibrate(np.asarray(self.net(batch, training=False), dtype=np.float64),
@@ -678,13 +764,14 @@ class Predictor:
             out.append(np.mean(per_view, axis=0))
         out = np.array(out)
         if self.blended is not None:  # the blended-in model reads each clip's own features only
-            out = blend(out, self.blended.predict_features([clip[0] for clip in views]), self.blend_weight)
+            out = blend(out, self.blended.predict_features([clip[0] for clip in views], prosody=prosody),
+                        self.blend_weight)
         return out
 
     def predict_waveform(self, y, name="audio"):
         """{emotion: probability} for mono SAMPLE_RATE audio, all emotions, most likely first."""
         audio.check_clip(y, name)
-        return self.as_dict(self.predict_features([self.clip_views(y)])[0])
+        return self.as_dict(self.predict_inputs([self.clip_inputs(y)])[0])
 
     def predict_file(self, path):
         """{emotion: probability} for one audio file; raises audio.AudioError for bad audio."""
@@ -700,6 +787,11 @@ def expected_input_shape(meta):
     if meta["architecture"] == "seed":
         return (audio.N_MFCC, 1)
     return (int(meta["input"]["n_frames"]), audio.N_MELS)
+
+
+def input_shape(meta):
+    """expected_input_shape, a PARTNER's too: (PARTNER_INPUTS, 1)."""
+    return (PARTNER_INPUTS, 1) if meta["architecture"] == PARTNER else expected_input_shape(meta)
 
 
 def load(folder, backend="auto"):
@@ -721,7 +813,7 @@ def load(folder, backend="auto"):
         except Exception as err:  # Keras raises many types for a damaged file; all mean the same here
             raise ModelError(f"{model_path}: cannot be loaded ({err.__class__.__name__}); "
                              "retrain with `python neural_network.py`") from None
-        expected = expected_input_shape(meta)
+        expected = input_shape(meta)
         if tuple(keras_model.input_shape[1:]) != expected or keras_model.output_shape[-1] != len(meta["emotions"]):
             raise ModelError(f"{model_path}: input {keras_model.input_shape[1:]} or output "
                              f"{keras_model.output_shape[-1]} does not match {META_FILE}; retrain")
@@ -729,7 +821,7 @@ def load(folder, backend="auto"):
     if meta.get("blend"):
         sub = Path(folder) / meta["blend"]["folder"]
         other = load(sub, backend)
-        if (other.arch != "seed" or other.emotions != predictor.emotions
+        if (other.arch not in ("seed", PARTNER) or other.emotions != predictor.emotions
                 or other.meta["keras_sha256"] != meta["blend"]["keras_sha256"]):
             raise ModelError(f"{sub}: not the model {Path(folder) / META_FILE} blends in (another "
                              "architecture, label list or .keras file); retrain with `python neural_network.py`")
@@ -800,7 +892,7 @@ def load_export(folder, meta):
         raise ModelError(f"{path}: cannot be read ({err.__class__.__name__}); {fix}") from None
     if net.graph.get("keras_sha256") != meta["keras_sha256"]:
         raise ModelError(f"{path}: stale, made from another {MODEL_FILE}; {fix}")
-    expected = expected_input_shape(meta)
+    expected = input_shape(meta)
     if tuple(net.input_shape[1:]) != expected or net.output_shape[-1] != len(meta["emotions"]):
         raise ModelError(f"{path}: input {net.input_shape[1:]} or output {net.output_shape[-1]} "
                          f"does not match {META_FILE}; {fix}")

@@ -20,7 +20,8 @@
                                                  # every clip alone: no fold may add a noisy or warped view
     python neural_network.py --speaker-centre --test-time-noise none --protocols b --baseline none --no-ship
                                                  # pilot: every voice centred on its own mean spectrum
-    python neural_network.py --mfcc-blend none   # ours alone, without the MFCC model blended in
+    python neural_network.py --mfcc-blend none   # ours alone, without the partner blended in
+    python neural_network.py --blend-partner seed  # the seed's MFCC-mean model as the partner
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
@@ -30,9 +31,9 @@ Under (b) it also reports the accuracy under noise, gain and a telephone band (r
 and the expected calibration error of the model's own probabilities and after a temperature fitted
 on speakers held out from each fold's training (never its test speakers; applied only when
 FIT_TEMPERATURE is set). The shipped model is then trained on all files (plus their augmented
-copies), for as many epochs (and with the temperature, test-time noise, test-time warps and MFCC
-blend weight) that protocol (b) selected; the MFCC model it blends in is trained on all files by
-its own recipe. Results go to media/ (metrics.json, reports, confusion matrix, training curves, model
+copies), for as many epochs (and with the temperature, test-time noise, test-time warps and
+blend weight) that protocol (b) selected; the partner it blends in (BLEND_PARTNER) is trained on
+all files by its own recipe. Results go to media/ (metrics.json, reports, confusion matrix, training curves, model
 summary, every file's protocol (b) probabilities, as it is and under each robustness condition, in
 predictions_b.csv, which --score-predictions scores again) and the model to model/.
 """
@@ -108,13 +109,22 @@ ECE_BINS = 15
 # voice's own timbre is removed before the model sees it. It needs several clips of a voice, so
 # the shipped model, which predicts one clip at a time, never does it (see --speaker-centre).
 SPEAKER_CENTRE = False
-# Our model blends in a seed-architecture model (model.blend; the mean of each clip's 40 MFCCs)
-# trained on the same files, with a weight w from these, chosen by accuracy on held-out speakers:
+# Our model blends in a partner (model.blend) trained on the same files, with a weight w from these,
+# chosen by accuracy on held-out speakers:
 # each protocol (b) fold's w on the held-out files of the other folds, pooled, whose held-out
 # speakers are not its test speakers, ours predicting those clips alone; the shipped model's on
 # every fold's (choose_blend_weights).
 # (0.0,): no blend. See experiments/README.md, "Blending in the seed's MFCC-mean model".
 MFCC_BLEND_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+# The partner blended in: model.PARTNER, the seed's layers and recipe on each clip's 40 MFCC means
+# and its prosody (audio.prosody), or "seed", the seed's model itself (the MFCC means alone, the
+# partner shipped before prosody). Measured in experiments/README.md ("a partner that hears
+# prosody").
+BLEND_PARTNER = model_lib.PARTNER
+# What each partner is, as the reports say it.
+PARTNER_TEXT = {model_lib.PARTNER: "a partner (the seed's layers on each clip's 40 MFCC means and its prosody: "
+                                   "pitch, loudness and voicing)",
+                "seed": "a seed-architecture model (the mean of each clip's 40 MFCCs)"}
 
 
 def set_seed(seed):
@@ -287,11 +297,14 @@ def fit(arch, feats, labels, *, corpora=None, val=None, epochs=None, seed=SEED, 
     return model_lib.ensemble(net), history, used
 
 
-def predict(arch, net, feats):
-    """Probabilities (n, n_emotions) through the same path as prediction (model.Predictor)."""
+def predict(arch, net, feats, *, prosody=None, scale=None):
+    """Probabilities (n, n_emotions) through the same path as prediction (model.Predictor).
+
+    A model.PARTNER reads each clip's ``prosody`` too ((n, N_PROSODY)), scaled by ``scale``
+    (model.prosody_scale)."""
     meta = {"emotions": list(corpus.EMOTIONS), "architecture": arch,
-            "input": model_lib.input_meta()}
-    return model_lib.Predictor(net, meta).predict_features(feats)
+            "input": {**model_lib.input_meta(), "prosody_scale": scale}}
+    return model_lib.Predictor(net, meta).predict_features(feats, prosody=prosody)
 
 
 def scores(labels, preds, corpora):
@@ -394,7 +407,12 @@ TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit",
 PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "warped_views", "clip_views",
                    "Predictor", "save", "BLEND_FOLDER", "blend", "read_meta", "load", "reexport",
                    "MODEL_ENTRIES", "check_model_folder", "replace_folder", "_write_model", "_reexport_in_place",
-                   "_export_copy", "load_export")
+                   "_export_copy", "load_export", "input_shape")
+
+
+# The names of model.py that only the partner (model.PARTNER) learns or predicts through: part of
+# its kept folds' code hash, not of the other architectures'.
+PARTNER_CODE = ("PARTNER", "PARTNER_INPUTS", "prosody_scale", "partner_input", "build_partner")
 
 
 def onednn_on():
@@ -426,31 +444,40 @@ def run_settings(arch, data, *, data_digest=None):
     """Everything one protocol run of ``arch`` on ``data`` depends on, as a JSON-able dict: the
     training settings, whether TensorFlow's oneDNN kernels are on (they round differently; see
     model.py), the sha256 of the code (TRAINING_CODE, and every function, class and
-    upper-case setting of model.py but PREDICTION_ONLY and the tower list, which the settings
-    name), and ``data_digest``, the data's sha256 (data_sha256, computed when None)."""
+    upper-case setting of model.py but PREDICTION_ONLY, PARTNER_CODE unless ``arch`` is the
+    partner, and the tower list, which the settings name), and ``data_digest``, the data's sha256
+    (data_sha256, computed when None). The partner (model.PARTNER) trains by the seed's recipe and
+    its settings add the sha256 of every clip's prosody (prosody_sha256)."""
     import hashlib
     import inspect
 
     import keras
 
+    skip = PREDICTION_ONLY if arch == model_lib.PARTNER else PREDICTION_ONLY + PARTNER_CODE
     code = hashlib.sha256()
     for name, value in sorted(vars(model_lib).items()):
-        if name in PREDICTION_ONLY:
+        if name in skip:
             continue
         if inspect.isfunction(value) or inspect.isclass(value):
             if value.__module__ == model_lib.__name__:
                 code.update(inspect.getsource(value).encode())
         elif name.isupper() and name not in ("TOWERS", "CNN_TOWERS"):
             code.update(f"{name}={value!r}".encode())
-    for name in TRAINING_CODE:
+    for name in TRAINING_CODE + (("fit_partner",) if arch == model_lib.PARTNER else ()):
         code.update(inspect.getsource(globals()[name]).encode())
-    settings = {"arch": arch, "seed": SEED, "test_size": TEST_SIZE, "epochs": EPOCHS[arch],
-                "batch_size": BATCH_SIZE[arch], "early_stop_patience": EARLY_STOP_PATIENCE,
-                "use_augmented": USE_AUGMENTED[arch], "fit_temperature": FIT_TEMPERATURE,
+    recipe = "seed" if arch == model_lib.PARTNER else arch
+    settings = {"arch": arch, "seed": SEED, "test_size": TEST_SIZE, "epochs": EPOCHS[recipe],
+                "batch_size": BATCH_SIZE[recipe], "early_stop_patience": EARLY_STOP_PATIENCE,
+                "use_augmented": USE_AUGMENTED[recipe], "fit_temperature": FIT_TEMPERATURE,
                 "keras": keras.__version__, "onednn": onednn_on(),
                 "code_sha256": code.hexdigest(),
                 "data_sha256": data_digest or data_sha256(data)}
-    if arch != "seed":
+    if arch == model_lib.PARTNER:
+        prosody = hashlib.sha256(np.ascontiguousarray(data["prosody"]).tobytes())
+        for condition, values in sorted(data.get("condition_prosody", {}).items()):
+            prosody.update(condition.encode() + np.ascontiguousarray(values).tobytes())
+        settings["prosody_sha256"] = prosody.hexdigest()
+    if arch == "cnn":
         settings.update(towers={t: model_lib.TOWERS[t] for t in model_lib.CNN_TOWERS},
                         tower_balance={t: TOWER_BALANCE[t] for t in model_lib.CNN_TOWERS},
                         input=model_lib.input_meta(), lr_schedule=LR_SCHEDULE, lr_floor=LR_FLOOR,
@@ -735,22 +762,57 @@ def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None, cache=N
     return np.concatenate(order), runs
 
 
-def mfcc_fold(data, run, name, cache=None, settings=None):
-    """The seed-architecture model our model blends in, for one fold: trained (its own recipe) on
-    the fold's training files only, so that its held-out speakers stay unheard as for ours.
+def fit_partner(data, idx, seed=SEED):
+    """Train the partner (model.build_partner) on files ``idx`` by the seed's recipe (EPOCHS["seed"],
+    BATCH_SIZE["seed"], the files without augmented copies), its prosody scaled by theirs.
+
+    Returns a dict: its weights, its prosody scaling (model.prosody_scale), its epochs and the
+    seconds training took; ``partner_model`` makes the model again from it."""
+    start = time.perf_counter()
+    scale = model_lib.prosody_scale(data["prosody"][idx])
+    x = model_lib.partner_input([data["features"][i] for i in idx], data["prosody"][idx], scale)
+    net = model_lib.build_partner(seed=seed)
+    net.fit(x, data["labels"][idx], epochs=EPOCHS["seed"], batch_size=BATCH_SIZE["seed"], shuffle=True, verbose=0)
+    return {"weights": net.get_weights(), "scale": scale, "epochs": EPOCHS["seed"],
+            "train_seconds": round(time.perf_counter() - start, 1)}
+
+
+def partner_model(trained):
+    """The partner's Keras model from a fit_partner dict."""
+    net = model_lib.build_partner()
+    net.set_weights(trained["weights"])
+    return net
+
+
+def mfcc_fold(data, run, name, cache=None, settings=None, arch=None):
+    """The partner our model blends in (BLEND_PARTNER, or ``arch``: model.PARTNER or "seed"), for one
+    fold: trained (its own recipe) on the fold's training files only, so that its held-out speakers
+    stay unheard as for ours.
 
     run: run_fold's dict of our model on that fold. Returns a dict: its probabilities of the
     held-out files ("held"), of the test files ("test") and of the test files under each
     robustness condition ours was scored under ("conditions"), and its training seconds. cache,
-    settings: keep the trained model as ``name`` there (see cached_run).
+    settings: keep the trained model as ``name`` there (see cached_run; settings of ``arch``).
     """
-    trained, _ = cached_run(cache, name, settings, lambda: train_fold("seed", data, run["train"], seed=SEED))
-    net = fold_model("seed", trained)
+    arch = arch or BLEND_PARTNER
     feats = data["features"]
-    return {"held": predict("seed", net, [feats[i] for i in run["held"]]),
-            "test": predict("seed", net, [feats[i] for i in run["test"]]),
-            "conditions": {c: predict("seed", net, [data["robustness"][c][i] for i in run["test"]])
-                           for c in run["conditions"]},
+    if arch == "seed":
+        trained, _ = cached_run(cache, name, settings, lambda: train_fold("seed", data, run["train"], seed=SEED))
+        net = fold_model("seed", trained)
+
+        def probs(idx, condition=None):
+            return predict("seed", net, [(feats if condition is None else data["robustness"][condition])[i] for i in idx])
+    else:
+        trained, _ = cached_run(cache, name, settings, lambda: fit_partner(data, run["train"], seed=SEED))
+        net = partner_model(trained)
+
+        def probs(idx, condition=None):
+            if condition is None:
+                return predict(arch, net, [feats[i] for i in idx], prosody=data["prosody"][idx], scale=trained["scale"])
+            return predict(arch, net, [data["robustness"][condition][i] for i in idx],
+                           prosody=data["condition_prosody"][condition][idx], scale=trained["scale"])
+    return {"held": probs(run["held"]), "test": probs(run["test"]),
+            "conditions": {c: probs(run["test"], c) for c in run["conditions"]},
             "seconds": trained["train_seconds"]}
 
 
@@ -813,7 +875,7 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
     digest = data_sha256(data) if cache is not None else None  # hashed once for both models
     settings = run_settings(arch, data, data_digest=digest) if cache is not None else None
     blending = arch != "seed" and tuple(MFCC_BLEND_WEIGHTS) != (0.0,)
-    mfcc_settings = run_settings("seed", data, data_digest=digest) if cache is not None and blending else None
+    mfcc_settings = run_settings(BLEND_PARTNER, data, data_digest=digest) if cache is not None and blending else None
     results = {}
     for p in protocols:
         if p == "a":
@@ -822,14 +884,15 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
             idx, runs = protocol_speakers(arch, data, seed=SEED, log=log, only_folds=only_folds, cache=cache,
                                           settings=settings)
         blend = None
-        # The MFCC model of every fold, each fold's weight, then every probability blended.
+        # The partner of every fold, each fold's weight, then every probability blended.
         if blending and all(run["held"] is not None for run in runs):
             folds = speaker_folds(data)
-            names = ["mfcc-a"] if p == "a" else [f"mfcc-b-fold{int(folds[run['test'][0]])}" for run in runs]
+            kept = "mfcc" if BLEND_PARTNER == "seed" else BLEND_PARTNER  # the names of the kept models
+            names = [f"{kept}-a"] if p == "a" else [f"{kept}-b-fold{int(folds[run['test'][0]])}" for run in runs]
             mfccs = [mfcc_fold(data, run, name, cache, mfcc_settings) for run, name in zip(runs, names)]
             per_fold, shipped = choose_blend_weights(data, runs, mfccs)
             runs = [blended_run(run, m, w) for run, m, (w, _) in zip(runs, mfccs, per_fold)]
-            blend = {"weights": [w for w, _ in per_fold], "weight_all_folds": shipped[0],
+            blend = {"partner": BLEND_PARTNER, "weights": [w for w, _ in per_fold], "weight_all_folds": shipped[0],
                      "held_accuracy": [a for _, a in per_fold], "held_accuracy_all_folds": shipped[1]}
         labels = data["labels"][idx]
         corpora = [data["corpus"][i] for i in idx]
@@ -848,7 +911,7 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
              "fitted_temperatures": [r["fitted_temperature"] for r in runs],
              "epochs": [r["epochs"] for r in runs], "seconds": round(sum(r["seconds"] for r in runs), 1),
              "idx": idx, "labels": labels, "probs": probs, "corpora": corpora}
-        if blend is not None:  # ours and the MFCC model alone, as the blend's parts
+        if blend is not None:  # ours and the partner alone, as the blend's parts
             r["mfcc_blend"] = blend
             r["without_mfcc_blend"] = scores(labels, np.concatenate([x["unblended"] for x in runs]).argmax(1), corpora)
             r["mfcc_alone"] = scores(labels, np.concatenate([x["mfcc_alone"] for x in runs]).argmax(1), corpora)
@@ -903,12 +966,12 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
                           for what, key in (("without them", "without_test_time_warps"),
                                             ("always", "always_test_time_warps"))))
         if blend is not None:
-            log(f"[{arch}] protocol ({p}): MFCC blend weight chosen per fold " + ", ".join(f"{w:g}" for w in blend["weights"])
+            log(f"[{arch}] protocol ({p}): {BLEND_PARTNER} blend weight chosen per fold " + ", ".join(f"{w:g}" for w in blend["weights"])
                 + f" (on every fold's held-out files: {blend['weight_all_folds']:g}, held-out accuracy "
                 + ", ".join(f"{w:g} {a:.3f}" for w, a in blend["held_accuracy_all_folds"].items()) + ")"
                 + "".join(f"; {what}: " + ", ".join(f"{k} acc {v['accuracy']:.3f}" for k, v in r[key].items())
                           for what, key in (("without the blend", "without_mfcc_blend"),
-                                            ("the MFCC model alone", "mfcc_alone"))))
+                                            ("the partner alone", "mfcc_alone"))))
         for name, tower in r.get("towers", {}).items():
             log(f"[{arch}] protocol ({p}), tower {name} alone: " + ", ".join(
                 f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in tower.items()))
@@ -1203,10 +1266,11 @@ def summary(results):
         rows += ["", "(accuracy overall, then RAVDESS / TESS in brackets)"]
     blended = {(a, p): r for a, res in results.items() for p, r in res.items() if "mfcc_blend" in r}
     if blended:
-        rows += ["", "MFCC blend: every probability above is our model's blended with a seed-architecture model "
-                 "trained on the same files (the mean of each clip's 40 MFCCs), with a weight chosen on held-out "
-                 "speakers pooled over the other folds. The weight per fold, the blend, and each part alone:", "",
-                 "| model | protocol | weight per fold | blended | ours alone | MFCC model alone |",
+        partners = sorted({PARTNER_TEXT[r["mfcc_blend"].get("partner", "seed")] for r in blended.values()})
+        rows += ["", f"Blend: every probability above is our model's blended with {' or '.join(partners)}, "
+                 "trained on the same files, with a weight chosen on held-out speakers pooled over the other "
+                 "folds. The weight per fold, the blend, and each part alone:", "",
+                 "| model | protocol | weight per fold | blended | ours alone | partner alone |",
                  "|---|---|---|---|---|---|"]
         for (arch, p), r in blended.items():
             rows.append(f"| {arch} | {names[p]} | " + ", ".join(f"{w:g}" for w in r["mfcc_blend"]["weights"])
@@ -1241,6 +1305,8 @@ def update_readme(readme, media=MEDIA_DIR, model_dir=MODEL_DIR):
     meta = model_lib.read_meta(model_dir)
     trained = meta.get("trained_on", {})
     arch = meta["architecture"]
+    blend = meta.get("blend")
+    partner = f" ({model_lib.read_meta(Path(model_dir) / blend['folder'])['architecture']})" if blend else ""
     timing = "; ".join(f"protocol ({p}) for {a}: {r['seconds'] / 60:.0f} min"
                        for a, res in metrics.items() if isinstance(res, dict)
                        for p, r in res.items() if isinstance(r, dict) and "seconds" in r)
@@ -1249,8 +1315,8 @@ def update_readme(readme, media=MEDIA_DIR, model_dir=MODEL_DIR):
              f"{epochs_text(trained.get('epochs'))} epochs in {trained.get('seconds', 0) / 60:.1f} min, calibration "
              f"temperature {meta['temperature']:.2f}, test-time noise "
              f"{noise_db_text(meta['input'].get('test_time_noise_db'))}, test-time warps "
-             f"{warps_text(meta['input'].get('test_time_warps'))}, MFCC blend weight "
-             f"{(meta.get('blend') or {}).get('weight', 0):g}. Run times on 2 cores (training and prediction, summed "
+             f"{warps_text(meta['input'].get('test_time_warps'))}, blend weight "
+             f"{(meta.get('blend') or {}).get('weight', 0):g}{partner}. Run times on 2 cores (training and prediction, summed "
              f"over the folds): {timing}.")
     text = Path(readme).read_text()
     head, rest = text.split(README_START)
@@ -1285,7 +1351,7 @@ def option_numbers(text, allowed):
 
 
 def main(argv=None):
-    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS  # options that set them for every run of this process
+    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER  # options that set them for every run of this process
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
                         help="architecture to ship")
@@ -1316,9 +1382,12 @@ def main(argv=None):
                              "speakers after the noise, or none (default "
                              f"{warps_text(model_lib.TEST_TIME_WARPS)}; see model.TEST_TIME_WARPS)")
     parser.add_argument("--mfcc-blend", default=None, metavar="W[,W]",
-                        help="weights of the seed-architecture MFCC model our model may blend in, chosen on "
+                        help="weights of the partner our model may blend in (--blend-partner), chosen on "
                              "held-out speakers, or none (default "
                              f"{','.join(f'{w:g}' for w in MFCC_BLEND_WEIGHTS)}; see MFCC_BLEND_WEIGHTS)")
+    parser.add_argument("--blend-partner", choices=(model_lib.PARTNER, "seed"), default=BLEND_PARTNER,
+                        help="the model blended in: the partner on MFCC means and prosody, or the seed's "
+                             f"model on MFCC means alone (default {BLEND_PARTNER}; see BLEND_PARTNER)")
     parser.add_argument("--speaker-centre", action="store_true",
                         help="pilot: centre every speaker's features on that speaker's mean spectrum "
                              "(needs --test-time-noise none and --no-ship; see SPEAKER_CENTRE)")
@@ -1380,6 +1449,7 @@ def main(argv=None):
             parser.error(f"--mfcc-blend: use none, or distinct weights from 0 up to (not including) 1, "
                          f"comma-separated (got {args.mfcc_blend})")
         MFCC_BLEND_WEIGHTS = weights or (0.0,)
+    BLEND_PARTNER = args.blend_partner
     if args.speaker_centre:
         if model_lib.TEST_TIME_NOISE_DB or not args.no_ship:
             parser.error("--speaker-centre: a pilot only; add --test-time-noise none (the noisy copy is "
@@ -1450,9 +1520,12 @@ def main(argv=None):
     feats, labels, corpora = training_set(args.arch, data, np.arange(len(data["labels"])))
     net, history, _ = fit(args.arch, feats, labels, corpora=corpora, epochs=epochs, seed=SEED)
     blend_with = None
-    if blend_weight:  # the MFCC model, its own recipe, on all files
+    if blend_weight and BLEND_PARTNER == "seed":  # the partner, its own recipe, on all files
         mfcc_feats, mfcc_labels, _ = training_set("seed", data, np.arange(len(data["labels"])))
-        blend_with = (fit("seed", mfcc_feats, mfcc_labels, seed=SEED)[0], blend_weight)
+        blend_with = (fit("seed", mfcc_feats, mfcc_labels, seed=SEED)[0], blend_weight, None)
+    elif blend_weight:
+        trained = fit_partner(data, np.arange(len(data["labels"])), seed=SEED)
+        blend_with = (partner_model(trained), blend_weight, trained["scale"])
     train_seconds = time.perf_counter() - t
     extra = {"trained_on": {"files": len(data["labels"]), "examples": len(labels), "epochs": epochs,
                             "seconds": round(train_seconds, 1),
@@ -1465,8 +1538,8 @@ def main(argv=None):
     write_predictions(args.media_dir / PREDICTIONS_FILE, data, results)
     print(f"shipped {args.arch} model trained on {len(labels)} examples ({len(data['labels'])} files) "
           f"for {epochs_text(epochs)} epochs in {train_seconds:.0f} s, temperature {temperature:.2f}, "
-          f"test-time noise {noise_db_text(noise_db)}, warps {warps_text(warps)}, MFCC blend weight "
-          f"{blend_weight:g} -> "
+          f"test-time noise {noise_db_text(noise_db)}, warps {warps_text(warps)}, blend weight "
+          f"{blend_weight:g} ({BLEND_PARTNER}) -> "
           f"{args.model_dir / model_lib.MODEL_FILE}; reports in {args.media_dir}/; "
           f"total {time.perf_counter() - start:.0f} s")
     if args.update_readme:

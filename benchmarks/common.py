@@ -59,7 +59,7 @@ def our_predictors(model_dir, tmp):
     if ours.backend != "numpy":
         raise BenchError(f"{model_dir}: has no fresh NumPy copy; run `python numpy_model.py`")
     noise = "" if ours.noise_db is None else f", test-time noise {ours.noise_db:g} dB"
-    noise += "" if ours.blended is None else f", MFCC blend {ours.blend_weight:g}"
+    noise += "" if ours.blended is None else f", {ours.blended.arch} blended in at {ours.blend_weight:g}"
     out = [("ours", f"ours ({ours.arch}{noise})", ours)]
     if (ours.arch, ours.noise_db, ours.blended) != ("cnn", None, None):
         out.append(("cnn", "ours (cnn, each clip alone)", cnn_predictor(tmp)))

@@ -229,7 +229,7 @@ def test_saving_over_a_model_never_leaves_half_a_model(model_copy, monkeypatch, 
             ".model.new-") else rename(src, dst))
     with pytest.raises(OSError, match="disk full"):
         model_lib.save(predictor.keras_model, model_copy, arch=predictor.arch,
-                       blend_with=(predictor.blended.keras_model, 0.1))
+                       blend_with=(predictor.blended.keras_model, 0.1, predictor.blended.prosody_scale))
     assert files() == before
     assert sorted(p.name for p in model_copy.parent.iterdir()) == ["model"]
     assert model_lib.load(model_copy).predict_file(EXAMPLE) == pytest.approx(expected, abs=1e-5)

@@ -1,10 +1,13 @@
-"""The MFCC blend (issue 3): our model may blend in a seed-architecture model trained on the same
-files, with a weight chosen on held-out speakers, saved with the model and used by every
-prediction path."""
+"""The blend (issue 3): our model may blend in a partner trained on the same files (model.PARTNER,
+on MFCC means and prosody, or the seed's model on MFCC means alone), with a weight chosen on
+held-out speakers, saved with the model and used by every prediction path."""
+
+import json
 
 import numpy as np
 import pytest
 
+import audio
 import corpus
 import live_predictions
 import model as model_lib
@@ -68,24 +71,43 @@ def test_blend_weight_is_chosen_on_held_out_files_never_a_folds_test_files():
 
 @pytest.fixture(scope="module")
 def two_models(small_features):
-    """Our model and the seed's, each trained briefly on the small real subset, and its features."""
+    """Our model, the seed's and the partner (fit_partner's dict), each trained briefly on the small
+    real subset, and its features."""
     data = load_features(small_features)
     ours, _, _ = neural_network.fit("cnn", data["features"], data["labels"], epochs=1)
     seed, _, _ = neural_network.fit("seed", data["features"], data["labels"], epochs=3)
-    return ours, seed, data
+    epochs = neural_network.EPOCHS["seed"]
+    neural_network.EPOCHS["seed"] = 3
+    try:
+        partner = neural_network.fit_partner(data, np.arange(len(data["labels"])))
+    finally:
+        neural_network.EPOCHS["seed"] = epochs
+    return ours, seed, data, partner
 
 
-def test_saved_blend_makes_every_prediction_path_blend_in_the_mfcc_model(two_models, tmp_path):
-    ours, seed, data = two_models
+def partner_of(two_models, kind):
+    """(Keras model, arch, prosody scale) of the partner ``kind`` ("seed" or model.PARTNER)."""
+    _, seed, _, partner = two_models
+    if kind == "seed":
+        return seed, "seed", None
+    return neural_network.partner_model(partner), model_lib.PARTNER, partner["scale"]
+
+
+@pytest.mark.parametrize("kind", ["seed", model_lib.PARTNER])
+def test_saved_blend_makes_every_prediction_path_blend_in_the_partner(two_models, tmp_path, kind):
+    ours, _, data, _ = two_models
+    other, arch, scale = partner_of(two_models, kind)
     model_lib.save(ours, tmp_path / "ours", arch="cnn", test_time_noise_db=20.0)
-    model_lib.save(seed, tmp_path / "seed", arch="seed")
-    meta = model_lib.save(ours, tmp_path / "blend", arch="cnn", test_time_noise_db=20.0, blend_with=(seed, 0.3))
+    model_lib.save(other, tmp_path / "other", arch=arch, prosody_scale=scale)
+    meta = model_lib.save(ours, tmp_path / "blend", arch="cnn", test_time_noise_db=20.0, blend_with=(other, 0.3, scale))
     assert meta["blend"]["weight"] == 0.3 and (tmp_path / "blend" / model_lib.BLEND_FOLDER / model_lib.MODEL_FILE).is_file()
-    alone, mfcc = model_lib.load(tmp_path / "ours"), model_lib.load(tmp_path / "seed")
+    alone, mfcc = model_lib.load(tmp_path / "ours"), model_lib.load(tmp_path / "other")
+    assert mfcc.arch == arch and mfcc.needs_prosody == (kind != "seed")
     clips = [DATASETS / data["path"][i] for i in (0, len(data["path"]) - 1)]
     for backend in ("numpy", "keras"):
         blended = model_lib.load(tmp_path / "blend", backend=backend)
-        assert blended.blend_weight == 0.3 and blended.blended.arch == "seed"
+        assert blended.blend_weight == 0.3 and blended.blended.arch == arch
+        assert blended.needs_prosody == (kind != "seed")
         for path in clips:
             got = blended.predict_file(path)
             p = np.array([[alone.predict_file(path)[e] for e in corpus.EMOTIONS]])
@@ -108,15 +130,16 @@ def test_saved_blend_makes_every_prediction_path_blend_in_the_mfcc_model(two_mod
 
 
 def test_another_model_in_the_blend_folder_is_refused(two_models, tmp_path):
-    ours, seed, _ = two_models
-    model_lib.save(ours, tmp_path / "blend", arch="cnn", blend_with=(seed, 0.2))
+    ours, seed, _, _ = two_models
+    model_lib.save(ours, tmp_path / "blend", arch="cnn", blend_with=(seed, 0.2, None))
     other, _, _ = neural_network.fit("seed", *(lambda d: (d["features"][:40], d["labels"][:40]))(two_models[2]), epochs=1)
     model_lib.save(other, tmp_path / "blend" / model_lib.BLEND_FOLDER, arch="seed")  # whole and valid, but not the one
     with pytest.raises(model_lib.ModelError, match=r"mfcc: not the model .* blends in"):
         model_lib.load(tmp_path / "blend")
 
 
-def test_every_fold_is_blended_and_its_mfcc_model_kept(small_features, tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", [model_lib.PARTNER, "seed"])
+def test_every_fold_is_blended_and_its_partner_kept(small_features, tmp_path, monkeypatch, kind):
     data = load_features(small_features)
     data["augmented"] = load_companion(small_features, AUGMENTED_NAME, data)
     data["robustness"] = load_companion(small_features, ROBUSTNESS_NAME, data)
@@ -125,44 +148,62 @@ def test_every_fold_is_blended_and_its_mfcc_model_kept(small_features, tmp_path,
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
     monkeypatch.setattr(neural_network, "MFCC_BLEND_WEIGHTS", (0.0, 0.2, 0.4))
+    monkeypatch.setattr(neural_network, "BLEND_PARTNER", kind)
     cache = tmp_path / "cache"
-    trained_on = {}  # what each MFCC model trained on
-    real_train_fold = neural_network.train_fold
+    trained_on = {}  # what each partner trained on
+    real_train_fold, real_fit_partner = neural_network.train_fold, neural_network.fit_partner
 
     def recording_train_fold(arch, data, train, held=None, seed=neural_network.SEED):
         if arch == "seed":
             trained_on[len(trained_on)] = (np.asarray(train), held)
         return real_train_fold(arch, data, train, held, seed=seed)
 
+    def recording_fit_partner(data, idx, seed=neural_network.SEED):
+        trained_on[len(trained_on)] = (np.asarray(idx), None)
+        return real_fit_partner(data, idx, seed=seed)
+
     monkeypatch.setattr(neural_network, "train_fold", recording_train_fold)
+    monkeypatch.setattr(neural_network, "fit_partner", recording_fit_partner)
     first = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={0, 6}, cache=cache)
+    kept = "mfcc" if kind == "seed" else kind
     assert sorted(p.name for p in cache.iterdir()) == ["cnn-b-fold0.joblib", "cnn-b-fold6.joblib",
-                                                      "mfcc-b-fold0.joblib", "mfcc-b-fold6.joblib"]
+                                                      f"{kept}-b-fold0.joblib", f"{kept}-b-fold6.joblib"]
     r = first["b"]
+    assert r["mfcc_blend"]["partner"] == kind
     assert len(r["mfcc_blend"]["weights"]) == 2 and set(r["mfcc_blend"]["weights"]) <= {0.0, 0.2, 0.4}
     assert set(r["without_mfcc_blend"]) == set(r["mfcc_alone"]) == {"all", "RAVDESS", "TESS"}
     assert set(r["robustness"]) == {"noise_20db", "noise_10db", "gain_-20db", "telephone"}
-    # Each fold's MFCC model trained on the files ours trained on: never its test speakers, nor
+    # Each fold's partner trained on the files ours trained on: never its test speakers, nor
     # the held-out speakers its weight is chosen on.
     folds = neural_network.speaker_folds(data)
     present = set(folds.tolist())
     assert len(trained_on) == 2
+    train_of = {k: train for (train, _), k in zip(trained_on.values(), (0, 6))}
     for (train, held), k in zip(trained_on.values(), (0, 6)):
         assert held is None
         assert set(folds[train]) == present - {k, neural_network.validation_fold(k, present)}
-    # The blend is what the run reports: ours alone and the kept MFCC model alone, blended by
-    # each fold's weight.
+    # The blend is what the run reports: ours alone and the kept partner alone, blended by each
+    # fold's weight; under a robustness condition the partner reads that condition's prosody.
     unblended = neural_network.protocol_speakers("cnn", data, log=lambda *_: None, only_folds={0, 6}, cache=cache,
                                                  settings=neural_network.run_settings("cnn", data))[1]
     start = 0
     for run, k, w in zip(unblended, (0, 6), r["mfcc_blend"]["weights"]):
-        kept, _ = neural_network.cached_run(cache, f"mfcc-b-fold{k}", neural_network.run_settings("seed", data), None)
-        mfcc = neural_network.predict("seed", neural_network.fold_model("seed", kept),
-                                      [data["features"][i] for i in run["test"]])
-        np.testing.assert_array_equal(r["idx"][start:start + len(run["test"])], run["test"])
-        np.testing.assert_allclose(r["probs"][start:start + len(run["test"])], model_lib.blend(run["raw"], mfcc, w),
-                                   atol=1e-9)
-        start += len(run["test"])
+        kept_run, _ = neural_network.cached_run(cache, f"{kept}-b-fold{k}", neural_network.run_settings(kind, data), None)
+        test = run["test"]
+        if kind == "seed":
+            net, scale, prosody = neural_network.fold_model("seed", kept_run), None, {}
+        else:
+            net, scale = neural_network.partner_model(kept_run), kept_run["scale"]
+            prosody = {None: data["prosody"][test], "telephone": data["condition_prosody"]["telephone"][test]}
+            assert scale == model_lib.prosody_scale(data["prosody"][train_of[k]])
+        mfcc = neural_network.predict(kind, net, [data["features"][i] for i in test], prosody=prosody.get(None), scale=scale)
+        np.testing.assert_array_equal(r["idx"][start:start + len(test)], test)
+        np.testing.assert_allclose(r["probs"][start:start + len(test)], model_lib.blend(run["raw"], mfcc, w), atol=1e-9)
+        phone = neural_network.predict(kind, net, [data["robustness"]["telephone"][i] for i in test],
+                                       prosody=prosody.get("telephone"), scale=scale)
+        np.testing.assert_allclose(r["condition_probs"]["telephone"][start:start + len(test)],
+                                   model_lib.blend(run["conditions"]["telephone"], phone, w), atol=1e-9)
+        start += len(test)
     # Read back, nothing trains, and the blend comes out the same.
     import keras
     monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("trained a kept fold"))
@@ -173,3 +214,74 @@ def test_every_fold_is_blended_and_its_mfcc_model_kept(small_features, tmp_path,
     monkeypatch.setattr(neural_network, "MFCC_BLEND_WEIGHTS", (0.0,))
     plain = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={0, 6}, cache=cache)
     assert "mfcc_blend" not in plain["b"] and plain["b"]["scores"] == r["without_mfcc_blend"]
+
+
+def test_partner_reads_the_clips_mfcc_means_and_its_prosody_scaled_by_its_training_files(two_models, tmp_path):
+    _, _, data, partner = two_models
+    net = neural_network.partner_model(partner)
+    path = DATASETS / data["path"][3]
+    y = audio.load_audio(path)
+    # The scaling is the training files' prosody: their mean and spread (a spread of 0 kept as 1).
+    np.testing.assert_allclose(partner["scale"]["mean"], data["prosody"].mean(axis=0), rtol=1e-6)
+    flat = np.array([[1.0] * audio.N_PROSODY, [3.0] + [1.0] * (audio.N_PROSODY - 1)], dtype=np.float32)
+    assert model_lib.prosody_scale(flat)["std"] == [1.0] + [1.0] * (audio.N_PROSODY - 1)
+    assert model_lib.prosody_scale(flat)["mean"][0] == 2.0
+    x = model_lib.partner_input([audio.features(y)], audio.prosody(y)[None], partner["scale"])
+    assert x.shape == (1, model_lib.PARTNER_INPUTS, 1) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0, :audio.N_MFCC, 0], audio.mfcc(audio.features(y)).mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(x[0, audio.N_MFCC:, 0], (audio.prosody(y) - np.float32(partner["scale"]["mean"]))
+                               / np.float32(partner["scale"]["std"]), rtol=1e-5, atol=1e-6)
+    # The saved partner predicts a file from exactly that, with either backend.
+    model_lib.save(net, tmp_path / "partner", arch=model_lib.PARTNER, prosody_scale=partner["scale"])
+    expected = np.asarray(net(x, training=False))[0]
+    for backend in ("numpy", "keras"):
+        got = model_lib.load(tmp_path / "partner", backend=backend).predict_file(path)
+        np.testing.assert_allclose([got[e] for e in corpus.EMOTIONS], expected, atol=1e-6)
+    # Another scaling, or another clip's prosody, changes its answer: it reads the prosody.
+    loud = dict(partner["scale"], mean=[m + 3 * s for m, s in zip(partner["scale"]["mean"], partner["scale"]["std"])])
+    moved = model_lib.partner_input([audio.features(y)], audio.prosody(y)[None], loud)
+    assert not np.allclose(np.asarray(net(moved, training=False))[0], expected, atol=1e-4)
+    # Features without prosody are refused with what to do, as are rows that do not match.
+    predictor = model_lib.load(tmp_path / "partner")
+    with pytest.raises(ValueError, match="prosody"):
+        predictor.predict_features([audio.features(y)])
+    with pytest.raises(ValueError, match="one row per clip"):
+        predictor.predict_features([audio.features(y)] * 2, prosody=audio.prosody(y)[None])
+
+
+@pytest.mark.parametrize("damage", [lambda s: s.pop("std"), lambda s: s["std"].pop(),
+                                    lambda s: s["std"].__setitem__(0, 0.0), lambda s: s.__setitem__("mean", "x")])
+def test_a_partner_without_a_valid_prosody_scaling_is_refused(two_models, tmp_path, damage):
+    _, _, _, partner = two_models
+    folder = tmp_path / "partner"
+    model_lib.save(neural_network.partner_model(partner), folder, arch=model_lib.PARTNER, prosody_scale=partner["scale"])
+    meta_path = folder / model_lib.META_FILE
+    meta = json.loads(meta_path.read_text())
+    damage(meta["input"]["prosody_scale"])
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(model_lib.ModelError, match="prosody scaling"):
+        model_lib.load(folder)
+
+
+def test_a_partner_is_saved_with_its_scaling_and_no_other_model_with_one(two_models, tmp_path):
+    ours, _, _, partner = two_models
+    with pytest.raises(ValueError, match="prosody_scale"):
+        model_lib.save(neural_network.partner_model(partner), tmp_path / "p", arch=model_lib.PARTNER)
+    with pytest.raises(ValueError, match="prosody_scale"):
+        model_lib.save(ours, tmp_path / "o", arch="cnn", prosody_scale=partner["scale"])
+    assert not (tmp_path / "p").exists() and not (tmp_path / "o").exists()
+
+
+def test_changing_the_partners_code_makes_its_kept_folds_stale_and_never_ours(small_features, monkeypatch):
+    data = load_features(small_features)
+    before = {arch: neural_network.run_settings(arch, data) for arch in ("cnn", "seed", model_lib.PARTNER)}
+    assert "prosody_sha256" in before[model_lib.PARTNER] and "prosody_sha256" not in before["cnn"]
+    monkeypatch.setattr(model_lib, "partner_input", lambda feats, prosody, scale: None)
+    after = {arch: neural_network.run_settings(arch, data) for arch in before}
+    assert after["cnn"] == before["cnn"] and after["seed"] == before["seed"]
+    assert after[model_lib.PARTNER]["code_sha256"] != before[model_lib.PARTNER]["code_sha256"]
+    # Other prosody (here one clip's, changed) is other data for the partner, not for ours.
+    data["prosody"] = data["prosody"].copy()
+    data["prosody"][0, 0] += 1.0
+    assert neural_network.run_settings("cnn", data) == before["cnn"]
+    assert neural_network.run_settings(model_lib.PARTNER, data)["prosody_sha256"] != before[model_lib.PARTNER]["prosody_sha256"]

@@ -284,14 +284,15 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
     for key in ("without_test_time_warps", "always_test_time_warps"):
         assert set(metrics["cnn"]["b"][key]) == {"all", "RAVDESS", "TESS"}
     assert "| cnn | (b) unseen speakers | " + "; ".join("none" if w is None else "0.9,1.1" for w in warps) in text
-    # The MFCC blend (here one weight, so every fold takes it): reported beside ours alone and the
-    # MFCC model alone, and shipped in the model folder.
+    # The blend (here one weight, so every fold takes it): reported beside ours alone and the
+    # partner alone, and shipped in the model folder.
     blend = metrics["cnn"]["b"]["mfcc_blend"]
-    assert blend["weights"] == [0.3] * 4 and blend["weight_all_folds"] == 0.3
+    assert blend["weights"] == [0.3] * 4 and blend["weight_all_folds"] == 0.3 and blend["partner"] == model_lib.PARTNER
     assert metrics["cnn"]["a"]["mfcc_blend"]["weights"] == [0.3] and "mfcc_blend" not in metrics["seed"]["b"]
     assert set(metrics["cnn"]["b"]["without_mfcc_blend"]) == set(metrics["cnn"]["b"]["mfcc_alone"]) == {"all", "RAVDESS", "TESS"}
     assert "| cnn | (b) unseen speakers | 0.3, 0.3, 0.3, 0.3 |" in text
-    assert meta["blend"]["weight"] == 0.3 and model_lib.load(tmp_path / "model").blended.arch == "seed"
+    assert meta["blend"]["weight"] == 0.3 and model_lib.load(tmp_path / "model").blended.arch == model_lib.PARTNER
+    assert "blend weight 0.3 (partner)" in text and "MFCC means and its prosody" in text
     # Every file's protocol (b) probabilities, once per model, agreeing with the scores.
     import csv
     with open(tmp_path / "media" / neural_network.PREDICTIONS_FILE, newline="") as f:
