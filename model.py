@@ -65,7 +65,8 @@ MODEL_FILE = "emotion_model.keras"
 META_FILE = "emotion_model.json"
 # Format of the metadata; bump it when its meaning changes.
 META_VERSION = 1
-# The model folder, inside a ``cnn`` model's folder, of the seed-architecture model it blends in.
+# The model folder, inside a ``cnn`` model's folder, of the partner it blends in (named when the
+# partner read MFCCs alone).
 BLEND_FOLDER = "mfcc"
 # Everything a model folder may hold; ``save`` refuses to replace a folder that holds anything else.
 MODEL_ENTRIES = (MODEL_FILE, META_FILE, numpy_model.EXPORT_FILE, BLEND_FOLDER)

@@ -817,7 +817,7 @@ def mfcc_fold(data, run, name, cache=None, settings=None, arch=None):
 
 
 def choose_blend_weights(data, runs, mfccs, weights=None):
-    """Choose the MFCC blend's weight (model.blend) of every fold, by accuracy on held-out files
+    """Choose the blend's weight (model.blend) of every fold, by accuracy on held-out files
     pooled over folds, never on a fold's test files; ties go to the smaller weight.
 
     runs, mfccs: per fold, run_fold's dict of our model and mfcc_fold's of the blended-in model.
@@ -849,8 +849,8 @@ def choose_blend_weights(data, runs, mfccs, weights=None):
 
 
 def blended_run(run, mfcc, weight):
-    """run_fold's dict with every probability of our model blended with the MFCC model's (model.blend,
-    ``weight``); ours alone kept as "unblended", the MFCC model's alone as "mfcc_alone"."""
+    """run_fold's dict with every probability of our model blended with the partner's (model.blend,
+    ``weight``); ours alone kept as "unblended", the partner's alone as "mfcc_alone"."""
     def b(p):
         return model_lib.blend(p, mfcc["test"], weight)
 

@@ -49,7 +49,7 @@ def cnn_predictor(folder, test_time_noise_db=None):
 
 def our_predictors(model_dir, tmp):
     """Our models to time, as [(key, label, Predictor)]: "ours", the shipped model in ``model_dir``
-    (its NumPy copy), labelled by its architecture, test-time noise and MFCC blend; and "cnn", a cnn_predictor
+    (its NumPy copy), labelled by its architecture, test-time noise and blend; and "cnn", a cnn_predictor
     in ``tmp`` that predicts each clip alone (what neural_network.py ships without test-time
     noise), unless the shipped model is just that. BenchError when the shipped model has no NumPy
     copy."""
