@@ -339,28 +339,74 @@ def _slope(t, v):
     return float(np.sum(t * (v - v.mean())) / np.sum(t * t))
 
 
+# The YIN threshold: the first dip of the normalised difference below this is the period (else the
+# deepest), as in de Cheveigné and Kawahara (2002) and librosa.yin's default.
+YIN_THRESHOLD = 0.1
+
+
+def yin(frames):
+    """The fundamental frequency in Hz of every frame by YIN, as librosa.yin(center=False) computes
+    it with this module's PITCH_FMIN, PITCH_FMAX and SAMPLE_RATE, to the bit, with NumPy and
+    scipy.fft alone (librosa's import, which brings in SciPy's signal and stats modules and Numba,
+    takes over a second; scipy.fft, whose rounding librosa's autocorrelation has, a fraction of
+    that). frames: (n, PITCH_FRAME) float32. Returns (n,) float64.
+
+    Each frame's difference function d(k) comes from its autocorrelation (an FFT), is normalised by
+    its running mean over k, and the period is the first local minimum below YIN_THRESHOLD (else
+    the deepest), refined by a parabola through it and its neighbours.
+    """
+    import scipy.fft  # imported here so that importing this module stays cheap
+
+    frames = np.asarray(frames, dtype=np.float32)
+    min_period = int(np.floor(SAMPLE_RATE / PITCH_FMAX))
+    max_period = min(int(np.ceil(SAMPLE_RATE / PITCH_FMIN)), PITCH_FRAME - 1)
+    n_fft = 2 * PITCH_FRAME  # the length librosa pads to (scipy.fft.next_fast_len(2 * 1024 - 1))
+    # Along the first axis of (PITCH_FRAME, n), as librosa does: scipy.fft rounds differently when it
+    # transforms many frames side by side than one row after another.
+    spec = scipy.fft.rfft(frames.T, n=n_fft, axis=0)
+    acf = scipy.fft.irfft(spec.real ** 2 + spec.imag ** 2, n=n_fft, axis=0)[:max_period + 1].T
+    # d(k) = 2 (r(0) - r(k)) - (energy of the frame's first k samples), where librosa zeroes the
+    # first of those sums before it is used (d(1) = 2 (r(0) - r(1))); kept, to match it.
+    energy = np.cumsum(np.square(frames), axis=1)                        # (n, PITCH_FRAME)
+    energy[:, 0] = 0
+    diff = np.zeros((len(frames), max_period + 1), dtype=energy.dtype)
+    diff[:, 1:] = 2 * (acf[:, 0:1] - acf[:, 1:]) - energy[:, :max_period]
+    mean = np.cumsum(diff[:, 1:], axis=1) / np.arange(1, max_period + 1)   # float64
+    d = diff[:, min_period:max_period + 1] / (mean[:, min_period - 1:max_period] + np.finfo(mean.dtype).tiny)
+    # Parabolic refinement of every lag (0 where the vertex is more than a lag away, and at the ends).
+    a = d[:, 2:] + d[:, :-2] - 2 * d[:, 1:-1]
+    b = (d[:, 2:] - d[:, :-2]) / 2
+    shift = np.zeros_like(d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift[:, 1:-1] = np.where(np.abs(b) >= np.abs(a), 0.0, -b / a)
+    trough = np.zeros(d.shape, dtype=bool)
+    trough[:, 1:-1] = (d[:, 1:-1] < d[:, :-2]) & (d[:, 1:-1] <= d[:, 2:])
+    trough[:, 0] = d[:, 0] < d[:, 1]
+    trough[:, -1] = d[:, -1] < d[:, -2]
+    below = trough & (d < YIN_THRESHOLD)
+    lag = np.where(below.any(axis=1), np.argmax(below, axis=1), np.argmin(d, axis=1))
+    period = min_period + lag + shift[np.arange(len(d)), lag]
+    return SAMPLE_RATE / period
+
+
 def prosody(y):
     """The prosody of one clip: y (n_samples,) mono SAMPLE_RATE audio -> (N_PROSODY,) float32, in the
     order of PROSODY_NAMES.
 
-    The clip is trimmed as ``features`` trims it. Its pitch comes from YIN (librosa.yin) on frames
+    The clip is trimmed as ``features`` trims it. Its pitch comes from YIN (``yin``) on frames
     of PITCH_FRAME samples every HOP_LENGTH, in semitones re 100 Hz; a frame counts as voiced when
     its waveform repeats at the found period (VOICING_CORRELATION) and it is within VOICING_TOP_DB
     of the loudest frame, by a majority of the VOICING_SMOOTH frames around it. Pitch values are 0
     when fewer than three frames are voiced. Loudness is each frame's mean power in dB re the
     loudest frame, floored LOUDNESS_FLOOR_DB below it.
     """
-    import librosa  # imported here so that importing this module stays cheap
-
-    y = trim_silence(y)
+    y = np.ascontiguousarray(trim_silence(y), dtype=np.float32)
     if len(y) < PITCH_FRAME:
         y = np.pad(y, (0, PITCH_FRAME - len(y)))
     sr, hop = SAMPLE_RATE, HOP_LENGTH
-    f0 = librosa.yin(y, fmin=PITCH_FMIN, fmax=PITCH_FMAX, sr=sr, frame_length=PITCH_FRAME,
-                     hop_length=hop, center=False)
-    frames = librosa.util.frame(y, frame_length=PITCH_FRAME, hop_length=hop, axis=0)  # (n, PITCH_FRAME)
+    frames = np.lib.stride_tricks.sliding_window_view(y, PITCH_FRAME)[::hop]  # (n, PITCH_FRAME)
     n = len(frames)
-    f0 = f0[:n]
+    f0 = yin(frames)
     half = PITCH_FRAME // 2
     period = np.clip(np.round(sr / f0).astype(int), 1, PITCH_FRAME - half)
     a = frames[:, :half]
