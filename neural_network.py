@@ -784,17 +784,17 @@ def partner_model(trained):
     return net
 
 
-def mfcc_fold(data, run, name, cache=None, settings=None, arch=None):
-    """The partner our model blends in (BLEND_PARTNER, or ``arch``: model.PARTNER or "seed"), for one
-    fold: trained (its own recipe) on the fold's training files only, so that its held-out speakers
-    stay unheard as for ours.
+def mfcc_fold(data, run, name, cache=None, settings=None):
+    """The partner our model blends in (BLEND_PARTNER: model.PARTNER or "seed"), for one fold:
+    trained (its own recipe) on the fold's training files only, so that its held-out speakers stay
+    unheard as for ours.
 
     run: run_fold's dict of our model on that fold. Returns a dict: its probabilities of the
     held-out files ("held"), of the test files ("test") and of the test files under each
     robustness condition ours was scored under ("conditions"), and its training seconds. cache,
-    settings: keep the trained model as ``name`` there (see cached_run; settings of ``arch``).
+    settings: keep the trained model as ``name`` there (see cached_run; BLEND_PARTNER's settings).
     """
-    arch = arch or BLEND_PARTNER
+    arch = BLEND_PARTNER
     feats = data["features"]
     if arch == "seed":
         trained, _ = cached_run(cache, name, settings, lambda: train_fold("seed", data, run["train"], seed=SEED))

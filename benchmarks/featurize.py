@@ -4,8 +4,9 @@
     python benchmarks/featurize.py --runs 5 --dataset ../shared/datasets
 
 Seed: benchmarks/seed_method/create_features.py (one process, librosa 22050 Hz kaiser_fast, mean of
-40 MFCCs). Ours: create_features.py --augment 0 --no-robustness (log-mel frames, all cores; the
-training copies and robustness conditions, which the seed never made, are left out). Both write their features to a
+40 MFCCs). Ours: create_features.py --augment 0 --no-robustness (log-mel frames and each clip's
+prosody, all cores; the training copies and robustness conditions, which the seed never made, are
+left out). Both write their features to a
 temporary folder. Wall time and peak memory from /usr/bin/time -v; medians of the runs.
 """
 
