@@ -6,8 +6,9 @@
     python create_features.py --scheduler tcp://host:8786      # the per-file work on a Dask cluster
 
 Writes three files: features.joblib (every file's features, its prosody (audio.prosody, also
-under each robustness condition), label, speaker, corpus and path), augmented.joblib (AUGMENT_COPIES randomly distorted training copies of every file, see augment.py)
-and robustness.joblib (every file under the fixed conditions of the robustness report).
+under each robustness condition), label, speaker, corpus and path), augmented.joblib
+(AUGMENT_COPIES randomly distorted training copies of every file, see augment.py) and
+robustness.joblib (every file under the fixed conditions of the robustness report).
 Every audio file is read through the one front end (audio.py); its parameters are saved in the
 features file, so training refuses features made with other settings. The file is written to a
 temporary name and renamed, so a crash never leaves half a features file. Files that cannot be
