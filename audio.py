@@ -40,20 +40,29 @@ MIN_SECONDS = 0.25
 # loudness moves, how much of the clip is voiced and in how many stretches.
 # Pitch search range of YIN, in Hz: a low male voice to a high female shout.
 PITCH_FMIN, PITCH_FMAX = 65.0, 800.0
-# Samples in each YIN frame (64 ms): two periods of the lowest pitch searched, and then some.
-PITCH_FRAME = 1024
-# A frame is voiced when its waveform repeats at the found period at least this well (normalised
-# correlation of half a frame with the same length one period later) ...
+# The pitch track runs at this rate: each pair of samples averaged, which also damps what would
+# fold down from above its 4 kHz Nyquist frequency. The highest pitch searched is far below it.
+PITCH_RATE = SAMPLE_RATE // 2
+# Samples in each YIN frame at PITCH_RATE (64 ms): two periods of the lowest pitch searched, and then some.
+PITCH_FRAME = 512
+# Hop between YIN frames at PITCH_RATE: 20 ms.
+PITCH_HOP = 160
+# The YIN threshold: the first dip of the normalised difference below this is the period (else the
+# deepest), as in de Cheveigné and Kawahara (2002) and librosa.yin's default.
+YIN_THRESHOLD = 0.1
+# A pitch frame is voiced when its waveform repeats at the found period at least this well
+# (normalised correlation of half a frame with the same length one period later) ...
 VOICING_CORRELATION = 0.6
-# ... and it is within this many dB of the clip's loudest frame.
+# ... and it is within this many dB of the clip's loudest pitch frame.
 VOICING_TOP_DB = 35.0
-# Voicing decisions are smoothed by a running majority over this many frames (odd), so that one
-# frame's doubt does not split a vowel in two.
-VOICING_SMOOTH = 5
-# A pitch step larger than this many semitones between neighbouring frames (10 ms apart) is taken
+# Voicing decisions are smoothed by a running majority over this many pitch frames (odd), so that
+# one frame's doubt does not split a vowel in two.
+VOICING_SMOOTH = 3
+# A pitch step larger than this many semitones between neighbouring pitch frames is taken
 # for a tracking error (an octave jump), not movement, and left out of the movement statistics.
 MAX_STEP = 3.0
-# Frame loudness below this many dB under the loudest frame counts as this (a floor for silence).
+# Loudness is each front-end frame's mean power (frame_power) in dB re the clip's loudest frame,
+# floored this many dB below it (a floor for silence).
 LOUDNESS_FLOOR_DB = 60.0
 # Share of the clip at its end whose pitch is compared with the whole (a final rise or fall).
 FINAL_SHARE = 0.2
@@ -71,7 +80,8 @@ PROSODY_NAMES = (
 N_PROSODY = len(PROSODY_NAMES)
 # Version of the feature code; bump it when features change in a way the constants do not show.
 # 2: features files and models carry every clip's prosody.
-FEATURE_VERSION = 2
+# 3: the pitch track at PITCH_RATE every PITCH_HOP, loudness from frame_power.
+FEATURE_VERSION = 3
 
 
 class AudioError(ValueError):
@@ -85,7 +95,8 @@ def frontend_params():
             "n_mels": N_MELS, "fmin": FMIN, "fmax": FMAX, "n_mfcc": N_MFCC,
             "power_floor": POWER_FLOOR, "trim_top_db": TRIM_TOP_DB,
             "prosody": {"names": list(PROSODY_NAMES), "pitch_fmin": PITCH_FMIN, "pitch_fmax": PITCH_FMAX,
-                        "pitch_frame": PITCH_FRAME, "voicing_correlation": VOICING_CORRELATION,
+                        "pitch_rate": PITCH_RATE, "pitch_frame": PITCH_FRAME, "pitch_hop": PITCH_HOP,
+                        "yin_threshold": YIN_THRESHOLD, "voicing_correlation": VOICING_CORRELATION,
                         "voicing_top_db": VOICING_TOP_DB, "voicing_smooth": VOICING_SMOOTH,
                         "max_step": MAX_STEP, "loudness_floor_db": LOUDNESS_FLOOR_DB,
                         "final_share": FINAL_SHARE},
@@ -339,17 +350,12 @@ def _slope(t, v):
     return float(np.sum(t * (v - v.mean())) / np.sum(t * t))
 
 
-# The YIN threshold: the first dip of the normalised difference below this is the period (else the
-# deepest), as in de Cheveigné and Kawahara (2002) and librosa.yin's default.
-YIN_THRESHOLD = 0.1
-
-
 def yin(frames):
     """The fundamental frequency in Hz of every frame by YIN, as librosa.yin(center=False) computes
-    it with this module's PITCH_FMIN, PITCH_FMAX and SAMPLE_RATE, to the bit, with NumPy and
+    it with this module's PITCH_FMIN, PITCH_FMAX and PITCH_RATE, to the bit, with NumPy and
     scipy.fft alone (librosa's import, which brings in SciPy's signal and stats modules and Numba,
     takes over a second; scipy.fft, whose rounding librosa's autocorrelation has, a fraction of
-    that). frames: (n, PITCH_FRAME) float32. Returns (n,) float64.
+    that). frames: (n, PITCH_FRAME) float32 at PITCH_RATE. Returns (n,) float64.
 
     Each frame's difference function d(k) comes from its autocorrelation (an FFT), is normalised by
     its running mean over k, and the period is the first local minimum below YIN_THRESHOLD (else
@@ -358,68 +364,84 @@ def yin(frames):
     import scipy.fft  # imported here so that importing this module stays cheap
 
     frames = np.asarray(frames, dtype=np.float32)
-    min_period = int(np.floor(SAMPLE_RATE / PITCH_FMAX))
-    max_period = min(int(np.ceil(SAMPLE_RATE / PITCH_FMIN)), PITCH_FRAME - 1)
-    n_fft = 2 * PITCH_FRAME  # the length librosa pads to (scipy.fft.next_fast_len(2 * 1024 - 1))
+    min_period = int(np.floor(PITCH_RATE / PITCH_FMAX))
+    max_period = min(int(np.ceil(PITCH_RATE / PITCH_FMIN)), PITCH_FRAME - 1)
+    n_fft = 2 * PITCH_FRAME  # the length librosa pads to (scipy.fft.next_fast_len(2 * PITCH_FRAME - 1))
     # Along the first axis of (PITCH_FRAME, n), as librosa does: scipy.fft rounds differently when it
     # transforms many frames side by side than one row after another.
     spec = scipy.fft.rfft(frames.T, n=n_fft, axis=0)
     acf = scipy.fft.irfft(spec.real ** 2 + spec.imag ** 2, n=n_fft, axis=0)[:max_period + 1].T
     # d(k) = 2 (r(0) - r(k)) - (energy of the frame's first k samples), where librosa zeroes the
     # first of those sums before it is used (d(1) = 2 (r(0) - r(1))); kept, to match it.
-    energy = np.cumsum(np.square(frames), axis=1)                        # (n, PITCH_FRAME)
+    energy = np.cumsum(np.square(frames[:, :max_period]), axis=1)        # (n, max_period)
     energy[:, 0] = 0
     diff = np.zeros((len(frames), max_period + 1), dtype=energy.dtype)
-    diff[:, 1:] = 2 * (acf[:, 0:1] - acf[:, 1:]) - energy[:, :max_period]
+    diff[:, 1:] = 2 * (acf[:, 0:1] - acf[:, 1:]) - energy
     mean = np.cumsum(diff[:, 1:], axis=1) / np.arange(1, max_period + 1)   # float64
     d = diff[:, min_period:max_period + 1] / (mean[:, min_period - 1:max_period] + np.finfo(mean.dtype).tiny)
-    # Parabolic refinement of every lag (0 where the vertex is more than a lag away, and at the ends).
-    a = d[:, 2:] + d[:, :-2] - 2 * d[:, 1:-1]
-    b = (d[:, 2:] - d[:, :-2]) / 2
-    shift = np.zeros_like(d)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shift[:, 1:-1] = np.where(np.abs(b) >= np.abs(a), 0.0, -b / a)
     trough = np.zeros(d.shape, dtype=bool)
     trough[:, 1:-1] = (d[:, 1:-1] < d[:, :-2]) & (d[:, 1:-1] <= d[:, 2:])
     trough[:, 0] = d[:, 0] < d[:, 1]
     trough[:, -1] = d[:, -1] < d[:, -2]
     below = trough & (d < YIN_THRESHOLD)
     lag = np.where(below.any(axis=1), np.argmax(below, axis=1), np.argmin(d, axis=1))
-    period = min_period + lag + shift[np.arange(len(d)), lag]
-    return SAMPLE_RATE / period
+    # Parabolic refinement at the chosen lag (none where the vertex is more than a lag away, and at
+    # the ends), computed as librosa computes it for every lag.
+    rows, inner = np.arange(len(d)), np.clip(lag, 1, d.shape[1] - 2)
+    a = d[rows, inner + 1] + d[rows, inner - 1] - 2 * d[rows, inner]
+    b = (d[rows, inner + 1] - d[rows, inner - 1]) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.where((lag == inner) & (np.abs(b) < np.abs(a)), -b / a, 0.0)
+    return PITCH_RATE / (min_period + lag + shift)
 
 
-def prosody(y):
+def pitch_frames(y):
+    """The frames the pitch track reads: y (n_samples,) at SAMPLE_RATE, each pair of samples
+    averaged to PITCH_RATE, cut into (n, PITCH_FRAME) float32 frames every PITCH_HOP (at least one,
+    zero-padded). A view of a new array."""
+    y = np.asarray(y, dtype=np.float32)
+    n = len(y) // 2
+    z = (y[0:2 * n:2] + y[1:2 * n:2]) * np.float32(0.5)
+    if len(z) < PITCH_FRAME:
+        z = np.pad(z, (0, PITCH_FRAME - len(z)))
+    return np.lib.stride_tricks.sliding_window_view(z, PITCH_FRAME)[::PITCH_HOP]
+
+
+def prosody(y, *, power=None):
     """The prosody of one clip: y (n_samples,) mono SAMPLE_RATE audio -> (N_PROSODY,) float32, in the
-    order of PROSODY_NAMES.
+    order of PROSODY_NAMES. power: frame_power(y), when the caller already has it.
 
-    The clip is trimmed as ``features`` trims it. Its pitch comes from YIN (``yin``) on frames
-    of PITCH_FRAME samples every HOP_LENGTH, in semitones re 100 Hz; a frame counts as voiced when
-    its waveform repeats at the found period (VOICING_CORRELATION) and it is within VOICING_TOP_DB
-    of the loudest frame, by a majority of the VOICING_SMOOTH frames around it. Pitch values are 0
-    when fewer than three frames are voiced. Loudness is each frame's mean power in dB re the
-    loudest frame, floored LOUDNESS_FLOOR_DB below it.
+    The clip is trimmed as ``features`` trims it. Its pitch comes from YIN (``yin``) on
+    ``pitch_frames``, in semitones re 100 Hz; a pitch frame counts as voiced when its waveform
+    repeats at the found period (VOICING_CORRELATION) and it is within VOICING_TOP_DB of the loudest
+    pitch frame, by a majority of the VOICING_SMOOTH frames around it. Pitch values are 0 when fewer
+    than three frames are voiced. Loudness is each front-end frame's power (frame_power) in dB re
+    the loudest, floored LOUDNESS_FLOOR_DB below it.
     """
-    y = np.ascontiguousarray(trim_silence(y), dtype=np.float32)
-    if len(y) < PITCH_FRAME:
-        y = np.pad(y, (0, PITCH_FRAME - len(y)))
-    sr, hop = SAMPLE_RATE, HOP_LENGTH
-    frames = np.lib.stride_tricks.sliding_window_view(y, PITCH_FRAME)[::hop]  # (n, PITCH_FRAME)
-    n = len(frames)
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    power = frame_power(y) if power is None else power
+    loud = loud_span(power)
+    level = power if loud is None else power[loud[0]:loud[1] + 1]  # the trimmed clip's frames
+    y = trim_silence(y, power=power)
+    loudness = 10.0 * np.log10(np.maximum(level / max(float(level.max()), 1e-12),
+                                          10.0 ** (-LOUDNESS_FLOOR_DB / 10.0)))
+
+    frames = pitch_frames(y)
+    n, sr, hop = len(frames), PITCH_RATE, PITCH_HOP
     f0 = yin(frames)
     half = PITCH_FRAME // 2
     period = np.clip(np.round(sr / f0).astype(int), 1, PITCH_FRAME - half)
     a = frames[:, :half]
     b = frames[np.arange(n)[:, None], period[:, None] + np.arange(half)]
     corr = np.sum(a * b, axis=1) / np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1) + 1e-12)
-    power = np.mean(np.square(frames), axis=1)
-    loudness = 10.0 * np.log10(np.maximum(power / max(power.max(), 1e-12), 10.0 ** (-LOUDNESS_FLOOR_DB / 10.0)))
-    voiced = (corr >= VOICING_CORRELATION) & (loudness >= -VOICING_TOP_DB)
+    frame_level = np.mean(np.square(frames), axis=1)
+    voiced = (corr >= VOICING_CORRELATION) & (
+        frame_level >= max(float(frame_level.max()), 1e-12) * 10.0 ** (-VOICING_TOP_DB / 10.0))
     votes = np.convolve(np.pad(voiced.astype(float), VOICING_SMOOTH // 2, mode="edge"),
                         np.ones(VOICING_SMOOTH), mode="valid")
     voiced = votes > VOICING_SMOOTH / 2
 
-    seconds = len(y) / sr
+    seconds = len(y) / SAMPLE_RATE
     t = np.arange(n) * hop / sr
     starts = np.flatnonzero(voiced & ~np.concatenate([[False], voiced[:-1]]))
     stretches = len(starts)
@@ -438,10 +460,11 @@ def prosody(y):
         pitch = [p50, p10, p90, sv.std(), p90 - p10, np.abs(change).mean(), change.std(),
                  _slope(t[voiced], sv), (st[final].mean() - p50) if final.any() else 0.0]
 
-    d_loud = np.diff(loudness) * sr / hop if n > 1 else np.zeros(1)
-    level = [loudness.mean(), loudness.std(), *np.percentile(loudness, (10, 50, 90)), d_loud.std(),
-             _slope(t, loudness)]
-    return np.asarray(voicing + pitch + level, dtype=np.float32)
+    rate = SAMPLE_RATE / HOP_LENGTH  # loudness frames per second
+    d_loud = np.diff(loudness) * rate if len(loudness) > 1 else np.zeros(1)
+    level_stats = [loudness.mean(), loudness.std(), *np.percentile(loudness, (10, 50, 90)), d_loud.std(),
+                   _slope(np.arange(len(loudness)) / rate, loudness)]
+    return np.asarray(voicing + pitch + level_stats, dtype=np.float32)
 
 
 def file_features(path):

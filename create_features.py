@@ -77,10 +77,18 @@ def featurize(path, relpath="", n_augment=0, conditions=()):
     copies = [augment.augment(y, np.random.default_rng(augment.seed_for(relpath, c)))
               for c in range(n_augment)]
     degraded = {c: augment.apply_condition(y, c, augment.seed_for(relpath, -1)) for c in conditions}
-    return {"base": audio.features(y), "prosody": audio.prosody(y),
+    base, base_prosody = features_and_prosody(y)
+    both = {c: features_and_prosody(z) for c, z in degraded.items()}
+    return {"base": base, "prosody": base_prosody,
             "augmented": [audio.features(z) for z in copies],
-            "conditions": {c: audio.features(z) for c, z in degraded.items()},
-            "condition_prosody": {c: audio.prosody(z) for c, z in degraded.items()}}, None
+            "conditions": {c: f for c, (f, _) in both.items()},
+            "condition_prosody": {c: p for c, (_, p) in both.items()}}, None
+
+
+def features_and_prosody(y):
+    """(audio.features(y), audio.prosody(y)), the frame power they both trim by taken once."""
+    power = audio.frame_power(y)
+    return audio.features(y, power=power), audio.prosody(y, power=power)
 
 
 def featurize_all(paths, relpaths=None, n_jobs=N_JOBS, progress=True, n_augment=0, conditions=(),

@@ -296,15 +296,16 @@ def warped_views(views, warps):
     return list(views) + [warp_bands(v, w) for v in views for w in warps]
 
 
-def clip_views(y, noise_db=None, warps=()):
+def clip_views(y, noise_db=None, warps=(), *, power=None):
     """The features a model predicts one clip from: [audio.features(y)], plus, when ``noise_db`` is
     not None, those of its noisy copy (noisy_view), plus each of those warped by every factor of
-    ``warps`` (warped_views). y: (n_samples,) mono SAMPLE_RATE audio. Each view (n_frames, N_MELS)
-    float32; the copy's keeps the pauses."""
-    if noise_db is None:
-        return warped_views([audio.features(y)], warps)
-    power = audio.frame_power(y)  # for the trimming and the copy: taken once
+    ``warps`` (warped_views). y: (n_samples,) mono SAMPLE_RATE audio; power: audio.frame_power(y),
+    when the caller already has it. Each view (n_frames, N_MELS) float32; the copy's keeps the
+    pauses."""
+    power = audio.frame_power(y) if power is None else power  # for the trimming and the copy
     feats = audio.features(y, power=power)
+    if noise_db is None:
+        return warped_views([feats], warps)
     return warped_views([feats, noisy_view(feats, power, noise_db)], warps)
 
 
@@ -720,16 +721,18 @@ class Predictor:
             return seed_input([feats])
         return np.stack(windows(normalise(feats, self.normalisation, range_db=self.range_db), self.n_frames, self.window_hop))
 
-    def clip_views(self, y):
+    def clip_views(self, y, *, power=None):
         """What this model predicts mono SAMPLE_RATE audio y from: a list of (n_frames, N_MELS)
         features, the clip's own and, with test-time noise, its noisy copy's, and with test-time
-        warps each of those warped (see clip_views)."""
-        return clip_views(y, self.noise_db, self.warps)
+        warps each of those warped (see clip_views). power: audio.frame_power(y), if known."""
+        return clip_views(y, self.noise_db, self.warps, power=power)
 
     def clip_inputs(self, y):
         """Everything this model predicts mono SAMPLE_RATE audio y from: (``clip_views(y)``, its
         prosody (N_PROSODY,) when ``needs_prosody``, else None), for ``predict_inputs``."""
-        return self.clip_views(y), (audio.prosody(y) if self.needs_prosody else None)
+        power = audio.frame_power(y)  # for the trimming of both: taken once
+        return (self.clip_views(y, power=power),
+                audio.prosody(y, power=power) if self.needs_prosody else None)
 
     def predict_inputs(self, inputs):
         """Probabilities (n_clips, n_emotions) for a list of ``clip_inputs`` results."""

@@ -12,8 +12,10 @@ one reads prosody: how high the voice is and how its pitch moves, how loud it is
 loudness moves, and how much of the clip is voiced and in how many stretches. Emotion shows in
 all of these, and none is what a mean spectrum holds, so such a partner may err differently.
 
-Every clip's prosody is audio.prosody (moved there from this pilot unchanged), audio.N_PROSODY
-numbers read from the features file (create_features.py). These are scaled by each fold's
+Every clip's prosody is audio.prosody (moved there from this pilot unchanged; since
+FEATURE_VERSION 3 its pitch track runs at 8 kHz every 20 ms, so this pilot's recorded numbers
+came from the earlier track), audio.N_PROSODY numbers read from the features file
+(create_features.py). These are scaled by each fold's
 training files (mean 0, spread 1) and read by the seed's layers and recipe (partner_views.partner,
 50 epochs), trained on each protocol (b) fold's training files as the shipped partner is. The
 "mean+prosody" partner is what neural_network.py now builds as model.PARTNER.

@@ -101,15 +101,30 @@ def test_a_features_file_without_prosody_is_refused_with_what_to_do(small_featur
 
 def test_yin_is_librosas_to_the_bit_without_importing_it(small_features, small_dataset):
     # The features were made, and the partner trained, with the pitch of this function; librosa.yin
-    # (center=False) gives the same bits, checked on real clips and a synthetic glide.
+    # (center=False) on the same audio at PITCH_RATE gives the same bits, checked on real clips and
+    # a synthetic glide.
     import librosa
 
     data = load_features(small_features)
     clips = [audio.trim_silence(audio.load_audio(small_dataset / data["path"][i])) for i in (0, 7, 40, -1)]
     clips.append(voice(lambda t: 150.0 * 2 ** (t / 1.5)))
     for y in clips:
-        y = np.ascontiguousarray(y, dtype=np.float32)
-        frames = np.lib.stride_tricks.sliding_window_view(y, audio.PITCH_FRAME)[::audio.HOP_LENGTH]
-        expected = librosa.yin(y, fmin=audio.PITCH_FMIN, fmax=audio.PITCH_FMAX, sr=SR,
-                               frame_length=audio.PITCH_FRAME, hop_length=audio.HOP_LENGTH, center=False)
-        np.testing.assert_array_equal(audio.yin(frames), expected[:len(frames)])
+        frames = audio.pitch_frames(y)
+        y = np.asarray(y, dtype=np.float32)
+        halved = y[:len(y) // 2 * 2].reshape(-1, 2).mean(axis=1)  # each pair averaged, as pitch_frames does
+        np.testing.assert_array_equal(frames[0, :10], halved[:10])
+        expected = librosa.yin(halved, fmin=audio.PITCH_FMIN, fmax=audio.PITCH_FMAX, sr=audio.PITCH_RATE,
+                               frame_length=audio.PITCH_FRAME, hop_length=audio.PITCH_HOP, center=False)
+        assert len(frames) == len(expected)
+        np.testing.assert_array_equal(audio.yin(frames), expected)
+
+
+def test_the_frame_power_a_caller_already_has_gives_the_same_prosody_and_views():
+    y = voice(lambda t: 150.0 * 2 ** (t / 1.5), gain=lambda t: np.where((t % 0.5) < 0.3, 1.0, 1e-3))
+    y = np.concatenate([np.zeros(SR // 4, np.float32), y])  # a pause to trim first
+    power = audio.frame_power(y)
+    np.testing.assert_array_equal(audio.prosody(y, power=power), audio.prosody(y))
+    # Someone else's power is used as given (so it must be this clip's): a louder start trims less.
+    other = power.copy()
+    other[:5] = power.max()
+    assert audio.prosody(y, power=other)[0] > audio.prosody(y)[0]  # seconds
