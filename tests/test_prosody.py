@@ -119,7 +119,7 @@ def test_yin_is_librosas_to_the_bit_without_importing_it(small_features, small_d
         np.testing.assert_array_equal(audio.yin(frames), expected)
 
 
-def test_the_frame_power_a_caller_already_has_gives_the_same_prosody_and_views():
+def test_the_frame_power_a_caller_already_has_gives_the_same_prosody():
     y = voice(lambda t: 150.0 * 2 ** (t / 1.5), gain=lambda t: np.where((t % 0.5) < 0.3, 1.0, 1e-3))
     y = np.concatenate([np.zeros(SR // 4, np.float32), y])  # a pause to trim first
     power = audio.frame_power(y)
