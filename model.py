@@ -23,7 +23,8 @@ of its .keras file.
 
 A saved model is two files in one folder: ``emotion_model.keras`` (Keras 3 native format) and
 ``emotion_model.json`` (label order, front-end parameters, architecture, input settings,
-calibration temperature, and the sha256 of the .keras file). ``load`` refuses a model whose
+calibration temperature (applied to the final probabilities, after the blend), and the sha256 of
+the .keras file). ``load`` refuses a model whose
 front-end parameters differ from audio.py's or whose two files do not belong together. ``save``
 writes a whole new folder beside the old one and swaps it in (``replace_folder``), so a save that
 fails part way leaves the old model, and the model it blends in, as they were.
@@ -757,8 +758,7 @@ class Predictor:
             return calibrate(np.asarray(self.net(x, training=False), dtype=np.float64), self.temperature)
         rows = [[self._inputs(f) for f in clip] for clip in views]
         batch = np.concatenate([r for clip in rows for r in clip])
-        probs = calibrate(np.asarray(self.net(batch, training=False), dtype=np.float64),
-                          self.temperature)
+        probs = np.asarray(self.net(batch, training=False), dtype=np.float64)
         out, i = [], 0
         for clip in rows:
             per_view = []
@@ -770,7 +770,7 @@ class Predictor:
         if self.blended is not None:  # the blended-in model reads each clip's own features only
             out = blend(out, self.blended.predict_features([clip[0] for clip in views], prosody=prosody),
                         self.blend_weight)
-        return out
+        return calibrate(out, self.temperature)  # last, as neural_network.py fits it
 
     def predict_waveform(self, y, name="audio"):
         """{emotion: probability} for mono SAMPLE_RATE audio, all emotions, most likely first."""

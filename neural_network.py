@@ -29,8 +29,8 @@ Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per 
       leave-one-speaker-out; every file is tested exactly once, by a model that never heard its speaker.
 Under (b) it also reports the accuracy under noise, gain and a telephone band (robustness.joblib)
 and the expected calibration error of the model's own probabilities and after a temperature fitted
-on speakers held out from each fold's training (never its test speakers; applied only when
-FIT_TEMPERATURE is set). The shipped model is then trained on all files (plus their augmented
+on speakers held out from training (never the fold's test speakers; see choose_temperatures),
+applied to the blended probabilities when FIT_TEMPERATURE is set. The shipped model is then trained on all files (plus their augmented
 copies), for as many epochs (and with the temperature, test-time noise, test-time warps and
 blend weight) that protocol (b) selected; the partner it blends in (BLEND_PARTNER) is trained on
 all files by its own recipe. Results go to media/ (metrics.json, reports, confusion matrix, training curves, model
@@ -97,10 +97,10 @@ TOWER_BALANCE = {"t40": True, "t40b": True, "t40c": False, "t40w": True, "t20": 
                  "f40": True, "f40c": True, "f40cb": True}
 # Mixup: each training example is blended with another of the batch, weight ~ Beta(a, a) (0: off).
 MIXUP_ALPHA = 0.2
-# Apply the temperature fitted on the held-out speakers (True), or keep the model's own
-# probabilities (False: mixup-trained probabilities measured better calibrated on unseen speakers
-# than after a temperature fitted on held-out RAVDESS actors, which sharpened them for TESS too).
-# The fitted temperature is reported either way.
+# Apply the temperature fitted on held-out speakers after the blend (True; choose_temperatures), or
+# keep the blend's own probabilities (False). The held-out RAVDESS actors ask for sharper ones,
+# which helped the RAVDESS test actors and hurt the TESS voices: ECE 0.118 to 0.090 with seed 42,
+# 0.077 to 0.086 with seed 46, log-loss worse with both (experiments/README.md). Reported either way.
 FIT_TEMPERATURE = False
 # Bins of the expected calibration error.
 ECE_BINS = 15
@@ -341,6 +341,11 @@ def expected_calibration_error(probs, labels, bins=ECE_BINS):
     return float(ece)
 
 
+def log_loss(probs, labels):
+    """The mean negative log-probability (nats) of each file's true emotion, probabilities (n, k)."""
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0))))
+
+
 def centre_speakers(data):
     """A copy of ``data`` in which every file's log-mel (n, N_MELS) has its speaker's mean spectrum
     (N_MELS,) subtracted: the mean over every frame of that speaker's files. Augmented copies take
@@ -468,8 +473,7 @@ def run_settings(arch, data, *, data_digest=None):
     recipe = "seed" if arch == model_lib.PARTNER else arch
     settings = {"arch": arch, "seed": SEED, "test_size": TEST_SIZE, "epochs": EPOCHS[recipe],
                 "batch_size": BATCH_SIZE[recipe], "early_stop_patience": EARLY_STOP_PATIENCE,
-                "use_augmented": USE_AUGMENTED[recipe], "fit_temperature": FIT_TEMPERATURE,
-                "keras": keras.__version__, "onednn": onednn_on(),
+                "use_augmented": USE_AUGMENTED[recipe], "keras": keras.__version__, "onednn": onednn_on(),
                 "code_sha256": code.hexdigest(),
                 "data_sha256": data_digest or data_sha256(data)}
     if arch == model_lib.PARTNER:
@@ -622,32 +626,30 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     dict, say from --fold-cache), and predict ``test``.
 
     Returns a dict: the files ``train``, ``test`` and ``held``, the held-out clips' own
-    probabilities ("held_single", on which nothing was chosen; None without ``held``), test
-    probabilities (calibrated by the temperature fitted on ``held`` when FIT_TEMPERATURE is set),
-    raw probabilities, the clips' own probabilities without test-time noise ("single"), the
+    probabilities ("held_single", on which nothing was chosen; None without ``held``) and with the
+    test-time views chosen on them ("held_views": as the fold predicts its test files), test
+    probabilities ("raw", and "probs", which calibrated_run calibrates later), the clips' own probabilities without test-time noise ("single"), the
     test-time noise chosen on ``held`` and each option's held-out accuracy,
     the test probabilities of every test-time noise option (without warps), the test-time warps
     chosen on ``held`` after the noise and their held-out accuracy, the test probabilities of the
     chosen noise without warps ("unwarped") and with them ("warped"), each tower's own probabilities,
-    robustness-condition probabilities, the temperature applied and the one fitted, the epochs
-    used, and the seconds it took to train and predict.
+    robustness-condition probabilities, the epochs used, and the seconds it took to train and
+    predict.
     """
     trained = trained or train_fold(arch, data, train, held, seed=seed)
     start = time.perf_counter()
     net = fold_model(arch, trained)  # the same model whether it was trained now or read back
     feats, labels = data["features"], data["labels"]
-    fitted, noise_db, held_accuracy, warps, held_warp_accuracy = 1.0, None, {}, None, {}
+    noise_db, held_accuracy, warps, held_warp_accuracy = None, {}, None, {}
     test_warps = tuple(model_lib.TEST_TIME_WARPS) if arch != "seed" else ()
-    held_single = None
+    held_single = held_views = None
     if held is not None:
-        val_probs = held_single = predict(arch, net, [feats[i] for i in held])
+        held_views = held_single = predict(arch, net, [feats[i] for i in held])
         if arch != "seed":
-            noise_db, held_accuracy, val_probs = choose_test_time_noise(arch, net, data, held, val_probs)
+            noise_db, held_accuracy, held_views = choose_test_time_noise(arch, net, data, held, held_views)
         if test_warps:
-            warps, held_warp_accuracy, val_probs = choose_test_time_warps(arch, net, data, held, noise_db,
-                                                                          val_probs)
-        fitted = fit_temperature(val_probs, labels[held])
-    temperature = fitted if FIT_TEMPERATURE else 1.0
+            warps, held_warp_accuracy, held_views = choose_test_time_warps(arch, net, data, held, noise_db,
+                                                                           held_views)
     test_feats = [feats[i] for i in test]
     single = predict(arch, net, test_feats)
     snrs = model_lib.TEST_TIME_NOISE_DB if arch != "seed" else ()
@@ -655,12 +657,12 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     unwarped = single if noise_db is None else options[noise_db]
     warped = view_probs(arch, net, data, test, noise_db, test_warps) if test_warps else None
     raw = unwarped if warps is None else warped
-    out = {"train": train, "test": test, "held": held, "held_single": held_single,
-           "raw": raw, "probs": model_lib.calibrate(raw, temperature), "single": single,
+    out = {"train": train, "test": test, "held": held, "held_single": held_single, "held_views": held_views,
+           "raw": raw, "probs": raw, "single": single,
            "test_time_noise_db": noise_db, "held_accuracy": held_accuracy, "options": options,
            "test_time_warps": warps, "held_warp_accuracy": held_warp_accuracy,
            "unwarped": unwarped, "warped": warped,
-           "temperature": temperature, "fitted_temperature": fitted, "epochs": trained["epochs"],
+           "epochs": trained["epochs"],
            "conditions": {}, "towers": {name: predict(arch, tower, test_feats)
                                         for name, tower in model_lib.towers(net).items()}}
     for c in data.get("robustness") or {}:  # the model as it predicts: with its test-time views
@@ -754,8 +756,7 @@ def protocol_speakers(arch, data, seed=SEED, log=print, only_folds=None, cache=N
                         for name, p in run["towers"].items())
         speakers = sorted(set(data["speaker"][i] for i in test))
         log(f"  [{arch}] fold {k}: test {speakers[0]}..{speakers[-1]} ({len(test)} files), "
-            f"{len(train)} train files, {epochs_text(run['epochs'])} epochs, T={run['temperature']:.2f} "
-            f"(fitted {run['fitted_temperature']:.2f}), {noise_text(run)}accuracy {acc:.3f}{alone}, "
+            f"{len(train)} train files, {epochs_text(run['epochs'])} epochs, {noise_text(run)}accuracy {acc:.3f}{alone}, "
             f"{run['seconds']:.0f} s" + (f" (read from {cache})" if kept else ""))
         order.append(test)
         runs.append(run)
@@ -816,6 +817,14 @@ def mfcc_fold(data, run, name, cache=None, settings=None):
             "seconds": trained["train_seconds"]}
 
 
+def pooled_folds(runs):
+    """For each fold, the folds whose held-out files it chooses on: every other fold whose held-out
+    files are none of its test files (its own when no other fold qualifies, as in protocol (a)).
+    Under protocol (b), 4 to 7 folds of 240 files each."""
+    return [[j for j, r in enumerate(runs) if j != k and not np.isin(r["held"], run["test"]).any()] or [k]
+            for k, run in enumerate(runs)]
+
+
 def choose_blend_weights(data, runs, mfccs, weights=None):
     """Choose the blend's weight (model.blend) of every fold, by accuracy on held-out files
     pooled over folds, never on a fold's test files; ties go to the smaller weight.
@@ -841,11 +850,41 @@ def choose_blend_weights(data, runs, mfccs, weights=None):
         accuracy = {w: float(np.mean(model_lib.blend(ours, other, w).argmax(1) == y)) for w in weights}
         return max(weights, key=lambda w: (accuracy[w], -w)), accuracy
 
-    per_fold = []
-    for k, run in enumerate(runs):
-        others = [j for j, r in enumerate(runs) if j != k and not np.isin(r["held"], run["test"]).any()]
-        per_fold.append(best(others or [k]))
-    return per_fold, best(range(len(runs)))
+    return [best(ks) for ks in pooled_folds(runs)], best(range(len(runs)))
+
+
+def choose_temperatures(data, runs, mfccs=None, weights=None, weight_all_folds=0.0):
+    """Each fold's calibration temperature (fit_temperature), fitted on held-out files pooled as the
+    blend's weight is chosen (pooled_folds), never on the fold's test files.
+
+    Every pooled file's probabilities are what its own fold's model gives at test time: ours with
+    that fold's test-time views ("held_views", chosen on those files), blended with that fold's
+    partner (mfccs, per fold mfcc_fold's dict; None: no blend) at this fold's weight (``weights``,
+    per fold). Returns ([temperature per fold], the temperature on every fold's held-out files at
+    ``weight_all_folds``: the shipped model's); 1.0 everywhere when the folds have no held-out
+    files (the seed's model).
+    """
+    if any(run["held"] is None for run in runs):
+        return [1.0] * len(runs), 1.0
+    labels = data["labels"]
+    weights = [0.0] * len(runs) if weights is None else weights
+
+    def fit(ks, weight):
+        probs = [runs[j]["held_views"] if mfccs is None else model_lib.blend(runs[j]["held_views"], mfccs[j]["held"], weight)
+                 for j in ks]
+        return fit_temperature(np.concatenate(probs), np.concatenate([labels[runs[j]["held"]] for j in ks]))
+
+    return [fit(ks, w) for ks, w in zip(pooled_folds(runs), weights)], fit(range(len(runs)), weight_all_folds)
+
+
+def calibrated_run(run, fitted):
+    """run_fold's (or blended_run's) dict with its test probabilities, and those under each
+    robustness condition, calibrated by the temperature ``fitted`` when FIT_TEMPERATURE is set
+    (else kept); "raw" stays the model's own. Records the temperature applied and the one fitted."""
+    temperature = fitted if FIT_TEMPERATURE else 1.0
+    return dict(run, probs=model_lib.calibrate(run["raw"], temperature), temperature=temperature,
+                fitted_temperature=fitted,
+                conditions={c: model_lib.calibrate(p, temperature) for c, p in run["conditions"].items()})
 
 
 def blended_run(run, mfcc, weight):
@@ -883,7 +922,7 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
         else:
             idx, runs = protocol_speakers(arch, data, seed=SEED, log=log, only_folds=only_folds, cache=cache,
                                           settings=settings)
-        blend = None
+        blend = mfccs = None
         # The partner of every fold, each fold's weight, then every probability blended.
         if blending and all(run["held"] is not None for run in runs):
             folds = speaker_folds(data)
@@ -894,6 +933,10 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
             runs = [blended_run(run, m, w) for run, m, (w, _) in zip(runs, mfccs, per_fold)]
             blend = {"partner": BLEND_PARTNER, "weights": [w for w, _ in per_fold], "weight_all_folds": shipped[0],
                      "held_accuracy": [a for _, a in per_fold], "held_accuracy_all_folds": shipped[1]}
+        # Then each fold's temperature, on held-out files as they are blended, applied to the blend.
+        fitted, fitted_all = choose_temperatures(data, runs, mfccs, blend and blend["weights"],
+                                                 blend["weight_all_folds"] if blend else 0.0)
+        runs = [calibrated_run(run, t) for run, t in zip(runs, fitted)]
         labels = data["labels"][idx]
         corpora = [data["corpus"][i] for i in idx]
         probs = np.concatenate([r["probs"] for r in runs])
@@ -909,6 +952,7 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
              "test_time_noise_db": [r.get("test_time_noise_db") for r in runs],
              "temperatures": [r["temperature"] for r in runs],
              "fitted_temperatures": [r["fitted_temperature"] for r in runs],
+             "temperature_all_folds": fitted_all if FIT_TEMPERATURE else 1.0, "fitted_temperature_all_folds": fitted_all,
              "epochs": [r["epochs"] for r in runs], "seconds": round(sum(r["seconds"] for r in runs), 1),
              "idx": idx, "labels": labels, "probs": probs, "corpora": corpora}
         if blend is not None:  # ours and the partner alone, as the blend's parts
@@ -937,8 +981,9 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
         results[p] = r
         log(f"[{arch}] protocol ({p}): " + ", ".join(
             f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in r["scores"].items())
-            + f"; ECE {r['ece']['uncalibrated']:.3f} (fitted T {r['ece']['fitted_temperature']:.3f})"
-            + f" -> {r['ece']['calibrated']:.3f}"
+            + f"; ECE {r['ece']['uncalibrated']:.3f}, {r['ece']['fitted_temperature']:.3f} after the temperatures "
+            + "fitted per fold (" + ", ".join(f"{t:.2f}" for t in r["fitted_temperatures"])
+            + f"; on every fold's held-out files {r['fitted_temperature_all_folds']:.2f}), as shipped {r['ece']['calibrated']:.3f}"
             + f"; min recall {min(r['recall'].values()):.3f} ({r['seconds']:.0f} s)")
         if "without_test_time_noise" in r:
             log(f"[{arch}] protocol ({p}): test-time noise chosen per fold "
@@ -1041,7 +1086,8 @@ def write_reports(media, arch, results, history, net, summary_table):
     model_lib.write_atomic(media / "training_curves.png", lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
 
-    keep = ("scores", "recall", "ece", "temperatures", "fitted_temperatures", "test_time_noise_db",
+    keep = ("scores", "recall", "ece", "temperatures", "fitted_temperatures", "temperature_all_folds",
+            "fitted_temperature_all_folds", "test_time_noise_db",
             "without_test_time_noise", "test_time_noise_options", "test_time_warps", "without_test_time_warps",
             "always_test_time_warps", "robustness", "towers", "mfcc_blend", "without_mfcc_blend", "mfcc_alone",
             "epochs", "seconds")
@@ -1137,19 +1183,21 @@ def _scored_runs(paths, runs):
 def score_predictions(paths, folds=None, log=print):
     """Score predictions CSVs written by write_predictions again, on all their folds or on ``folds``
     (a set of fold numbers): per model, accuracy and macro-F1 overall and per corpus, accuracy per
-    fold, the lowest class recall, the ECE, and the accuracy under each robustness condition the
+    fold, the lowest class recall, the ECE (overall and per corpus), the log-loss (the mean negative
+    log-probability of each file's emotion), and the accuracy under each robustness condition the
     CSVs hold. Lets a pilot on a few folds be compared with the full run's models on the same files.
 
     ``paths``: one CSV, or several from runs on the same files; then every model they all hold is
     also scored as the ensemble of the runs: each file's probabilities averaged over the runs (what
     a model that averages those runs' models would predict; the runs' test-time noise and warps as
-    each run chose them). Returns {name: {"scores", "folds", "recall", "went", "ece", "robustness"}},
+    each run chose them). Returns {name: {"scores", "folds", "recall", "went", "ece", "log_loss",
+    "robustness"}},
     where a name is the model's for one CSV; for several, "<model> in <csv>" for each run and
     "<model>, mean of <n> runs" for each ensemble; "recall" is (class, recall) of the class with
     the lowest recall, and "went" is where that class's files went, {voices: {predicted class:
     files}}, most first, for all RAVDESS actors together and for each TESS voice (the corpus has
     only two, one per fold); "robustness" is {condition: accuracy} over the conditions every CSV
-    holds. Raises ValueError when the runs' files differ.
+    holds; "ece" is {"all" or a corpus: ECE}. Raises ValueError when the runs' files differ.
     """
     from sklearn.metrics import recall_score
 
@@ -1163,6 +1211,8 @@ def score_predictions(paths, folds=None, log=print):
     for name, (rows, probs, preds) in scored.items():
         labels = np.array([names.index(r["emotion"]) for r in rows])
         fold = np.array([int(r["fold"]) for r in rows])
+        file_corpus = np.array([r["corpus"] for r in rows])
+        by_corpus = {"all": np.ones(len(rows), bool), **{c: file_corpus == c for c in sorted(set(file_corpus))}}
         recall = recall_score(labels, preds, labels=range(len(names)), average=None, zero_division=0)
         present = np.unique(labels)  # a class no file of these folds has is not "never recognised"
         worst = present[np.argmin(recall[present])]
@@ -1176,7 +1226,8 @@ def score_predictions(paths, folds=None, log=print):
                                for k in np.unique(fold)},
                      "recall": (names[worst], float(recall[worst])),
                      "went": {v: dict(c.most_common()) for v, c in went.items()},  # in path order
-                     "ece": expected_calibration_error(probs, labels), "robustness": {}}
+                     "ece": {c: expected_calibration_error(probs[m], labels[m]) for c, m in by_corpus.items()},
+                     "log_loss": log_loss(probs, labels), "robustness": {}}
         for c in conditions:
             if name not in robust[c]:
                 continue
@@ -1190,7 +1241,9 @@ def score_predictions(paths, folds=None, log=print):
         log(f"[{name}] {where}{len(rows)} files: " + ", ".join(
             f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in r["scores"].items())
             + "; folds " + ", ".join(f"{k}: {a:.3f}" for k, a in r["folds"].items())
-            + f"; min recall {r['recall'][1]:.3f} ({r['recall'][0]}); ECE {r['ece']:.3f}"
+            + f"; min recall {r['recall'][1]:.3f} ({r['recall'][0]}); ECE {r['ece']['all']:.3f} ("
+            + ", ".join(f"{c} {e:.3f}" for c, e in r["ece"].items() if c != "all")
+            + f"), log-loss {r['log_loss']:.3f}"
             + "".join(f"; {c} acc {a:.3f}" for c, a in r["robustness"].items()))
         log(f"[{name}] {r['recall'][0]} files went to: " + "; ".join(
             f"{v} " + ", ".join(f"{e} {n}" for e, n in c.items()) for v, c in r["went"].items()))
@@ -1351,7 +1404,7 @@ def option_numbers(text, allowed):
 
 
 def main(argv=None):
-    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER  # options that set them for every run of this process
+    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER, FIT_TEMPERATURE  # set for every run of this process
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
                         help="architecture to ship")
@@ -1388,6 +1441,10 @@ def main(argv=None):
     parser.add_argument("--blend-partner", choices=(model_lib.PARTNER, "seed"), default=BLEND_PARTNER,
                         help="the model blended in: the partner on MFCC means and prosody, or the seed's "
                              f"model on MFCC means alone (default {BLEND_PARTNER}; see BLEND_PARTNER)")
+    parser.add_argument("--fit-temperature", action=argparse.BooleanOptionalAction, default=FIT_TEMPERATURE,
+                        help="calibrate the (blended) probabilities by a temperature fitted on held-out "
+                             f"speakers, or keep the model's own (default {'on' if FIT_TEMPERATURE else 'off'}; "
+                             "see FIT_TEMPERATURE)")
     parser.add_argument("--speaker-centre", action="store_true",
                         help="pilot: centre every speaker's features on that speaker's mean spectrum "
                              "(needs --test-time-noise none and --no-ship; see SPEAKER_CENTRE)")
@@ -1450,6 +1507,7 @@ def main(argv=None):
                          f"comma-separated (got {args.mfcc_blend})")
         MFCC_BLEND_WEIGHTS = weights or (0.0,)
     BLEND_PARTNER = args.blend_partner
+    FIT_TEMPERATURE = args.fit_temperature
     if args.speaker_centre:
         if model_lib.TEST_TIME_NOISE_DB or not args.no_ship:
             parser.error("--speaker-centre: a pilot only; add --test-time-noise none (the noisy copy is "
@@ -1512,7 +1570,7 @@ def main(argv=None):
     epochs, temperature, noise_db, warps, blend_weight = EPOCHS[args.arch], 1.0, None, None, 0.0
     if chosen and args.arch != "seed":
         epochs = {name: int(np.median([e[name] for e in chosen["epochs"]])) for name in chosen["epochs"][0]}
-        temperature = float(np.median(chosen["temperatures"]))
+        temperature = chosen["temperature_all_folds"]
         noise_db = shipped_test_time_noise(chosen["test_time_noise_db"])
         warps = shipped_test_time_warps(chosen.get("test_time_warps", []))
         blend_weight = chosen.get("mfcc_blend", {}).get("weight_all_folds", 0.0)

@@ -69,6 +69,50 @@ def test_blend_weight_is_chosen_on_held_out_files_never_a_folds_test_files():
     assert per_fold[0][0] == 0.0
 
 
+def test_temperature_is_fitted_after_the_blend_on_the_held_out_files_the_weight_is_chosen_on(monkeypatch):
+    labels = np.array([1] * 40 + [2] * 40 + [3] * 40 + [4] * 40)
+    data = {"labels": labels}
+    a, b, c, d = (np.arange(40 * i, 40 * (i + 1)) for i in range(4))
+    rng = np.random.default_rng(0)
+    # Ours as each fold predicts its held-out files at test time (its views): fold 1's (files a,
+    # fold 0's test files) sure and mostly wrong, fold 2's unsure and mostly right.
+    sure_wrong = np.full((40, 8), 0.01)
+    sure_wrong[:, 0] = 0.93
+    unsure = rng.dirichlet(np.ones(8) * 5, size=40)
+    unsure[np.arange(40), labels[c]] += 0.3
+    unsure /= unsure.sum(axis=1, keepdims=True)
+    runs = [{"held": b, "test": a, "held_views": unsure}, {"held": a, "test": b, "held_views": sure_wrong},
+            {"held": c, "test": d, "held_views": unsure}]
+    mfccs = [{"held": rng.dirichlet(np.ones(8), size=40)} for _ in runs]
+    fitted, every = neural_network.choose_temperatures(data, runs, mfccs, [0.2, 0.0, 0.4], 0.3)
+    # Fold 0 never sees fold 1's files (its own test files): only fold 2's, blended at fold 0's weight.
+    fit = neural_network.fit_temperature
+    assert fitted[0] == fit(model_lib.blend(unsure, mfccs[2]["held"], 0.2), labels[c])
+    assert fitted[1] == fit(model_lib.blend(unsure, mfccs[2]["held"], 0.0), labels[c])
+    pooled = np.concatenate([model_lib.blend(r["held_views"], m["held"], 0.4) for r, m in zip(runs[:2], mfccs[:2])])
+    assert fitted[2] == fit(pooled, labels[np.r_[b, a]])
+    assert fitted[2] > 1.0 > fitted[0]  # fold 1's sure mistakes soften; right but unsure sharpens
+    assert every == fit(np.concatenate([model_lib.blend(r["held_views"], m["held"], 0.3) for r, m in zip(runs, mfccs)]),
+                        labels[np.r_[b, a, c]])
+    # Without a blend, ours alone; without held-out files (the seed's model), no temperature.
+    assert neural_network.choose_temperatures(data, runs)[0][0] == fit(unsure, labels[c])
+    assert neural_network.choose_temperatures(data, [dict(r, held=None) for r in runs]) == ([1.0] * 3, 1.0)
+    # Applied to the test probabilities and those under each condition, only when FIT_TEMPERATURE is set;
+    # no file changes its top emotion.
+    raw = rng.dirichlet(np.ones(8), size=40)
+    run = {"raw": raw, "probs": raw, "conditions": {"telephone": raw[::-1]}}
+    monkeypatch.setattr(neural_network, "FIT_TEMPERATURE", False)
+    kept = neural_network.calibrated_run(run, 2.0)
+    assert kept["probs"] is raw and kept["temperature"] == 1.0 and kept["fitted_temperature"] == 2.0
+    monkeypatch.setattr(neural_network, "FIT_TEMPERATURE", True)
+    calibrated = neural_network.calibrated_run(run, 2.0)
+    assert calibrated["temperature"] == 2.0 and calibrated["raw"] is raw
+    np.testing.assert_allclose(calibrated["probs"], model_lib.calibrate(raw, 2.0))
+    np.testing.assert_allclose(calibrated["conditions"]["telephone"], model_lib.calibrate(raw[::-1], 2.0))
+    assert (calibrated["probs"].argmax(1) == raw.argmax(1)).all()
+    assert calibrated["probs"].max(1).mean() < raw.max(1).mean()
+
+
 @pytest.fixture(scope="module")
 def two_models(small_features):
     """Our model, the seed's and the partner (fit_partner's dict), each trained briefly on the small
@@ -127,6 +171,21 @@ def test_saved_blend_makes_every_prediction_path_blend_in_the_partner(two_models
     assert again.blended is None
     got, expected = again.predict_file(clips[0]), alone.predict_file(clips[0])
     np.testing.assert_allclose([got[e] for e in corpus.EMOTIONS], [expected[e] for e in corpus.EMOTIONS], atol=1e-9)
+
+
+def test_a_saved_temperature_calibrates_the_final_blended_probabilities(two_models, tmp_path):
+    ours, _, data, _ = two_models
+    other, arch, scale = partner_of(two_models, model_lib.PARTNER)
+    model_lib.save(ours, tmp_path / "plain", arch="cnn", test_time_noise_db=20.0, blend_with=(other, 0.3, scale))
+    model_lib.save(ours, tmp_path / "hot", arch="cnn", test_time_noise_db=20.0, blend_with=(other, 0.3, scale),
+                   temperature=2.5)
+    plain, hot = model_lib.load(tmp_path / "plain"), model_lib.load(tmp_path / "hot")
+    assert hot.temperature == 2.5 and hot.blended.temperature == 1.0
+    # After the windows, the noisy view and the partner are combined, as neural_network.py fits it.
+    inputs = [plain.clip_inputs(audio.load_audio(DATASETS / data["path"][i])) for i in (0, 7)]
+    expected = model_lib.calibrate(plain.predict_inputs(inputs), 2.5)
+    np.testing.assert_allclose(hot.predict_inputs(inputs), expected, atol=1e-9)
+    assert (expected.argmax(1) == plain.predict_inputs(inputs).argmax(1)).all()
 
 
 def test_another_model_in_the_blend_folder_is_refused(two_models, tmp_path):

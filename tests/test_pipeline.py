@@ -264,7 +264,10 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
     meta = model_lib.read_meta(tmp_path / "model")
     assert meta["emotions"] == list(corpus.EMOTIONS) and meta["architecture"] == "cnn"
     assert meta["input"]["dynamic_range_db"] == model_lib.DYNAMIC_RANGE_DB
-    assert meta["temperature"] == float(np.median(metrics["cnn"]["b"]["temperatures"]))
+    # The shipped temperature: fitted on every fold's held-out files after the blend, if applied at all.
+    fitted = metrics["cnn"]["b"]["fitted_temperature_all_folds"]
+    assert meta["temperature"] == metrics["cnn"]["b"]["temperature_all_folds"] == (
+        fitted if neural_network.FIT_TEMPERATURE else 1.0) and fitted > 0
     # Test-time noise (tried by default): chosen per fold on held-out speakers, shipped as most
     # folds chose, reported.
     chosen = metrics["cnn"]["b"]["test_time_noise_db"]
