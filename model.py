@@ -146,11 +146,12 @@ NORMALISATIONS = ("utterance", "band")
 # calibration with both seeds (experiments/README.md).
 DYNAMIC_RANGE_DB = None
 # Test-time noise: our model may predict a clip as the average of its probabilities for the clip
-# and for a noisy copy of it: the clip with white noise this many dB below its speech power, pauses
-# and all (see noisy_view). neural_network.py chooses among no copy and these SNRs on each fold's
-# held-out speakers (never its test speakers) and saves the choice with the model ("input":
-# "test_time_noise_db", null for none). Measured in experiments/README.md; neural_network.py
-# --test-time-noise none tries none.
+# and for noisy copies of it: the clip with white noise this many dB below its speech power, pauses
+# and all (see noisy_view). neural_network.py either chooses among no copy and one of these SNRs on
+# each fold's held-out speakers (never its test speakers), or averages in a copy at every one of
+# them (its TEST_TIME_NOISE_RULE), and saves what it used with the model ("input":
+# "test_time_noise_db": null for none, an SNR, or a list of SNRs). Measured in experiments/README.md;
+# neural_network.py --test-time-noise none tries none.
 TEST_TIME_NOISE_DB = (20.0, 10.0)
 # Test-time warps: our model may also average in each of those views (the clip, and its noisy copy
 # when it has one) with its frequency axis scaled by each of these factors (warp_bands: the same
@@ -297,17 +298,25 @@ def warped_views(views, warps):
     return list(views) + [warp_bands(v, w) for v in views for w in warps]
 
 
+def noise_snrs(noise_db):
+    """The SNRs of the test-time noisy copies that ``noise_db`` names: () for None, (x,) for one
+    SNR x, the SNRs of a list or tuple as a tuple."""
+    if noise_db is None:
+        return ()
+    if isinstance(noise_db, (list, tuple)):
+        return tuple(float(x) for x in noise_db)
+    return (float(noise_db),)
+
+
 def clip_views(y, noise_db=None, warps=(), *, power=None):
-    """The features a model predicts one clip from: [audio.features(y)], plus, when ``noise_db`` is
-    not None, those of its noisy copy (noisy_view), plus each of those warped by every factor of
-    ``warps`` (warped_views). y: (n_samples,) mono SAMPLE_RATE audio; power: audio.frame_power(y),
+    """The features a model predicts one clip from: [audio.features(y)], plus those of its noisy
+    copy at each SNR ``noise_db`` names (noisy_view; None: none, one SNR, or several, see
+    noise_snrs), plus each of those warped by every factor of ``warps`` (warped_views). y: (n_samples,) mono SAMPLE_RATE audio; power: audio.frame_power(y),
     when the caller already has it. Each view (n_frames, N_MELS) float32; the copy's keeps the
     pauses."""
     power = audio.frame_power(y) if power is None else power  # for the trimming and the copy
     feats = audio.features(y, power=power)
-    if noise_db is None:
-        return warped_views([feats], warps)
-    return warped_views([feats, noisy_view(feats, power, noise_db)], warps)
+    return warped_views([feats] + [noisy_view(feats, power, snr) for snr in noise_snrs(noise_db)], warps)
 
 
 def cnn_input(feats):
@@ -530,7 +539,8 @@ def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None,
     a crash or an error leaves the old model, and the model it blends in, as they were. ``folder``
     must be new or a model folder: save refuses one that holds other files.
     A ``cnn`` model as ``build`` makes it (one output per tower) is saved as its ``ensemble``.
-    test_time_noise_db: the SNR of the noisy copy Predictor averages with each clip (None: none).
+    test_time_noise_db: the SNR of the noisy copy Predictor averages with each clip, or a tuple of
+    SNRs, a copy at each (None: none).
     test_time_warps: the warp factors of the views Predictor also averages in (None: none).
     blend_with: (a trained Keras model, its weight w, its prosody_scale) that Predictor blends in
     (see ``blend``), saved in ``folder``/BLEND_FOLDER: a PARTNER, or with a scale of None a
@@ -560,7 +570,9 @@ def _write_model(keras_model, folder, *, arch, temperature, test_time_noise_db, 
     keras_sha256 = _sha256(folder / MODEL_FILE)
     export = _export_copy(keras_model, folder, keras_sha256)
     inputs = ({"n_inputs": PARTNER_INPUTS, "prosody_scale": prosody_scale} if arch == PARTNER else
-              {**input_meta(), "test_time_noise_db": test_time_noise_db,
+              {**input_meta(), "test_time_noise_db": (list(noise_snrs(test_time_noise_db))
+                                                      if isinstance(test_time_noise_db, (list, tuple))
+                                                      else test_time_noise_db),
                "test_time_warps": list(test_time_warps) if test_time_warps else None})
     meta = {"meta_version": META_VERSION, "emotions": list(EMOTIONS), "architecture": arch,
             "frontend": audio.frontend_params(), "input": inputs,
@@ -698,7 +710,7 @@ class Predictor:
         self.window_hop = int(inputs.get("window_hop", WINDOW_HOP))
         self.normalisation = inputs.get("normalisation", "band")
         self.range_db = inputs.get("dynamic_range_db")  # absent: saved before it existed
-        self.noise_db = inputs.get("test_time_noise_db")  # None: the clip alone
+        self.noise_db = inputs.get("test_time_noise_db")  # None: the clip alone; an SNR or a list
         self.warps = tuple(inputs.get("test_time_warps") or ())  # (): no warped views
         self.prosody_scale = inputs.get("prosody_scale")  # a PARTNER's scaling of its prosody
         self.blended, self.blend_weight = None, 0.0  # the Predictor blended in (load)

@@ -102,6 +102,11 @@ MIXUP_ALPHA = 0.2
 # which helped the RAVDESS test actors and hurt the TESS voices: ECE 0.118 to 0.090 with seed 42,
 # 0.077 to 0.086 with seed 46, log-loss worse with both (experiments/README.md). Reported either way.
 FIT_TEMPERATURE = False
+# Our model's test-time noise (model.TEST_TIME_NOISE_DB): each fold chooses on its held-out speakers
+# between the clip alone and the clip averaged with its noisy copy at one of those SNRs ("choose"),
+# or every fold averages the clip with a copy at every one of them ("all"). See experiments/README.md,
+# "both noisy copies on every fold".
+TEST_TIME_NOISE_RULE = "choose"
 # Bins of the expected calibration error.
 ECE_BINS = 15
 # Pilot, never shipped: our model's protocol runs subtract from every file's log-mel the mean
@@ -409,7 +414,7 @@ TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit",
                  "protocol_speakers")
 # The names of model.py that change how a trained model predicts, never what it learns (training
 # validates through model.make_input, never through Predictor; save only writes the result).
-PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "warped_views", "clip_views",
+PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "noise_snrs", "warped_views", "clip_views",
                    "Predictor", "save", "BLEND_FOLDER", "blend", "read_meta", "load", "reexport",
                    "MODEL_ENTRIES", "check_model_folder", "replace_folder", "_write_model", "_reexport_in_place",
                    "_export_copy", "load_export", "input_shape")
@@ -552,7 +557,7 @@ def noisy_view_probs(arch, net, data, idx, snrs):
 
 def view_probs(arch, net, data, idx, noise_db=None, warps=(), condition=None):
     """Probabilities (len(idx), n_emotions) of files ``idx`` as a model with this test-time noise
-    (an SNR or None) and these test-time warps predicts them (the views of model.clip_views), made
+    (None, an SNR or a tuple of SNRs; model.noise_snrs) and these test-time warps predicts them (the views of model.clip_views), made
     from their stored features (those of a robustness ``condition`` when one is given) and, for
     the noisy copy, their audio's frame powers."""
     feats = data["features"] if condition is None else data["robustness"][condition]
@@ -560,7 +565,8 @@ def view_probs(arch, net, data, idx, noise_db=None, warps=(), condition=None):
     for i in idx:
         own = [feats[i]]
         if noise_db is not None:
-            own.append(model_lib.noisy_view(feats[i], frame_power(data, i, condition), noise_db))
+            power = frame_power(data, i, condition)
+            own += [model_lib.noisy_view(feats[i], power, snr) for snr in model_lib.noise_snrs(noise_db)]
         views.append(model_lib.warped_views(own, warps))
     return predict(arch, net, views)
 
@@ -583,19 +589,34 @@ def choose_test_time_warps(arch, net, data, held, noise_db, unwarped):
     return None, accuracy, unwarped
 
 
-def choose_test_time_noise(arch, net, data, held, clean):
-    """Choose our model's test-time noise on the held-out files ``held`` (never test files).
+def noise_options(clean, noisy):
+    """Every test-time noise option's probabilities: {None: ``clean``, each SNR: the average over the
+    clip and its copy at that SNR, and, with several SNRs, their tuple: the average over the clip and
+    all its copies}. noisy: {snr: probabilities of the copies at that SNR} (noisy_view_probs)."""
+    options = {None: clean, **{snr: (clean + p) / 2 for snr, p in noisy.items()}}
+    if len(noisy) > 1:
+        options[tuple(noisy)] = (clean + sum(noisy.values())) / (1 + len(noisy))
+    return options
 
-    clean: their probabilities from the clips alone. Returns (the chosen SNR or None, {option:
-    held-out accuracy}, the held-out probabilities of the choice). Each option predicts a clip as
-    the average over the clip and its noisy copy (model.noisy_view); the most accurate wins, ties
-    going to no copy, then to the quieter noise.
+
+def choose_test_time_noise(arch, net, data, held, clean):
+    """Our model's test-time noise for one fold, by TEST_TIME_NOISE_RULE, on the held-out files
+    ``held`` (never test files).
+
+    clean: their probabilities from the clips alone. Returns (the noise: None, an SNR, or with the
+    rule "all" the tuple of model.TEST_TIME_NOISE_DB; {option: held-out accuracy} of every option of
+    noise_options; the held-out probabilities of the noise). "choose" takes the most accurate of no
+    copy and each SNR alone (model.noisy_view), ties going to no copy, then to the quieter noise.
     """
     labels = data["labels"][held]
-    noisy = noisy_view_probs(arch, net, data, held, model_lib.TEST_TIME_NOISE_DB)
-    probs = {None: clean, **{snr: (clean + p) / 2 for snr, p in noisy.items()}}
+    snrs = tuple(model_lib.TEST_TIME_NOISE_DB)
+    probs = noise_options(clean, noisy_view_probs(arch, net, data, held, snrs))
     accuracy = {snr: float(np.mean(p.argmax(1) == labels)) for snr, p in probs.items()}
-    best = max(accuracy, key=lambda snr: (accuracy[snr], snr is None, snr or 0))
+    if TEST_TIME_NOISE_RULE == "all":
+        best = None if not snrs else snrs if len(snrs) > 1 else snrs[0]
+    else:
+        best = max((o for o in accuracy if not isinstance(o, tuple)),
+                   key=lambda snr: (accuracy[snr], snr is None, snr or 0))
     return best, accuracy, probs[best]
 
 
@@ -653,7 +674,8 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     test_feats = [feats[i] for i in test]
     single = predict(arch, net, test_feats)
     snrs = model_lib.TEST_TIME_NOISE_DB if arch != "seed" else ()
-    options = {snr: (single + p) / 2 for snr, p in noisy_view_probs(arch, net, data, test, snrs).items()}
+    options = noise_options(single, noisy_view_probs(arch, net, data, test, snrs)) if snrs else {}
+    options.pop(None, None)  # "single"
     unwarped = single if noise_db is None else options[noise_db]
     warped = view_probs(arch, net, data, test, noise_db, test_warps) if test_warps else None
     raw = unwarped if warps is None else warped
@@ -672,8 +694,13 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
 
 
 def noise_db_text(snr_db):
-    """"none" or "10 dB": a test-time noise choice in words."""
-    return "none" if snr_db is None else f"{snr_db:g} dB"
+    """"none", "10 dB" or "20+10 dB": test-time noise (None, an SNR or several) in words."""
+    return "none" if snr_db is None else f"{noise_key(snr_db)} dB"
+
+
+def noise_key(snr_db):
+    """"10" or "20+10": an SNR, or several (a tuple or list), as the reports name the option."""
+    return "+".join(f"{x:g}" for x in model_lib.noise_snrs(snr_db))
 
 
 def warps_text(warps):
@@ -964,7 +991,7 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
             r["without_test_time_noise"] = scores(labels, single.argmax(1), corpora)
             r["ece"]["without_test_time_noise"] = expected_calibration_error(single, labels)
             r["test_time_noise_options"] = {
-                f"{snr:g}": scores(labels, np.concatenate([x["options"][snr] for x in runs]).argmax(1), corpora)
+                noise_key(snr): scores(labels, np.concatenate([x["options"][snr] for x in runs]).argmax(1), corpora)
                 for snr in runs[0]["options"]}
         if runs[0].get("warped") is not None:  # each fold's noise choice without and with the warps
             r["test_time_warps"] = [x["test_time_warps"] for x in runs]
@@ -1000,7 +1027,7 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
                 log(f"[{arch}] protocol ({p}) fold of {len(y)} files: clip alone "
                     f"{np.mean(run['single'].argmax(1) == y):.3f}, noise as chosen ({noise_db_text(run['test_time_noise_db'])}) "
                     f"{np.mean(run['unwarped'].argmax(1) == y):.3f}, " + ", ".join(
-                        f"always {snr:g} dB {np.mean(q.argmax(1) == y):.3f}" for snr, q in run["options"].items())
+                        f"always {noise_db_text(snr)} {np.mean(q.argmax(1) == y):.3f}" for snr, q in run["options"].items())
                     + ("" if run["warped"] is None else
                        f", warps as chosen ({warps_text(run['test_time_warps'])}) {np.mean(run['raw'].argmax(1) == y):.3f}"
                        f", always warps {np.mean(run['warped'].argmax(1) == y):.3f}"))
@@ -1378,9 +1405,12 @@ def update_readme(readme, media=MEDIA_DIR, model_dir=MODEL_DIR):
 
 
 def shipped_test_time_noise(per_fold):
-    """The shipped model's test-time noise: the choice most protocol (b) folds made on their
-    held-out speakers (ties: no copy, then the quieter noise), from their list (None: none)."""
-    order = [None] + sorted(model_lib.TEST_TIME_NOISE_DB, reverse=True)
+    """The shipped model's test-time noise: the choice most protocol (b) folds made (ties: no copy,
+    then the quieter noise, then several copies), from their list (None: none; an SNR; a tuple of
+    SNRs, what every fold takes under the rule "all")."""
+    snrs = tuple(model_lib.TEST_TIME_NOISE_DB)
+    order = [None] + sorted(snrs, reverse=True) + ([snrs] if len(snrs) > 1 else [])
+    per_fold = [tuple(n) if isinstance(n, list) else n for n in per_fold]
     return max(order, key=lambda snr: (per_fold.count(snr), -order.index(snr)))
 
 
@@ -1404,7 +1434,7 @@ def option_numbers(text, allowed):
 
 
 def main(argv=None):
-    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER, FIT_TEMPERATURE  # set for every run of this process
+    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER, FIT_TEMPERATURE, TEST_TIME_NOISE_RULE  # every run's
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
                         help="architecture to ship")
@@ -1430,6 +1460,10 @@ def main(argv=None):
                              "held-out speakers, or none (default "
                              f"{','.join(f'{x:g}' for x in model_lib.TEST_TIME_NOISE_DB) or 'none'}; "
                              "see model.TEST_TIME_NOISE_DB)")
+    parser.add_argument("--test-time-noise-rule", choices=("choose", "all"), default=TEST_TIME_NOISE_RULE,
+                        help="each fold chooses one noisy copy or none on its held-out speakers, or every "
+                             f"fold averages in a copy at every SNR (default {TEST_TIME_NOISE_RULE}; see "
+                             "TEST_TIME_NOISE_RULE)")
     parser.add_argument("--test-time-warps", default=None, metavar="F[,F]",
                         help="warp factors of the views each fold may also average in, chosen on its held-out "
                              "speakers after the noise, or none (default "
@@ -1508,6 +1542,7 @@ def main(argv=None):
         MFCC_BLEND_WEIGHTS = weights or (0.0,)
     BLEND_PARTNER = args.blend_partner
     FIT_TEMPERATURE = args.fit_temperature
+    TEST_TIME_NOISE_RULE = args.test_time_noise_rule
     if args.speaker_centre:
         if model_lib.TEST_TIME_NOISE_DB or not args.no_ship:
             parser.error("--speaker-centre: a pilot only; add --test-time-noise none (the noisy copy is "

@@ -274,7 +274,7 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
     assert len(chosen) == 4 and set(chosen) <= {None, 20.0, 10.0}
     assert model_lib.TEST_TIME_NOISE_DB == (20.0, 10.0)  # what the script tried
     assert meta["input"]["test_time_noise_db"] == neural_network.shipped_test_time_noise(chosen)
-    assert set(metrics["cnn"]["b"]["test_time_noise_options"]) == {"20", "10"}
+    assert set(metrics["cnn"]["b"]["test_time_noise_options"]) == {"20", "10", "20+10"}
     assert metrics["seed"]["b"]["test_time_noise_db"] == [None] * 4
     assert "without_test_time_noise" not in metrics["seed"]["b"]
     assert "| cnn | (b) unseen speakers | " + ", ".join("none" if c is None else f"{c:g}" for c in chosen) in text

@@ -111,6 +111,17 @@ def test_saved_choice_makes_every_prediction_path_average_the_clip_and_its_noisy
     for f in clips:
         one = noisy.predict_file(f)
         np.testing.assert_allclose([batch[f][e] for e in noisy.emotions], [one[e] for e in noisy.emotions], atol=1e-6)
+    # Saved with several SNRs, a copy at each is averaged in: three views here.
+    model_lib.save(net, tmp_path / "both", arch="cnn", test_time_noise_db=(20.0, 10.0))
+    both = model_lib.load(tmp_path / "both")
+    assert both.meta["input"]["test_time_noise_db"] == [20.0, 10.0]
+    y = audio.load_audio(clips[0])
+    feats, power = audio.features(y), audio.frame_power(y)
+    views = [feats] + [model_lib.noisy_view(feats, power, snr) for snr in (20.0, 10.0)]
+    assert [v.shape for v in model_lib.clip_views(y, [20.0, 10.0])] == [v.shape for v in views]
+    expected = np.mean([plain.predict_features([v])[0] for v in views], axis=0)
+    got = both.predict_file(clips[0])
+    np.testing.assert_allclose([got[e] for e in both.emotions], expected, atol=1e-6)
     # The evaluation scores exactly what the shipped model computes (the same noisy copy).
     evaluated = neural_network.noisy_view_probs("cnn", net, data, idx, (10.0,))[10.0]
     for path, row in zip(clips, evaluated):
@@ -147,7 +158,7 @@ def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_
     data["robustness"] = None
     run = neural_network.run_fold("cnn", data, train, test, held)
     assert run["test_time_noise_db"] is None
-    assert set(run["held_accuracy"]) == {None, *tried}
+    assert set(run["held_accuracy"]) == {None, *tried, tried}  # each copy alone, and all of them
     np.testing.assert_array_equal(run["raw"], run["single"])
     # The options are still scored on the test files, beside the choice (and here they would win).
     for snr in tried:
@@ -161,8 +172,34 @@ def test_noise_is_chosen_on_the_held_out_speakers_never_the_test_speakers(small_
     clean = np.full((len(held), n), 1.0 / n)
     clean[np.arange(len(held)), (labels[held] + 1) % n] += 0.01  # confidently wrong on every file
     chosen, accuracy, probs = neural_network.choose_test_time_noise("cnn", None, data, held, clean)
-    assert accuracy[None] == 0.0 and chosen == max(tried)
+    assert accuracy[None] == 0.0 and chosen == max(tried)  # all copies together are never chosen
     np.testing.assert_allclose(probs, (clean + np.eye(n)[labels[held]]) / 2)
+
+
+def test_the_rule_all_averages_every_noisy_copy_on_every_fold(small_features, monkeypatch, tried):
+    """Stand-in (a mock, named as such) for the noisy copies' probabilities: each SNR's its own,
+    and useless on the held-out files, where the rule "choose" would take no copy."""
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
+    monkeypatch.setattr(neural_network, "TEST_TIME_NOISE_RULE", "all")
+    data, train, held, test = fold_zero(small_features)
+    n = len(model_lib.EMOTIONS)
+    labels = data["labels"]
+
+    def stand_in(arch, net, data, idx, snrs, condition=None):
+        wrong = np.eye(n)[(labels[np.asarray(idx)] + 1) % n]
+        return {snr: (wrong + snr / 100) / (1 + n * snr / 100) for snr in snrs}
+
+    monkeypatch.setattr(neural_network, "noisy_view_probs", stand_in)
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    data["robustness"] = None
+    run = neural_network.run_fold("cnn", data, train, test, held)
+    assert run["test_time_noise_db"] == tried and run["held_accuracy"][None] > run["held_accuracy"][tried]
+    copies = stand_in(None, None, data, test, tried)
+    np.testing.assert_allclose(run["raw"], (run["single"] + copies[20.0] + copies[10.0]) / 3)
+    np.testing.assert_array_equal(run["raw"], run["options"][tried])
+    for snr in tried:  # each copy alone is still scored beside it
+        np.testing.assert_allclose(run["options"][snr], (run["single"] + copies[snr]) / 2)
+    assert "test-time noise 20+10 dB" in neural_network.noise_text(run)
 
 
 def test_without_snrs_to_try_every_clip_is_predicted_alone(small_features, monkeypatch, tmp_path):
@@ -189,6 +226,8 @@ def test_shipped_choice_is_what_most_folds_chose(tried):
     assert pick([None, 10.0, 20.0]) is None  # ties: no copy first
     assert pick([10.0, 20.0, 10.0, 20.0]) == 20.0  # then the quieter noise
     assert pick([]) is None
+    assert pick([tried] * 3) == tried and pick([[20.0, 10.0]] * 2) == tried  # the rule "all", from a JSON list too
+    assert neural_network.noise_db_text(tried) == "20+10 dB" and neural_network.noise_db_text(10.0) == "10 dB"
 
 
 def test_noisy_copies_need_the_audio_and_say_so_when_it_is_gone(small_features, tmp_path):
