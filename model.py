@@ -311,9 +311,9 @@ def noise_snrs(noise_db):
 def clip_views(y, noise_db=None, warps=(), *, power=None):
     """The features a model predicts one clip from: [audio.features(y)], plus those of its noisy
     copy at each SNR ``noise_db`` names (noisy_view; None: none, one SNR, or several, see
-    noise_snrs), plus each of those warped by every factor of ``warps`` (warped_views). y: (n_samples,) mono SAMPLE_RATE audio; power: audio.frame_power(y),
-    when the caller already has it. Each view (n_frames, N_MELS) float32; the copy's keeps the
-    pauses."""
+    noise_snrs), plus each of those warped by every factor of ``warps`` (warped_views).
+    y: (n_samples,) mono SAMPLE_RATE audio; power: audio.frame_power(y), when the caller already
+    has it. Each view (n_frames, N_MELS) float32; the copies keep the pauses."""
     power = audio.frame_power(y) if power is None else power  # for the trimming and the copy
     feats = audio.features(y, power=power)
     return warped_views([feats] + [noisy_view(feats, power, snr) for snr in noise_snrs(noise_db)], warps)

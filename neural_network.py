@@ -649,9 +649,10 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     Returns a dict: the files ``train``, ``test`` and ``held``, the held-out clips' own
     probabilities ("held_single", on which nothing was chosen; None without ``held``) and with the
     test-time views chosen on them ("held_views": as the fold predicts its test files), test
-    probabilities ("raw", and "probs", which calibrated_run calibrates later), the clips' own probabilities without test-time noise ("single"), the
-    test-time noise chosen on ``held`` and each option's held-out accuracy,
-    the test probabilities of every test-time noise option (without warps), the test-time warps
+    probabilities ("raw", and "probs", which calibrated_run calibrates later), the clips' own
+    probabilities without test-time noise ("single"), the test-time noise chosen on ``held`` and
+    each option's held-out accuracy, the test probabilities of every test-time noise option but
+    none (without warps; all the copies together too, see noise_options), the test-time warps
     chosen on ``held`` after the noise and their held-out accuracy, the test probabilities of the
     chosen noise without warps ("unwarped") and with them ("warped"), each tower's own probabilities,
     robustness-condition probabilities, the epochs used, and the seconds it took to train and
