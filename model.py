@@ -24,10 +24,10 @@ of its .keras file.
 A saved model is two files in one folder: ``emotion_model.keras`` (Keras 3 native format) and
 ``emotion_model.json`` (label order, front-end parameters, architecture, input settings,
 calibration temperature (applied to the final probabilities, after the blend), and the sha256 of
-the .keras file). ``load`` refuses a model whose
-front-end parameters differ from audio.py's or whose two files do not belong together. ``save``
-writes a whole new folder beside the old one and swaps it in (``replace_folder``), so a save that
-fails part way leaves the old model, and the model it blends in, as they were.
+the .keras file). ``load`` refuses a model whose front-end parameters differ from audio.py's or
+whose two files do not belong together. ``save`` writes a whole new folder beside the old one and
+swaps it in (``replace_folder``), so a save that fails part way leaves the old model, and the
+model it blends in, as they were.
 
 ``save`` also writes ``emotion_model.npz``, a NumPy copy of the Keras model for fast inference
 (see numpy_model.py), and records its sha256 and the .keras sha256 it was made from; ``load``

@@ -30,12 +30,13 @@ Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per 
 Under (b) it also reports the accuracy under noise, gain and a telephone band (robustness.joblib)
 and the expected calibration error of the model's own probabilities and after a temperature fitted
 on speakers held out from training (never the fold's test speakers; see choose_temperatures),
-applied to the blended probabilities when FIT_TEMPERATURE is set. The shipped model is then trained on all files (plus their augmented
-copies), for as many epochs (and with the temperature, test-time noise, test-time warps and
-blend weight) that protocol (b) selected; the partner it blends in (BLEND_PARTNER) is trained on
-all files by its own recipe. Results go to media/ (metrics.json, reports, confusion matrix, training curves, model
-summary, every file's protocol (b) probabilities, as it is and under each robustness condition, in
-predictions_b.csv, which --score-predictions scores again) and the model to model/.
+applied to the blended probabilities when FIT_TEMPERATURE is set. The shipped model is then
+trained on all files (plus their augmented copies), for as many epochs (and with the
+temperature, test-time noise, test-time warps and blend weight) that protocol (b) selected; the
+partner it blends in (BLEND_PARTNER) is trained on all files by its own recipe. Results go to
+media/ (metrics.json, reports, confusion matrix, training curves, model summary, every file's
+protocol (b) probabilities, as it is and under each robustness condition, in predictions_b.csv,
+which --score-predictions scores again) and the model to model/.
 """
 
 import argparse
@@ -414,8 +415,8 @@ TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit",
                  "protocol_speakers")
 # The names of model.py that change how a trained model predicts, never what it learns (training
 # validates through model.make_input, never through Predictor; save only writes the result).
-PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "noise_snrs", "warped_views", "clip_views",
-                   "Predictor", "save", "BLEND_FOLDER", "blend", "read_meta", "load", "reexport",
+PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "noise_snrs", "warped_views",
+                   "clip_views", "Predictor", "save", "BLEND_FOLDER", "blend", "read_meta", "load", "reexport",
                    "MODEL_ENTRIES", "check_model_folder", "replace_folder", "_write_model", "_reexport_in_place",
                    "_export_copy", "load_export", "input_shape")
 
