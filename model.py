@@ -308,6 +308,11 @@ def noise_snrs(noise_db):
     return (float(noise_db),)
 
 
+def noise_key(noise_db):
+    """"10" or "20+10": the SNRs ``noise_db`` names (noise_snrs), as reports name the option."""
+    return "+".join(f"{x:g}" for x in noise_snrs(noise_db))
+
+
 def clip_views(y, noise_db=None, warps=(), *, power=None):
     """The features a model predicts one clip from: [audio.features(y)], plus those of its noisy
     copy at each SNR ``noise_db`` names (noisy_view; None: none, one SNR, or several, see

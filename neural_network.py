@@ -415,8 +415,8 @@ TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit",
                  "protocol_speakers")
 # The names of model.py that change how a trained model predicts, never what it learns (training
 # validates through model.make_input, never through Predictor; save only writes the result).
-PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "noise_snrs", "warped_views",
-                   "clip_views", "Predictor", "save", "BLEND_FOLDER", "blend", "read_meta", "load", "reexport",
+PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "noise_snrs", "noise_key",
+                   "warped_views", "clip_views", "Predictor", "save", "BLEND_FOLDER", "blend", "read_meta", "load", "reexport",
                    "MODEL_ENTRIES", "check_model_folder", "replace_folder", "_write_model", "_reexport_in_place",
                    "_export_copy", "load_export", "input_shape")
 
@@ -558,9 +558,9 @@ def noisy_view_probs(arch, net, data, idx, snrs):
 
 def view_probs(arch, net, data, idx, noise_db=None, warps=(), condition=None):
     """Probabilities (len(idx), n_emotions) of files ``idx`` as a model with this test-time noise
-    (None, an SNR or a tuple of SNRs; model.noise_snrs) and these test-time warps predicts them (the views of model.clip_views), made
-    from their stored features (those of a robustness ``condition`` when one is given) and, for
-    the noisy copy, their audio's frame powers."""
+    (None, an SNR or a tuple of SNRs; model.noise_snrs) and these test-time warps predicts them
+    (the views of model.clip_views), made from their stored features (those of a robustness
+    ``condition`` when one is given) and, for the noisy copies, their audio's frame powers."""
     feats = data["features"] if condition is None else data["robustness"][condition]
     views = []
     for i in idx:
@@ -697,12 +697,7 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
 
 def noise_db_text(snr_db):
     """"none", "10 dB" or "20+10 dB": test-time noise (None, an SNR or several) in words."""
-    return "none" if snr_db is None else f"{noise_key(snr_db)} dB"
-
-
-def noise_key(snr_db):
-    """"10" or "20+10": an SNR, or several (a tuple or list), as the reports name the option."""
-    return "+".join(f"{x:g}" for x in model_lib.noise_snrs(snr_db))
+    return "none" if snr_db is None else f"{model_lib.noise_key(snr_db)} dB"
 
 
 def warps_text(warps):
@@ -899,8 +894,8 @@ def choose_temperatures(data, runs, mfccs=None, weights=None, weight_all_folds=0
     weights = [0.0] * len(runs) if weights is None else weights
 
     def fit(ks, weight):
-        probs = [runs[j]["held_views"] if mfccs is None else model_lib.blend(runs[j]["held_views"], mfccs[j]["held"], weight)
-                 for j in ks]
+        probs = [runs[j]["held_views"] if mfccs is None
+                 else model_lib.blend(runs[j]["held_views"], mfccs[j]["held"], weight) for j in ks]
         return fit_temperature(np.concatenate(probs), np.concatenate([labels[runs[j]["held"]] for j in ks]))
 
     return [fit(ks, w) for ks, w in zip(pooled_folds(runs), weights)], fit(range(len(runs)), weight_all_folds)
@@ -981,7 +976,8 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
              "test_time_noise_db": [r.get("test_time_noise_db") for r in runs],
              "temperatures": [r["temperature"] for r in runs],
              "fitted_temperatures": [r["fitted_temperature"] for r in runs],
-             "temperature_all_folds": fitted_all if FIT_TEMPERATURE else 1.0, "fitted_temperature_all_folds": fitted_all,
+             "temperature_all_folds": fitted_all if FIT_TEMPERATURE else 1.0,
+             "fitted_temperature_all_folds": fitted_all,
              "epochs": [r["epochs"] for r in runs], "seconds": round(sum(r["seconds"] for r in runs), 1),
              "idx": idx, "labels": labels, "probs": probs, "corpora": corpora}
         if blend is not None:  # ours and the partner alone, as the blend's parts
@@ -993,7 +989,8 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
             r["without_test_time_noise"] = scores(labels, single.argmax(1), corpora)
             r["ece"]["without_test_time_noise"] = expected_calibration_error(single, labels)
             r["test_time_noise_options"] = {
-                noise_key(snr): scores(labels, np.concatenate([x["options"][snr] for x in runs]).argmax(1), corpora)
+                model_lib.noise_key(snr): scores(labels, np.concatenate([x["options"][snr] for x in runs]).argmax(1),
+                                                 corpora)
                 for snr in runs[0]["options"]}
         if runs[0].get("warped") is not None:  # each fold's noise choice without and with the warps
             r["test_time_warps"] = [x["test_time_warps"] for x in runs]

@@ -58,7 +58,7 @@ def our_predictors(model_dir, tmp):
     ours = model_lib.load(model_dir)
     if ours.backend != "numpy":
         raise BenchError(f"{model_dir}: has no fresh NumPy copy; run `python numpy_model.py`")
-    noise = "" if ours.noise_db is None else f", test-time noise {'+'.join(f'{x:g}' for x in model_lib.noise_snrs(ours.noise_db))} dB"
+    noise = "" if ours.noise_db is None else f", test-time noise {model_lib.noise_key(ours.noise_db)} dB"
     noise += "" if ours.blended is None else f", {ours.blended.arch} blended in at {ours.blend_weight:g}"
     out = [("ours", f"ours ({ours.arch}{noise})", ours)]
     if (ours.arch, ours.noise_db, ours.blended) != ("cnn", None, None):
