@@ -49,19 +49,20 @@ def cnn_predictor(folder, test_time_noise_db=None):
 
 def our_predictors(model_dir, tmp):
     """Our models to time, as [(key, label, Predictor)]: "ours", the shipped model in ``model_dir``
-    (its NumPy copy), labelled by its architecture, test-time noise and blend; and "cnn", a cnn_predictor
-    in ``tmp`` that predicts each clip alone (what neural_network.py ships without test-time
-    noise), unless the shipped model is just that. BenchError when the shipped model has no NumPy
-    copy."""
+    (its NumPy copy), labelled by its architecture, test-time noise, warps and blend; and "cnn", a
+    cnn_predictor in ``tmp`` that predicts each clip alone (what neural_network.py ships without
+    test-time views), unless the shipped model is just that. BenchError when the shipped model has
+    no NumPy copy."""
     import model as model_lib
 
     ours = model_lib.load(model_dir)
     if ours.backend != "numpy":
         raise BenchError(f"{model_dir}: has no fresh NumPy copy; run `python numpy_model.py`")
     noise = "" if ours.noise_db is None else f", test-time noise {model_lib.noise_key(ours.noise_db)} dB"
+    noise += "" if not ours.warps else f", warps {','.join(f'{w:g}' for w in ours.warps)}"
     noise += "" if ours.blended is None else f", {ours.blended.arch} blended in at {ours.blend_weight:g}"
     out = [("ours", f"ours ({ours.arch}{noise})", ours)]
-    if (ours.arch, ours.noise_db, ours.blended) != ("cnn", None, None):
+    if (ours.arch, ours.noise_db, ours.warps, ours.blended) != ("cnn", None, (), None):
         out.append(("cnn", "ours (cnn, each clip alone)", cnn_predictor(tmp)))
     return out
 

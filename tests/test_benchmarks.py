@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import audio
+import model as model_lib
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -51,6 +52,10 @@ def test_benchmarks_time_the_shipped_model_as_it_predicts_and_a_plain_cnn_beside
     assert not (tmp_path / "unused").exists()
     fns = stream.methods(tmp_path / "noisy", tmp_path / "again", which=("ours", "cnn"))
     assert list(fns) == ["ours (cnn, test-time noise 20 dB)", "ours (cnn, each clip alone)"]
+    # Warped views are named too, and even without noise they are not "each clip alone".
+    model_lib.save(model_lib.build("cnn"), tmp_path / "warped", arch="cnn", test_time_warps=(0.9, 1.1))
+    timed = common.our_predictors(tmp_path / "warped", tmp_path / "alone")
+    assert [label for _, label, _ in timed] == ["ours (cnn, warps 0.9,1.1)", "ours (cnn, each clip alone)"]
 
 
 def test_train_step_benchmark_times_each_tower_set_and_refuses_unknown_towers():
