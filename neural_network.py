@@ -1460,8 +1460,8 @@ def main(argv=None):
                         help="floor our model's input DB below each clip's loudest value "
                              f"(default {model_lib.DYNAMIC_RANGE_DB}; see model.DYNAMIC_RANGE_DB)")
     parser.add_argument("--test-time-noise", default=None, metavar="DB[,DB]",
-                        help="SNRs of the noisy copy each fold may average with every clip, chosen on its "
-                             "held-out speakers, or none (default "
+                        help="SNRs of the test-time noisy copies averaged with every clip, as "
+                             "--test-time-noise-rule says, or none (default "
                              f"{','.join(f'{x:g}' for x in model_lib.TEST_TIME_NOISE_DB) or 'none'}; "
                              "see model.TEST_TIME_NOISE_DB)")
     parser.add_argument("--test-time-noise-rule", choices=("choose", "all"), default=TEST_TIME_NOISE_RULE,
