@@ -150,8 +150,9 @@ DYNAMIC_RANGE_DB = None
 # and all (see noisy_view). neural_network.py either chooses among no copy and one of these SNRs on
 # each fold's held-out speakers (never its test speakers), or averages in a copy at every one of
 # them (its TEST_TIME_NOISE_RULE), and saves what it used with the model ("input":
-# "test_time_noise_db": null for none, an SNR, or a list of SNRs). Measured in experiments/README.md;
-# neural_network.py --test-time-noise none tries none.
+# "test_time_noise_db": null for none, an SNR, or a list of SNRs). Measured in experiments/README.md
+# (a third copy at 5 dB lost RAVDESS more than it gave TESS); neural_network.py --test-time-noise
+# none tries none.
 TEST_TIME_NOISE_DB = (20.0, 10.0)
 # Test-time warps: our model may also average in each of those views (the clip, and its noisy copy
 # when it has one) with its frequency axis scaled by each of these factors (warp_bands: the same

@@ -101,7 +101,9 @@ MIXUP_ALPHA = 0.2
 # Apply the temperature fitted on held-out speakers after the blend (True; choose_temperatures), or
 # keep the blend's own probabilities (False). The held-out RAVDESS actors ask for sharper ones,
 # which helped the RAVDESS test actors and hurt the TESS voices: ECE 0.118 to 0.090 with seed 42,
-# 0.077 to 0.086 with seed 46, log-loss worse with both (experiments/README.md). Reported either way.
+# 0.077 to 0.086 with seed 46, log-loss worse with both; with both noisy copies (TEST_TIME_NOISE_RULE
+# "all") ECE 0.137 to 0.114 and 0.138 to 0.101 with seeds 48 and 49, better on both corpora, but
+# log-loss worse by 0.11 with both (experiments/README.md). Reported either way.
 FIT_TEMPERATURE = False
 # Our model's test-time noise (model.TEST_TIME_NOISE_DB): each fold chooses on its held-out speakers
 # between the clip alone and the clip averaged with its noisy copy at one of those SNRs ("choose"),
