@@ -283,7 +283,8 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
     assert set(metrics["cnn"]["b"]["test_time_noise_options"]) == {"20", "10", "20+10"}
     assert metrics["seed"]["b"]["test_time_noise_db"] == [None] * 4
     assert "without_test_time_noise" not in metrics["seed"]["b"]
-    assert "| cnn | (b) unseen speakers | " + ", ".join("none" if c is None else model_lib.noise_key(c) for c in chosen) in text
+    assert "| cnn | (b) unseen speakers | " + ", ".join(
+        "none" if c is None else model_lib.noise_key(c) for c in chosen) in text
     # Test-time warps (tried by default, after the noise): the same.
     warps = metrics["cnn"]["b"]["test_time_warps"]
     assert len(warps) == 4 and all(w is None or w == [0.9, 1.1] for w in warps)
