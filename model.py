@@ -314,6 +314,11 @@ def noise_key(noise_db):
     return "+".join(f"{x:g}" for x in noise_snrs(noise_db))
 
 
+def warps_key(warps):
+    """"0.9,1.1": test-time warp factors as reports name them ("" for none)."""
+    return ",".join(f"{w:g}" for w in warps or ())
+
+
 def clip_views(y, noise_db=None, warps=(), *, power=None):
     """The features a model predicts one clip from: [audio.features(y)], plus those of its noisy
     copy at each SNR ``noise_db`` names (noisy_view; None: none, one SNR, or several, see

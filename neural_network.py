@@ -419,9 +419,10 @@ TRAINING_CODE = ("example_weights", "train_batches", "tower_checkpoints", "fit",
 # The names of model.py that change how a trained model predicts, never what it learns (training
 # validates through model.make_input, never through Predictor; save only writes the result).
 PREDICTION_ONLY = ("TEST_TIME_NOISE_DB", "TEST_TIME_WARPS", "noisy_view", "noise_snrs", "noise_key",
-                   "warped_views", "clip_views", "Predictor", "save", "BLEND_FOLDER", "blend", "read_meta", "load", "reexport",
-                   "MODEL_ENTRIES", "check_model_folder", "replace_folder", "_write_model", "_reexport_in_place",
-                   "_export_copy", "load_export", "input_shape")
+                   "warps_key", "warped_views", "clip_views", "Predictor", "save", "BLEND_FOLDER",
+                   "blend", "read_meta", "load", "reexport", "MODEL_ENTRIES", "check_model_folder",
+                   "replace_folder", "_write_model", "_reexport_in_place", "_export_copy",
+                   "load_export", "input_shape")
 
 
 # The names of model.py that only the partner (model.PARTNER) learns or predicts through: part of
@@ -705,7 +706,7 @@ def noise_db_text(snr_db):
 
 def warps_text(warps):
     """"none" or "0.9,1.1": a test-time warps choice in words."""
-    return "none" if not warps else ",".join(f"{w:g}" for w in warps)
+    return "none" if not warps else model_lib.warps_key(warps)
 
 
 def noise_text(run):

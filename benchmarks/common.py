@@ -59,7 +59,7 @@ def our_predictors(model_dir, tmp):
     if ours.backend != "numpy":
         raise BenchError(f"{model_dir}: has no fresh NumPy copy; run `python numpy_model.py`")
     noise = "" if ours.noise_db is None else f", test-time noise {model_lib.noise_key(ours.noise_db)} dB"
-    noise += "" if not ours.warps else f", warps {','.join(f'{w:g}' for w in ours.warps)}"
+    noise += "" if not ours.warps else f", warps {model_lib.warps_key(ours.warps)}"
     noise += "" if ours.blended is None else f", {ours.blended.arch} blended in at {ours.blend_weight:g}"
     out = [("ours", f"ours ({ours.arch}{noise})", ours)]
     if (ours.arch, ours.noise_db, ours.warps, ours.blended) != ("cnn", None, (), None):
