@@ -105,6 +105,11 @@ MIXUP_ALPHA = 0.2
 # "all") ECE 0.137 to 0.114 and 0.138 to 0.101 with seeds 48 and 49, better on both corpora, but
 # log-loss worse by 0.11 with both (experiments/README.md). Reported either way.
 FIT_TEMPERATURE = False
+# Protocol (b): each fold's model, once its held-out speakers have chosen its epochs and test-time
+# views, is trained again on its training and held-out files together (True; refit_fold), as the
+# shipped model is trained on every file, and that model predicts the fold's test speakers; or
+# the first model predicts them (False). Planned, not yet measured (experiments/README.md).
+REFIT = False
 # Our model's test-time noise (model.TEST_TIME_NOISE_DB): each fold chooses on its held-out speakers
 # between the clip alone and the clip averaged with its noisy copy at one of those SNRs ("choose"),
 # or every fold averages the clip with a copy at every one of them ("all"). "all" scored 0.696
@@ -677,7 +682,23 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
         if test_warps:
             warps, held_warp_accuracy, held_views = choose_test_time_warps(arch, net, data, held, noise_db,
                                                                            held_views)
-    test_feats = [feats[i] for i in test]
+    out = {"train": train, "test": test, "held": held, "held_single": held_single, "held_views": held_views,
+           "test_time_noise_db": noise_db, "held_accuracy": held_accuracy,
+           "test_time_warps": warps, "held_warp_accuracy": held_warp_accuracy,
+           "epochs": trained["epochs"], **test_side(arch, net, data, test, noise_db, warps)}
+    out["seconds"] = round(trained["train_seconds"] + time.perf_counter() - start, 1)
+    return out
+
+
+def test_side(arch, net, data, test, noise_db, warps):
+    """What run_fold reports of the test files ``test``, predicted by ``net`` with the test-time
+    noise ``noise_db`` and ``warps`` chosen before: a dict of the probabilities "raw" (and "probs",
+    the same until calibrated_run), "single" (each clip alone), "options" (every test-time noise
+    option but none, without warps), "unwarped" and "warped" (the chosen noise without and with
+    every warp of model.TEST_TIME_WARPS; None for the seed's model), "towers" (each tower's own) and
+    "conditions" (each robustness condition, with the chosen views); each array (len(test), 8)."""
+    test_warps = tuple(model_lib.TEST_TIME_WARPS) if arch != "seed" else ()
+    test_feats = [data["features"][i] for i in test]
     single = predict(arch, net, test_feats)
     snrs = model_lib.TEST_TIME_NOISE_DB if arch != "seed" else ()
     options = noise_options(single, noisy_view_probs(arch, net, data, test, snrs)) if snrs else {}
@@ -685,17 +706,57 @@ def run_fold(arch, data, train, test, held=None, seed=SEED, trained=None):
     unwarped = single if noise_db is None else options[noise_db]
     warped = view_probs(arch, net, data, test, noise_db, test_warps) if test_warps else None
     raw = unwarped if warps is None else warped
-    out = {"train": train, "test": test, "held": held, "held_single": held_single, "held_views": held_views,
-           "raw": raw, "probs": raw, "single": single,
-           "test_time_noise_db": noise_db, "held_accuracy": held_accuracy, "options": options,
-           "test_time_warps": warps, "held_warp_accuracy": held_warp_accuracy,
-           "unwarped": unwarped, "warped": warped,
-           "epochs": trained["epochs"],
-           "conditions": {}, "towers": {name: predict(arch, tower, test_feats)
-                                        for name, tower in model_lib.towers(net).items()}}
-    for c in data.get("robustness") or {}:  # the model as it predicts: with its test-time views
-        out["conditions"][c] = view_probs(arch, net, data, test, noise_db, warps or (), condition=c)
-    out["seconds"] = round(trained["train_seconds"] + time.perf_counter() - start, 1)
+    conditions = {c: view_probs(arch, net, data, test, noise_db, warps or (), condition=c)
+                  for c in data.get("robustness") or {}}  # the model as it predicts: with its views
+    return {"raw": raw, "probs": raw, "single": single, "options": options, "unwarped": unwarped,
+            "warped": warped, "conditions": conditions,
+            "towers": {name: predict(arch, tower, test_feats) for name, tower in model_lib.towers(net).items()}}
+
+
+def refit_fold(arch, data, run, seed=SEED):
+    """Train ``run``'s fold model again (REFIT) on its training and held-out files together, each
+    tower for the epochs it chose on the held-out files (run["epochs"]), with no early stopping: as
+    the shipped model is trained on every file. Returns a train_fold dict."""
+    start = time.perf_counter()
+    files = np.sort(np.concatenate([run["train"], run["held"]]))
+    feats, labels, corpora = training_set(arch, data, files)
+    net, _, used = fit(arch, feats, labels, corpora=corpora, epochs=run["epochs"], seed=seed)
+    return {"weights": net.get_weights(), "epochs": used, "train_seconds": round(time.perf_counter() - start, 1)}
+
+
+def refit_run(arch, data, run, trained):
+    """run_fold's dict with the test files predicted by the refit model ``trained`` (refit_fold's
+    dict), with the views the first model chose on the held-out files; the first model's test
+    probabilities kept as "before_refit" (run_fold's dict as it was)."""
+    start = time.perf_counter()
+    out = dict(run, before_refit=run, **test_side(arch, fold_model(arch, trained), data, run["test"],
+                                                  run["test_time_noise_db"], run["test_time_warps"]))
+    out["seconds"] = round(run["seconds"] + trained["train_seconds"] + time.perf_counter() - start, 1)
+    return out
+
+
+def refit_runs(arch, data, runs, log=print, cache=None, settings=None):
+    """REFIT: every protocol (b) run_fold dict of ``runs`` with its test files predicted by its fold
+    model refit on the held-out files too (refit_fold, refit_run). cache, settings: keep each refit
+    model as "ARCH-b-foldK-refit" there (see cached_run), its settings with refit_fold's own code."""
+    import hashlib
+    import inspect
+
+    folds = speaker_folds(data)
+    if settings is not None:
+        settings = dict(settings, refit_sha256=hashlib.sha256(inspect.getsource(refit_fold).encode()).hexdigest())
+    out = []
+    for run in runs:
+        k = int(folds[run["test"][0]])
+        trained, kept = cached_run(cache, f"{arch}-b-fold{k}-refit", settings,
+                                   lambda run=run: refit_fold(arch, data, run, seed=SEED))
+        new = refit_run(arch, data, run, trained)
+        y = data["labels"][run["test"]]
+        log(f"  [{arch}] fold {k} refit on {len(run['train']) + len(run['held'])} files (its held-out speakers "
+            f"too), {epochs_text(trained['epochs'])} epochs: accuracy {np.mean(run['raw'].argmax(1) == y):.3f} "
+            f"before, {np.mean(new['raw'].argmax(1) == y):.3f} after, {trained['train_seconds']:.0f} s"
+            + (f" (read from {cache})" if kept else ""))
+        out.append(new)
     return out
 
 
@@ -950,6 +1011,8 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
         else:
             idx, runs = protocol_speakers(arch, data, seed=SEED, log=log, only_folds=only_folds, cache=cache,
                                           settings=settings)
+            if REFIT and arch != "seed":
+                runs = refit_runs(arch, data, runs, log=log, cache=cache, settings=settings)
         blend = mfccs = None
         # The partner of every fold, each fold's weight, then every probability blended.
         if blending and all(run["held"] is not None for run in runs):
@@ -984,6 +1047,10 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
              "fitted_temperature_all_folds": fitted_all,
              "epochs": [r["epochs"] for r in runs], "seconds": round(sum(r["seconds"] for r in runs), 1),
              "idx": idx, "labels": labels, "probs": probs, "corpora": corpora}
+        if runs[0].get("before_refit") is not None:  # the first fold models, blended the same way
+            before = [x["before_refit"]["raw"] if blend is None else model_lib.blend(x["before_refit"]["raw"], m["test"], w)
+                      for x, m, w in zip(runs, mfccs or [None] * len(runs), blend["weights"] if blend else [0] * len(runs))]
+            r["before_refit"] = scores(labels, np.concatenate(before).argmax(1), corpora)
         if blend is not None:  # ours and the partner alone, as the blend's parts
             r["mfcc_blend"] = blend
             r["without_mfcc_blend"] = scores(labels, np.concatenate([x["unblended"] for x in runs]).argmax(1), corpora)
@@ -1015,6 +1082,9 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
             + "fitted per fold (" + ", ".join(f"{t:.2f}" for t in r["fitted_temperatures"])
             + f"; on every fold's held-out files {r['fitted_temperature_all_folds']:.2f}), as shipped {r['ece']['calibrated']:.3f}"
             + f"; min recall {min(r['recall'].values()):.3f} ({r['seconds']:.0f} s)")
+        if "before_refit" in r:
+            log(f"[{arch}] protocol ({p}) before the refit (the first fold models, the same views and blend): "
+                + ", ".join(f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in r["before_refit"].items()))
         if "without_test_time_noise" in r:
             log(f"[{arch}] protocol ({p}): test-time noise chosen per fold "
                 + ", ".join(noise_db_text(n) for n in r["test_time_noise_db"])
@@ -1120,7 +1190,7 @@ def write_reports(media, arch, results, history, net, summary_table):
             "fitted_temperature_all_folds", "test_time_noise_db",
             "without_test_time_noise", "test_time_noise_options", "test_time_warps", "without_test_time_warps",
             "always_test_time_warps", "robustness", "towers", "mfcc_blend", "without_mfcc_blend", "mfcc_alone",
-            "epochs", "seconds")
+            "before_refit", "epochs", "seconds")
     metrics = {a: {p: {k: r[k] for k in keep if k in r} for p, r in res.items()}
                for a, res in results.items()}
     metrics["shipped"] = arch
@@ -1441,7 +1511,7 @@ def option_numbers(text, allowed):
 
 
 def main(argv=None):
-    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER, FIT_TEMPERATURE, TEST_TIME_NOISE_RULE  # every run's
+    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER, FIT_TEMPERATURE, TEST_TIME_NOISE_RULE, REFIT  # every run's
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
                         help="architecture to ship")
@@ -1486,6 +1556,10 @@ def main(argv=None):
                         help="calibrate the (blended) probabilities by a temperature fitted on held-out "
                              f"speakers, or keep the model's own (default {'on' if FIT_TEMPERATURE else 'off'}; "
                              "see FIT_TEMPERATURE)")
+    parser.add_argument("--refit", action=argparse.BooleanOptionalAction, default=REFIT,
+                        help="protocol (b): train each fold's model again on its held-out speakers too, for "
+                             "the epochs and with the views they chose, and test that model (default "
+                             f"{'on' if REFIT else 'off'}; see REFIT)")
     parser.add_argument("--speaker-centre", action="store_true",
                         help="pilot: centre every speaker's features on that speaker's mean spectrum "
                              "(needs --test-time-noise none and --no-ship; see SPEAKER_CENTRE)")
@@ -1549,6 +1623,7 @@ def main(argv=None):
         MFCC_BLEND_WEIGHTS = weights or (0.0,)
     BLEND_PARTNER = args.blend_partner
     FIT_TEMPERATURE = args.fit_temperature
+    REFIT = args.refit
     TEST_TIME_NOISE_RULE = args.test_time_noise_rule
     if args.speaker_centre:
         if model_lib.TEST_TIME_NOISE_DB or not args.no_ship:

@@ -432,6 +432,56 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
         neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
 
 
+
+def test_refit_trains_on_held_out_speakers_never_test_ones_and_keeps_the_choices(small_features, tmp_path,
+                                                                                monkeypatch):
+    from create_features import AUGMENTED_NAME, load_companion
+    data = load_features(small_features)
+    data["augmented"] = load_companion(small_features, AUGMENTED_NAME, data)
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    monkeypatch.setattr(neural_network, "MFCC_BLEND_WEIGHTS", (0.0,))  # ours alone
+    monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", (0.9, 1.1))  # a choice the refit must keep
+    monkeypatch.setattr(neural_network, "REFIT", True)
+    seen = []
+    real_fit = neural_network.fit
+
+    def recording_fit(arch, feats, labels, **kw):
+        seen.append(({id(f) for f in feats}, kw.get("val") is not None, kw.get("epochs")))
+        return real_fit(arch, feats, labels, **kw)
+
+    monkeypatch.setattr(neural_network, "fit", recording_fit)
+    lines = []
+    result = neural_network.evaluate("cnn", data, ["b"], log=lines.append, only_folds={0, 7})["b"]
+    folds = neural_network.speaker_folds(data)
+    assert [v for _, v, _ in seen] == [True, True, False, False]  # early stopping first, the refits without
+    for k, (first, _, _), (refit, _, epochs) in zip((0, 7), seen[:2], seen[2:]):
+        ids = lambda idx: {id(data["features"][i]) for i in idx}  # noqa: E731
+        test = np.flatnonzero(folds == k)
+        held = np.flatnonzero(folds == neural_network.validation_fold(k, set(folds)))
+        assert not ids(test) & refit and not ids(held) & first  # never the test speakers
+        assert ids(held) <= refit and first < refit  # the first model's files, and its held-out ones
+        assert epochs == {name: 1 for name in model_lib.CNN_TOWERS}  # the epochs the first one used
+    # The first models are scored in the same run.
+    assert set(result["before_refit"]) == set(result["scores"]) == {"all", "RAVDESS", "TESS"}
+    assert any("fold 7 refit on" in line and "before" in line for line in lines)
+    assert any("before the refit" in line for line in lines)
+    # Kept in the fold cache beside the first model, and read back: the same probabilities, nothing trained.
+    monkeypatch.setattr(neural_network, "fit", real_fit)
+    cache = tmp_path / "cache"
+    kept = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={7}, cache=cache)["b"]
+    assert sorted(p.name for p in cache.iterdir()) == ["cnn-b-fold7-refit.joblib", "cnn-b-fold7.joblib"]
+    import keras
+    monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("trained a kept fold"))
+    again = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={7}, cache=cache)["b"]
+    np.testing.assert_array_equal(again["probs"], kept["probs"])
+    # Without the refit the first model answers, with the same choices, as the refit run scored it.
+    monkeypatch.setattr(neural_network, "REFIT", False)
+    before = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={7}, cache=cache)["b"]
+    assert before["scores"] == kept["before_refit"] and "before_refit" not in before
+    assert before["test_time_warps"] == kept["test_time_warps"]
+    assert not np.allclose(before["probs"], kept["probs"], atol=1e-3)
+
 def test_unknown_tower_or_bad_input_floor_is_refused_in_one_line(tmp_path):
     kept = tmp_path / "kept_b.csv"
     kept.write_text("an earlier run's probabilities\n")
