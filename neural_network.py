@@ -343,16 +343,23 @@ def fit_temperature(probs, labels):
     return float(grid[int(np.argmin(nll))])
 
 
-def expected_calibration_error(probs, labels, bins=ECE_BINS):
-    """ECE: the gap between confidence and accuracy, averaged over equal-width confidence bins."""
+def reliability(probs, labels, bins=10):
+    """The reliability diagram of probabilities (n, k) against labels (n,): for each of ``bins``
+    equal-width bins of the top probability (the confidence) that holds files, a tuple (bin's upper
+    edge, files, their mean confidence, the share of them whose top class is right)."""
     conf, pred = probs.max(axis=1), probs.argmax(axis=1)
     edges = np.linspace(0, 1, bins + 1)
-    ece = 0.0
+    out = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         m = (conf > lo) & (conf <= hi)
         if m.any():
-            ece += m.mean() * abs(np.mean(pred[m] == labels[m]) - conf[m].mean())
-    return float(ece)
+            out.append((float(hi), int(m.sum()), float(conf[m].mean()), float(np.mean(pred[m] == labels[m]))))
+    return out
+
+
+def expected_calibration_error(probs, labels, bins=ECE_BINS):
+    """ECE: the gap between confidence and accuracy, averaged over equal-width confidence bins."""
+    return float(sum(n * abs(acc - conf) for _, n, conf, acc in reliability(probs, labels, bins)) / len(labels))
 
 
 def log_loss(probs, labels):
@@ -1297,7 +1304,8 @@ def score_predictions(paths, folds=None, log=print):
     the lowest recall, and "went" is where that class's files went, {voices: {predicted class:
     files}}, most first, for all RAVDESS actors together and for each TESS voice (the corpus has
     only two, one per fold); "robustness" is {condition: accuracy} over the conditions every CSV
-    holds; "ece" is {"all" or a corpus: ECE}. Raises ValueError when the runs' files differ.
+    holds; "ece" is {"all" or a corpus: ECE} and "reliability" {"all" or a corpus: reliability's
+    bins}. Raises ValueError when the runs' files differ.
     """
     from sklearn.metrics import recall_score
 
@@ -1327,7 +1335,8 @@ def score_predictions(paths, folds=None, log=print):
                      "recall": (names[worst], float(recall[worst])),
                      "went": {v: dict(c.most_common()) for v, c in went.items()},  # in path order
                      "ece": {c: expected_calibration_error(probs[m], labels[m]) for c, m in by_corpus.items()},
-                     "log_loss": log_loss(probs, labels), "robustness": {}}
+                     "log_loss": log_loss(probs, labels), "robustness": {},
+                     "reliability": {c: reliability(probs[m], labels[m]) for c, m in by_corpus.items()}}
         for c in conditions:
             if name not in robust[c]:
                 continue
@@ -1347,6 +1356,10 @@ def score_predictions(paths, folds=None, log=print):
             + "".join(f"; {c} acc {a:.3f}" for c, a in r["robustness"].items()))
         log(f"[{name}] {r['recall'][0]} files went to: " + "; ".join(
             f"{v} " + ", ".join(f"{e} {n}" for e, n in c.items()) for v, c in r["went"].items()))
+        log(f"[{name}] reliability, files by confidence (up to): right share of them, their mean confidence, "
+            "files: " + "; ".join(f"{c} " + ", ".join(f"{hi:.1f}: {acc:.3f} at {conf:.3f} ({n})"
+                                                      for hi, n, conf, acc in bins)
+                                  for c, bins in r["reliability"].items()))
     return out
 
 
@@ -1574,7 +1587,8 @@ def main(argv=None):
                         help="also write every file's protocol (b) probabilities to CSV, as "
                              f"{MEDIA_DIR / PREDICTIONS_FILE} (with --no-ship too; for --score-predictions)")
     parser.add_argument("--score-predictions", default=None, metavar="CSV[,CSV]",
-                        help="only score a predictions_b.csv again (on --folds if given) and exit; "
+                        help="only score a predictions_b.csv again (on --folds if given) and exit: "
+                             "accuracy, macro-F1, ECE, log-loss and the reliability diagram per corpus; "
                              "with several, comma-separated, also their ensemble (the mean of the "
                              "runs' probabilities)")
     parser.add_argument("--update-readme", type=Path, nargs="?", const=Path("README.md"), default=None,

@@ -232,6 +232,20 @@ def test_temperature_scaling_fixes_overconfidence():
     assert neural_network.expected_calibration_error(np.eye(8)[labels], labels) == 0.0
 
 
+
+def test_reliability_bins_files_by_confidence_and_ece_is_their_gap():
+    def sure_of(k, p):  # probability p on class k, the rest shared by the other 7
+        return np.where(np.arange(8) == k, p, (1 - p) / 7)
+
+    # Two files at confidence 0.95, one of them wrong; two at 0.55, both right.
+    probs = np.array([sure_of(0, 0.95), sure_of(1, 0.95), sure_of(2, 0.55), sure_of(3, 0.55)])
+    labels = np.array([0, 4, 2, 3])
+    bins = neural_network.reliability(probs, labels)
+    assert [(hi, n) for hi, n, _, _ in bins] == [(pytest.approx(0.6), 2), (pytest.approx(1.0), 2)]
+    assert [(conf, acc) for _, _, conf, acc in bins] == [(pytest.approx(0.55), 1.0), (pytest.approx(0.95), 0.5)]
+    # ECE weighs each bin's gap by its files: (2 * 0.45 + 2 * 0.45) / 4.
+    assert neural_network.expected_calibration_error(probs, labels, bins=10) == pytest.approx(0.45)
+
 def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch):
     readme = tmp_path / "README.md"
     readme.write_text("# Title\n\n<!-- results:start -->\nold numbers\n<!-- results:end -->\n\n## Next\n")
