@@ -118,6 +118,8 @@ REFIT = False
 TEST_TIME_NOISE_RULE = "all"
 # Bins of the expected calibration error.
 ECE_BINS = 15
+# --score-predictions counts the files a model got wrong with more than this confidence, by emotion.
+SURE = 0.8
 # Pilot, never shipped: our model's protocol runs subtract from every file's log-mel the mean
 # spectrum of its speaker over all that speaker's files (per mel band, labels unused), so that a
 # voice's own timbre is removed before the model sees it. It needs several clips of a voice, so
@@ -1305,7 +1307,8 @@ def score_predictions(paths, folds=None, log=print):
     files}}, most first, for all RAVDESS actors together and for each TESS voice (the corpus has
     only two, one per fold); "robustness" is {condition: accuracy} over the conditions every CSV
     holds; "ece" is {"all" or a corpus: ECE} and "reliability" {"all" or a corpus: reliability's
-    bins}. Raises ValueError when the runs' files differ.
+    bins}; "sure_wrong" is {"<voices> <emotion>": files wrong with a confidence above SURE}, most
+    first. Raises ValueError when the runs' files differ.
     """
     from sklearn.metrics import recall_score
 
@@ -1324,11 +1327,13 @@ def score_predictions(paths, folds=None, log=print):
         recall = recall_score(labels, preds, labels=range(len(names)), average=None, zero_division=0)
         present = np.unique(labels)  # a class no file of these folds has is not "never recognised"
         worst = present[np.argmin(recall[present])]
-        went = {}
-        for r, pred in zip(rows, preds):
+        went, sure_wrong = {}, collections.Counter()
+        for r, pred, p in zip(rows, preds, probs):
+            voices = r["speaker"] if r["corpus"] == "TESS" else r["corpus"]
             if r["emotion"] == names[worst]:
-                voices = r["speaker"] if r["corpus"] == "TESS" else r["corpus"]
                 went.setdefault(voices, collections.Counter())[names[pred]] += 1
+            if p[pred] > SURE and r["emotion"] != names[pred]:
+                sure_wrong[f"{voices} {r['emotion']}"] += 1
         out[name] = {"scores": scores(labels, preds, [r["corpus"] for r in rows]),
                      "folds": {int(k): float(np.mean(preds[fold == k] == labels[fold == k]))
                                for k in np.unique(fold)},
@@ -1336,7 +1341,8 @@ def score_predictions(paths, folds=None, log=print):
                      "went": {v: dict(c.most_common()) for v, c in went.items()},  # in path order
                      "ece": {c: expected_calibration_error(probs[m], labels[m]) for c, m in by_corpus.items()},
                      "log_loss": log_loss(probs, labels), "robustness": {},
-                     "reliability": {c: reliability(probs[m], labels[m]) for c, m in by_corpus.items()}}
+                     "reliability": {c: reliability(probs[m], labels[m]) for c, m in by_corpus.items()},
+                     "sure_wrong": dict(sure_wrong.most_common())}
         for c in conditions:
             if name not in robust[c]:
                 continue
@@ -1360,6 +1366,8 @@ def score_predictions(paths, folds=None, log=print):
             "files: " + "; ".join(f"{c} " + ", ".join(f"{hi:.1f}: {acc:.3f} at {conf:.3f} ({n})"
                                                       for hi, n, conf, acc in bins)
                                   for c, bins in r["reliability"].items()))
+        log(f"[{name}] wrong with confidence above {SURE:g}, by voices and emotion: "
+            + (", ".join(f"{k} {n}" for k, n in r["sure_wrong"].items()) or "none"))
     return out
 
 

@@ -652,6 +652,25 @@ def test_score_predictions_scores_the_ensemble_of_two_runs(tmp_path):
         "write one with neural_network.py --predictions"]
 
 
+
+def test_score_predictions_shows_reliability_and_counts_sure_mistakes_by_emotion(tmp_path):
+    e = list(corpus.EMOTIONS)
+
+    def sure_of(name, p):
+        return np.where(np.arange(8) == e.index(name), p, (1 - p) / 7)
+
+    rows = [("Actor_01", "a.flac", "angry", sure_of("angry", 0.95)),      # right and sure
+            ("OAF", "b.flac", "happy", sure_of("surprised", 0.9)),       # wrong and sure
+            ("OAF", "c.flac", "happy", sure_of("surprised", 0.95)),      # wrong and sure
+            ("YAF", "d.flac", "sad", sure_of("calm", 0.5))]              # wrong, unsure
+    _write_predictions_csv(tmp_path / "one.csv", rows)
+    lines = []
+    out = neural_network.score_predictions(tmp_path / "one.csv", log=lines.append)["cnn"]
+    assert out["sure_wrong"] == {"OAF happy": 2}
+    assert [(n, acc) for _, n, _, acc in out["reliability"]["TESS"]] == [(1, 0.0), (1, 0.0), (1, 0.0)]
+    assert [(n, acc) for _, n, _, acc in out["reliability"]["RAVDESS"]] == [(1, 1.0)]
+    assert any("above 0.8" in line and "OAF happy 2" in line for line in lines)
+
 def test_score_predictions_scores_the_robustness_conditions_a_run_wrote(tmp_path):
     e = list(corpus.EMOTIONS)
     rows = [("Actor_01", "a.flac", "angry", np.eye(8)[e.index("angry")]),
