@@ -737,9 +737,9 @@ def refit_fold(arch, data, run, seed=SEED):
 def refit_run(arch, data, run, trained):
     """run_fold's dict with the test files predicted by the refit model ``trained`` (refit_fold's
     dict), with the views the first model chose on the held-out files; the first model's test
-    probabilities kept as "before_refit" (run_fold's dict as it was)."""
+    probabilities kept as "before_refit" (its "raw")."""
     start = time.perf_counter()
-    out = dict(run, before_refit=run, **test_side(arch, fold_model(arch, trained), data, run["test"],
+    out = dict(run, before_refit=run["raw"], **test_side(arch, fold_model(arch, trained), data, run["test"],
                                                   run["test_time_noise_db"], run["test_time_warps"]))
     out["seconds"] = round(run["seconds"] + trained["train_seconds"] + time.perf_counter() - start, 1)
     return out
@@ -1058,8 +1058,9 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
              "epochs": [r["epochs"] for r in runs], "seconds": round(sum(r["seconds"] for r in runs), 1),
              "idx": idx, "labels": labels, "probs": probs, "corpora": corpora}
         if runs[0].get("before_refit") is not None:  # the first fold models, blended the same way
-            before = [x["before_refit"]["raw"] if blend is None else model_lib.blend(x["before_refit"]["raw"], m["test"], w)
-                      for x, m, w in zip(runs, mfccs or [None] * len(runs), blend["weights"] if blend else [0] * len(runs))]
+            before = [x["before_refit"] for x in runs]
+            if blend is not None:
+                before = [model_lib.blend(q, m["test"], w) for q, m, w in zip(before, mfccs, blend["weights"])]
             r["before_refit"] = scores(labels, np.concatenate(before).argmax(1), corpora)
         if blend is not None:  # ours and the partner alone, as the blend's parts
             r["mfcc_blend"] = blend
