@@ -1,0 +1,63 @@
+"""experiments/tess_voices.py: which voices each TESS voice is predicted from, on a small real subset."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from conftest import REPO, run_script
+
+sys.path.insert(0, str(REPO / "experiments"))
+import tess_voices  # noqa: E402
+from create_features import load_features  # noqa: E402
+import corpus  # noqa: E402
+
+
+def test_each_voice_is_predicted_only_from_the_voices_named(small_features, monkeypatch):
+    data = load_features(small_features)
+    speakers, corpora = np.asarray(data["speaker"]), np.asarray(data["corpus"])
+    words = {i: corpus.parse_tess(Path(p))["word"] for i, p in enumerate(data["path"]) if corpora[i] == "TESS"}
+    calls = []
+    real = tess_voices.transfer
+
+    def recording(x, labels, train, test):
+        calls.append((np.asarray(train), np.asarray(test)))
+        return real(x, labels, train, test)
+
+    monkeypatch.setattr(tess_voices, "transfer", recording)
+    results = tess_voices.transfer_table(data, log=lambda line: None)
+
+    assert len(calls) == 2 * 5  # per voice: two halves of its words, then three other sources
+    for v, voice in enumerate(tess_voices.VOICES):
+        mine = set(np.flatnonzero(speakers == voice))
+        (train1, test1), (train2, test2), other, ravdess, both = calls[5 * v:5 * v + 5]
+        # Same voice: every clip tested once, never by a model that heard its word.
+        assert sorted([*test1, *test2]) == sorted(mine)
+        for train, test in ((train1, test1), (train2, test2)):
+            assert set(train) <= mine
+            assert not {words[i] for i in train} & {words[i] for i in test}
+        # The other sources test every clip of the voice and never train on it.
+        for train, test in (other, ravdess, both):
+            assert sorted(test) == sorted(mine) and not set(train) & mine
+        assert set(corpora[other[0]]) == {"TESS"}
+        assert set(corpora[ravdess[0]]) == {"RAVDESS"}
+        assert set(both[0]) == set(other[0]) | set(ravdess[0])
+        assert set(results) >= {(voice, source) for source in (
+            "same voice, other words", "other TESS voice", "RAVDESS actors",
+            "both (protocol b's training voices)")}
+        assert all(0.0 <= a <= 1.0 and 0.0 <= r <= 1.0 for a, r in results.values())
+
+
+def test_the_script_prints_both_parts(small_features):
+    result = run_script("experiments/tess_voices.py", "--features", small_features)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for voice in tess_voices.VOICES:
+        assert sum(line.startswith(f"{voice} ") and "happy" in line for line in lines) == 1 + 4
+    assert any(line.startswith("RAVDESS  calm") for line in lines)
+
+
+def test_a_missing_features_file_is_one_line_and_a_non_zero_exit(tmp_path):
+    result = run_script("experiments/tess_voices.py", "--features", tmp_path / "nothing.joblib")
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0 and "nothing.joblib" in result.stderr
