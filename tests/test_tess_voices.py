@@ -27,10 +27,11 @@ def test_each_voice_is_predicted_only_from_the_voices_named(small_features, monk
     monkeypatch.setattr(tess_voices, "transfer", recording)
     results = tess_voices.transfer_table(data, log=lambda line: None)
 
-    assert len(calls) == 2 * 5  # per voice: two halves of its words, then three other sources
+    assert len(calls) == 2 * 6  # per voice: two halves of its words, then four other sources
+    happy = data["emotions"].index(tess_voices.FOLLOW)
     for v, voice in enumerate(tess_voices.VOICES):
         mine = set(np.flatnonzero(speakers == voice))
-        (train1, test1), (train2, test2), other, ravdess, both = calls[5 * v:5 * v + 5]
+        (train1, test1), (train2, test2), other, ravdess, both, enrolled = calls[6 * v:6 * v + 6]
         # Same voice: every clip tested once, never by a model that heard its word.
         assert sorted([*test1, *test2]) == sorted(mine)
         for train, test in ((train1, test1), (train2, test2)):
@@ -42,10 +43,18 @@ def test_each_voice_is_predicted_only_from_the_voices_named(small_features, monk
         assert set(corpora[other[0]]) == {"TESS"}
         assert set(corpora[ravdess[0]]) == {"RAVDESS"}
         assert set(both[0]) == set(other[0]) | set(ravdess[0])
+        # Enrolled: the voice's own clips of every emotion but happy join the training voices.
+        own = set(enrolled[0]) & mine
+        assert own and all(data["labels"][i] != happy for i in own)
+        assert own == {i for i in mine if data["labels"][i] != happy}
+        assert set(enrolled[0]) - mine == set(both[0])
+        assert set(enrolled[1]) == {i for i in mine if data["labels"][i] == happy}
+        assert results[(voice, "both, and the voice's other emotions")][0] is None
         assert set(results) >= {(voice, source) for source in (
             "same voice, other words", "other TESS voice", "RAVDESS actors",
-            "both (protocol b's training voices)")}
-        assert all(0.0 <= a <= 1.0 and 0.0 <= r <= 1.0 for a, r in results.values())
+            "both (protocol b's training voices)", "both, and the voice's other emotions")}
+        assert all(0.0 <= a <= 1.0 for a, _ in results.values() if a is not None)
+        assert all(0.0 <= r <= 1.0 for _, r in results.values())
 
 
 def test_the_script_prints_both_parts(small_features):
@@ -53,7 +62,7 @@ def test_the_script_prints_both_parts(small_features):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     for voice in tess_voices.VOICES:
-        assert sum(line.startswith(f"{voice} ") and "happy" in line for line in lines) == 1 + 4
+        assert sum(line.startswith(f"{voice} ") and "happy" in line for line in lines) == 1 + 5
     assert any(line.startswith("RAVDESS  calm") for line in lines)
 
 
