@@ -20,6 +20,8 @@
                                                  # every clip alone: no fold may add a noisy or warped view
     python neural_network.py --speaker-centre --test-time-noise none --protocols b --baseline none --no-ship
                                                  # pilot: every voice centred on its own mean spectrum
+    python neural_network.py --fit-bias --protocols b --baseline none --no-ship
+                                                 # pilot: a bias per emotion fitted on held-out speakers
     python neural_network.py --mfcc-blend none   # ours alone, without the partner blended in
     python neural_network.py --blend-partner seed  # the seed's MFCC-mean model as the partner
 
@@ -105,6 +107,11 @@ MIXUP_ALPHA = 0.2
 # "all") ECE 0.137 to 0.114 and 0.138 to 0.101 with seeds 48 and 49, better on both corpora, but
 # log-loss worse by 0.11 with both (experiments/README.md). Reported either way.
 FIT_TEMPERATURE = False
+# Pilot, off: add to the log of every fold's (blended, tempered) probabilities a bias per emotion
+# fitted on held-out speakers as the temperature is (fit_bias, choose_biases), which can change a
+# clip's top emotion where a temperature cannot (experiments/README.md, "a bias per emotion").
+# The shipped model has no bias, so --fit-bias needs --no-ship.
+FIT_BIAS = False
 # Protocol (b): each fold's model, once its held-out speakers have chosen its epochs and test-time
 # views, is trained again on its training and held-out files together (True; refit_fold), as the
 # shipped model is trained on every file, and that model predicts the fold's test speakers; or
@@ -344,6 +351,33 @@ def fit_temperature(probs, labels):
     grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 121))
     nll = [-np.mean(np.log(model_lib.calibrate(probs, t)[np.arange(len(labels)), labels] + 1e-12)) for t in grid]
     return float(grid[int(np.argmin(nll))])
+
+
+def fit_bias(probs, labels):
+    """The bias per emotion, (k,) float with the first 0, that minimises the negative
+    log-likelihood of ``labels`` (n,) under apply_bias(probs, bias); probs (n, k)."""
+    from scipy.optimize import minimize
+
+    logp = np.log(np.clip(probs, 1e-12, 1.0))
+    onehot = np.eye(probs.shape[1])[labels]
+
+    def nll(free):
+        z = logp + np.r_[0.0, free]
+        z -= z.max(axis=1, keepdims=True)
+        q = np.exp(z)
+        q /= q.sum(axis=1, keepdims=True)
+        loss = -np.mean(np.log(q[np.arange(len(labels)), labels] + 1e-12))
+        return loss, np.mean(q - onehot, axis=0)[1:]
+
+    found = minimize(nll, np.zeros(probs.shape[1] - 1), jac=True, method="L-BFGS-B")
+    return np.r_[0.0, found.x]
+
+
+def apply_bias(probs, bias):
+    """Probabilities (n, k) with ``bias`` (k,) added to their logarithms, normalised again."""
+    z = np.log(np.clip(probs, 1e-12, 1.0)) + np.asarray(bias)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def reliability(probs, labels, bins=10):
@@ -963,27 +997,54 @@ def choose_temperatures(data, runs, mfccs=None, weights=None, weight_all_folds=0
     ``weight_all_folds``: the shipped model's); 1.0 everywhere when the folds have no held-out
     files (the seed's model).
     """
+    return fit_on_held_out(data, runs, fit_temperature, 1.0,
+                           mfccs, weights, weight_all_folds)
+
+
+def choose_biases(data, runs, mfccs=None, weights=None, weight_all_folds=0.0, temperatures=None):
+    """Each fold's bias per emotion (fit_bias), fitted as choose_temperatures fits the temperature,
+    on the held-out probabilities after the blend and after each fold's temperature in
+    ``temperatures`` (per fold; None: none). Returns ([(k,) bias per fold], the bias on every fold's
+    held-out files); zeros when the folds have no held-out files."""
+    zero = np.zeros(len(corpus.EMOTIONS))
+    return fit_on_held_out(data, runs, fit_bias, zero, mfccs, weights, weight_all_folds, temperatures)
+
+
+def fit_on_held_out(data, runs, fit, none, mfccs=None, weights=None, weight_all_folds=0.0, temperatures=None):
+    """fit(probs, labels) on every fold's pooled held-out files (pooled_folds) as they are predicted
+    at test time, blended at this fold's weight and tempered at this fold's temperature; and on every
+    fold's held-out files at ``weight_all_folds`` (and no temperature). Returns ([fit per fold], that
+    one); ``none`` everywhere when the folds have no held-out files."""
     if any(run["held"] is None for run in runs):
-        return [1.0] * len(runs), 1.0
+        return [none] * len(runs), none
     labels = data["labels"]
     weights = [0.0] * len(runs) if weights is None else weights
+    temperatures = [1.0] * len(runs) if temperatures is None else temperatures
 
-    def fit(ks, weight):
+    def fitted(ks, weight, temperature):
         probs = [runs[j]["held_views"] if mfccs is None
                  else model_lib.blend(runs[j]["held_views"], mfccs[j]["held"], weight) for j in ks]
-        return fit_temperature(np.concatenate(probs), np.concatenate([labels[runs[j]["held"]] for j in ks]))
+        probs = model_lib.calibrate(np.concatenate(probs), temperature)
+        return fit(probs, np.concatenate([labels[runs[j]["held"]] for j in ks]))
 
-    return [fit(ks, w) for ks, w in zip(pooled_folds(runs), weights)], fit(range(len(runs)), weight_all_folds)
+    return ([fitted(ks, w, t) for ks, w, t in zip(pooled_folds(runs), weights, temperatures)],
+            fitted(range(len(runs)), weight_all_folds, 1.0))
 
 
-def calibrated_run(run, fitted):
+def calibrated_run(run, fitted, bias=None):
     """run_fold's (or blended_run's) dict with its test probabilities, and those under each
     robustness condition, calibrated by the temperature ``fitted`` when FIT_TEMPERATURE is set
-    (else kept); "raw" stays the model's own. Records the temperature applied and the one fitted."""
+    (else kept), then shifted by ``bias`` (apply_bias; None: none); "raw" stays the model's own.
+    Records the temperature applied and the one fitted, and the bias."""
     temperature = fitted if FIT_TEMPERATURE else 1.0
-    return dict(run, probs=model_lib.calibrate(run["raw"], temperature), temperature=temperature,
-                fitted_temperature=fitted,
-                conditions={c: model_lib.calibrate(p, temperature) for c, p in run["conditions"].items()})
+
+    def calibrated(p):
+        p = model_lib.calibrate(p, temperature)
+        return p if bias is None else apply_bias(p, bias)
+
+    return dict(run, probs=calibrated(run["raw"]), temperature=temperature, fitted_temperature=fitted,
+                bias=None if bias is None else np.asarray(bias).tolist(),
+                conditions={c: calibrated(p) for c, p in run["conditions"].items()})
 
 
 def blended_run(run, mfcc, weight):
@@ -1037,7 +1098,11 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
         # Then each fold's temperature, on held-out files as they are blended, applied to the blend.
         fitted, fitted_all = choose_temperatures(data, runs, mfccs, blend and blend["weights"],
                                                  blend["weight_all_folds"] if blend else 0.0)
-        runs = [calibrated_run(run, t) for run, t in zip(runs, fitted)]
+        biases = [None] * len(runs)
+        if FIT_BIAS and arch != "seed":  # then each fold's bias per emotion, on the same files
+            biases, _ = choose_biases(data, runs, mfccs, blend and blend["weights"],
+                                      temperatures=[t if FIT_TEMPERATURE else 1.0 for t in fitted])
+        runs = [calibrated_run(run, t, b) for run, t, b in zip(runs, fitted, biases)]
         labels = data["labels"][idx]
         corpora = [data["corpus"][i] for i in idx]
         probs = np.concatenate([r["probs"] for r in runs])
@@ -1054,6 +1119,7 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
              "temperatures": [r["temperature"] for r in runs],
              "fitted_temperatures": [r["fitted_temperature"] for r in runs],
              "temperature_all_folds": fitted_all if FIT_TEMPERATURE else 1.0,
+             "biases": [r["bias"] for r in runs],
              "fitted_temperature_all_folds": fitted_all,
              "epochs": [r["epochs"] for r in runs], "seconds": round(sum(r["seconds"] for r in runs), 1),
              "idx": idx, "labels": labels, "probs": probs, "corpora": corpora}
@@ -1093,6 +1159,11 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
             + "fitted per fold (" + ", ".join(f"{t:.2f}" for t in r["fitted_temperatures"])
             + f"; on every fold's held-out files {r['fitted_temperature_all_folds']:.2f}), as shipped {r['ece']['calibrated']:.3f}"
             + f"; min recall {min(r['recall'].values()):.3f} ({r['seconds']:.0f} s)")
+        if FIT_BIAS and arch != "seed":
+            log(f"[{arch}] protocol ({p}): bias per emotion fitted per fold on held-out speakers ("
+                + ", ".join(corpus.EMOTIONS) + "): " + "; ".join(
+                    " ".join(f"{v:+.2f}" for v in b) for b in r["biases"])
+                + f"; log-loss {log_loss(probs, labels):.3f}")
         if "before_refit" in r:
             log(f"[{arch}] protocol ({p}) before the refit (the first fold models, the same views and blend): "
                 + ", ".join(f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in r["before_refit"].items()))
@@ -1534,7 +1605,7 @@ def option_numbers(text, allowed):
 
 
 def main(argv=None):
-    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER, FIT_TEMPERATURE, TEST_TIME_NOISE_RULE, REFIT  # every run's
+    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER, FIT_TEMPERATURE, FIT_BIAS, TEST_TIME_NOISE_RULE, REFIT  # every run's
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
                         help="architecture to ship")
@@ -1579,6 +1650,9 @@ def main(argv=None):
                         help="calibrate the (blended) probabilities by a temperature fitted on held-out "
                              f"speakers, or keep the model's own (default {'on' if FIT_TEMPERATURE else 'off'}; "
                              "see FIT_TEMPERATURE)")
+    parser.add_argument("--fit-bias", action="store_true", default=FIT_BIAS,
+                        help="pilot: shift the probabilities by a bias per emotion fitted on held-out "
+                             "speakers (needs --no-ship; see FIT_BIAS)")
     parser.add_argument("--refit", action=argparse.BooleanOptionalAction, default=REFIT,
                         help="protocol (b): train each fold's model again on its held-out speakers too, for "
                              "the epochs and with the views they chose, and test that model (default "
@@ -1649,6 +1723,9 @@ def main(argv=None):
     FIT_TEMPERATURE = args.fit_temperature
     REFIT = args.refit
     TEST_TIME_NOISE_RULE = args.test_time_noise_rule
+    if args.fit_bias and not args.no_ship:
+        parser.error("--fit-bias: a pilot only; add --no-ship (the shipped model has no bias)")
+    FIT_BIAS = args.fit_bias
     if args.speaker_centre:
         if model_lib.TEST_TIME_NOISE_DB or not args.no_ship:
             parser.error("--speaker-centre: a pilot only; add --test-time-noise none (the noisy copy is "

@@ -113,6 +113,59 @@ def test_temperature_is_fitted_after_the_blend_on_the_held_out_files_the_weight_
     assert calibrated["probs"].max(1).mean() < raw.max(1).mean()
 
 
+def test_a_bias_per_emotion_corrects_an_emotion_said_too_rarely():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 8, 3000)
+    logits = rng.normal(size=(3000, 8))
+    logits[np.arange(3000), labels] += 2.0
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    shy = probs.copy()
+    shy[:, 3] *= 0.05  # the model says sad twenty times too rarely
+    shy /= shy.sum(1, keepdims=True)
+    bias = neural_network.fit_bias(shy, labels)
+    assert bias[0] == 0.0 and bias[3] == pytest.approx(np.log(20) + bias[1], abs=0.4)
+    fixed = neural_network.apply_bias(shy, bias)
+    np.testing.assert_allclose(fixed.sum(1), 1.0)
+    assert neural_network.log_loss(fixed, labels) < neural_network.log_loss(shy, labels)
+    assert np.mean(fixed.argmax(1) == labels) > np.mean(shy.argmax(1) == labels) + 0.05
+    assert np.mean(fixed.argmax(1) == labels) == pytest.approx(np.mean(probs.argmax(1) == labels), abs=0.02)
+
+
+def test_the_bias_is_fitted_like_the_temperature_after_blend_and_temperature(monkeypatch):
+    labels = np.array([1] * 40 + [2] * 40 + [3] * 40 + [4] * 40)
+    data = {"labels": labels}
+    a, b, c, d = (np.arange(40 * i, 40 * (i + 1)) for i in range(4))
+    rng = np.random.default_rng(0)
+    views = [rng.dirichlet(np.ones(8), size=40) for _ in range(3)]
+    runs = [{"held": b, "test": a, "held_views": views[0]}, {"held": a, "test": b, "held_views": views[1]},
+            {"held": c, "test": d, "held_views": views[2]}]
+    mfccs = [{"held": rng.dirichlet(np.ones(8), size=40)} for _ in runs]
+    biases, every = neural_network.choose_biases(data, runs, mfccs, [0.2, 0.0, 0.4], 0.3, temperatures=[2.0, 1.0, 0.5])
+    fit = neural_network.fit_bias
+    # Fold 0 never sees fold 1's held-out files (its own test files): only fold 2's, blended at its
+    # weight and tempered at its temperature.
+    np.testing.assert_allclose(biases[0], fit(model_lib.calibrate(model_lib.blend(views[2], mfccs[2]["held"], 0.2), 2.0),
+                                              labels[c]))
+    pooled = np.concatenate([model_lib.blend(r["held_views"], m["held"], 0.4) for r, m in zip(runs[:2], mfccs[:2])])
+    np.testing.assert_allclose(biases[2], fit(model_lib.calibrate(pooled, 0.5), labels[np.r_[b, a]]))
+    np.testing.assert_allclose(every, fit(np.concatenate(
+        [model_lib.blend(r["held_views"], m["held"], 0.3) for r, m in zip(runs, mfccs)]), labels[np.r_[b, a, c]]))
+    # Fold 2's pooled held-out files are all emotion 1 or 2 (files a and b): its bias favours those.
+    assert min(biases[2][[1, 2]]) > max(np.delete(biases[2], [1, 2]))
+    # Without held-out files (the seed's model), no bias.
+    assert all((x == 0).all() for x in neural_network.choose_biases(data, [dict(r, held=None) for r in runs])[0])
+    # Applied after the temperature, to the test probabilities and those under each condition.
+    raw = rng.dirichlet(np.ones(8), size=40)
+    run = {"raw": raw, "probs": raw, "conditions": {"telephone": raw[::-1]}}
+    monkeypatch.setattr(neural_network, "FIT_TEMPERATURE", True)
+    shifted = neural_network.calibrated_run(run, 2.0, biases[2])
+    np.testing.assert_allclose(shifted["probs"], neural_network.apply_bias(model_lib.calibrate(raw, 2.0), biases[2]))
+    np.testing.assert_allclose(shifted["conditions"]["telephone"],
+                               neural_network.apply_bias(model_lib.calibrate(raw[::-1], 2.0), biases[2]))
+    assert shifted["bias"] == list(biases[2]) and shifted["raw"] is raw
+    assert neural_network.calibrated_run(run, 2.0)["bias"] is None
+
+
 @pytest.fixture(scope="module")
 def two_models(small_features):
     """Our model, the seed's and the partner (fit_partner's dict), each trained briefly on the small
