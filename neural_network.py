@@ -998,8 +998,7 @@ def choose_temperatures(data, runs, mfccs=None, weights=None, weight_all_folds=0
     ``weight_all_folds``: the shipped model's); 1.0 everywhere when the folds have no held-out
     files (the seed's model).
     """
-    return fit_on_held_out(data, runs, fit_temperature, 1.0,
-                           mfccs, weights, weight_all_folds)
+    return fit_on_held_out(data, runs, fit_temperature, 1.0, mfccs, weights, weight_all_folds)
 
 
 def choose_biases(data, runs, mfccs=None, weights=None, weight_all_folds=0.0, temperatures=None):
