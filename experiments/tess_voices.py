@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
 import corpus  # noqa: E402
+import model as model_lib  # noqa: E402  (no Keras until a model is built or loaded)
 from create_features import FEATURES_FILE, load_features  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -58,16 +59,17 @@ SEED = 42
 
 
 def clip_inputs(data):
-    """(n, N_MFCC + N_PROSODY) float64: every clip's MFCC means, then its prosody."""
-    means = np.stack([audio.mfcc(f).mean(axis=0) for f in data["features"]])
+    """(n, N_MFCC + N_PROSODY) float64: every clip's MFCC means (the seed model's input), then its prosody."""
+    means = model_lib.seed_input(data["features"])[:, :, 0]
     return np.concatenate([means, np.asarray(data["prosody"])], axis=1).astype(np.float64)
 
 
 def prosody_table(data, log=print):
     """Part 1: median of SHOWN prosody per voice (and RAVDESS pooled) and emotion."""
     emotions, labels = data["emotions"], np.asarray(data["labels"])
-    cols = [audio.PROSODY_NAMES.index(name) for name in SHOWN]
-    groups = [(v, np.asarray(data["speaker"]) == v) for v in VOICES]
+    shown = np.asarray(data["prosody"])[:, [audio.PROSODY_NAMES.index(name) for name in SHOWN]]
+    speakers = np.asarray(data["speaker"])
+    groups = [(v, speakers == v) for v in VOICES]
     groups.append(("RAVDESS", np.asarray(data["corpus"]) == "RAVDESS"))
     log("prosody, median per emotion (pitch in semitones re 100 Hz, movement in semitones/s, "
         "loudness spread in dB, length in s)")
@@ -76,7 +78,7 @@ def prosody_table(data, log=print):
         for e, emotion in enumerate(emotions):
             sel = rows & (labels == e)
             if sel.any():
-                med = np.median(np.asarray(data["prosody"])[sel][:, cols], axis=0)
+                med = np.median(shown[sel], axis=0)
                 log(f"{name:8s} {emotion:10s} " + " ".join(f"{m:8.2f}" for m in med))
 
 
