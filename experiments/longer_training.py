@@ -107,6 +107,19 @@ def extend(data, trained, train, held, *, seed, extra_epochs=EXTRA_EPOCHS):
     return out, {name: (before[name], after[name]) for name in model_lib.CNN_TOWERS}
 
 
+def load_kept(path):
+    """A fold cache file's {"settings", "run"}; exits with a one-line error when it is not one."""
+    import joblib
+
+    try:
+        stored = joblib.load(path)
+        stored["settings"]["seed"], stored["run"]["weights"]
+    except Exception as err:  # a damaged pickle raises many types; all mean the same here
+        sys.exit(f"error: {path}: not a readable fold cache file ({err.__class__.__name__}); "
+                 "run neural_network.py --fold-cache again to remake it")
+    return stored
+
+
 def main(argv=None):
     import joblib
 
@@ -125,7 +138,15 @@ def main(argv=None):
         sys.exit(f"error: {args.out} already exists; give --out a new folder")
     if args.extra_epochs < 1:
         sys.exit(f"error: --extra-epochs {args.extra_epochs}: give 1 or more")
-    only = None if args.folds is None else {int(k) for k in args.folds.split(",")}
+    present = {int(path.stem.rsplit("fold", 1)[1]) for path in kept}
+    try:
+        only = present if args.folds is None else {int(k) for k in args.folds.split(",")}
+    except ValueError:
+        only = None
+    if not only or not only <= present:
+        sys.exit(f"error: --folds {args.folds}: give folds kept in {args.cache}, comma-separated "
+                 f"({','.join(map(str, sorted(present)))})")
+    seed = load_kept(kept[0])["settings"]["seed"]
     try:
         data = nn.load_data(args.features)
     except ValueError as err:
@@ -135,15 +156,14 @@ def main(argv=None):
     shutil.copytree(args.cache, work)
     for path in kept:
         k = int(path.stem.rsplit("fold", 1)[1])
-        if only is not None and k not in only:
+        if k not in only:
             continue
-        stored = joblib.load(path)
+        stored = load_kept(path)
         train, held = fold_files(data, k)
         net = nn.fold_model(ARCH, stored["run"])
         fit_before = accuracy(net, data, train)
         held_before = accuracy(net, data, held)
-        longer, losses = extend(data, stored["run"], train, held, seed=stored["settings"]["seed"],
-                                extra_epochs=args.extra_epochs)
+        longer, losses = extend(data, stored["run"], train, held, seed=seed, extra_epochs=args.extra_epochs)
         net = nn.fold_model(ARCH, longer)
         fit_after, held_after = accuracy(net, data, train), accuracy(net, data, held)
         model_lib.write_atomic(work / path.name, lambda tmp: joblib.dump(
@@ -154,8 +174,8 @@ def main(argv=None):
               + "; held-out " + ", ".join(f"{c} {held_before[c]:.3f} -> {held_after[c]:.3f}" for c in held_before)
               + f"; {longer['train_seconds'] - stored['run']['train_seconds']:.0f} s", flush=True)
     work.rename(args.out)
-    print(f"wrote {args.out}; score it with: python neural_network.py --seed "
-          f"{stored['settings']['seed']} --protocols b --baseline none --no-ship --fold-cache {args.out}")
+    print(f"wrote {args.out}; score it with: python neural_network.py --seed {seed} --protocols b "
+          f"--baseline none --no-ship --fold-cache {args.out}")
 
 
 if __name__ == "__main__":

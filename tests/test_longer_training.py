@@ -63,7 +63,9 @@ def test_extends_on_the_fold_training_files_and_neural_network_scores_the_copy(s
     monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("trained a kept fold"))
     scored = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={7}, cache=out)["b"]
     assert scored["probs"].shape == first["probs"].shape
-    if not same:
+    if same:  # no epoch beat the kept weights: the fold predicts as before
+        np.testing.assert_allclose(scored["probs"], first["probs"], atol=1e-6)
+    else:
         assert not np.allclose(scored["probs"], first["probs"], atol=1e-4)
 
 
@@ -76,3 +78,10 @@ def test_refuses_an_existing_out_folder_or_a_cache_without_fold_models(tmp_path)
     (empty / "cnn-b-fold0.joblib").write_bytes(b"")
     result = run_script("experiments/longer_training.py", "--cache", empty, "--out", empty)
     assert result.returncode == 1 and "already exists" in result.stderr
+    result = run_script("experiments/longer_training.py", "--cache", empty, "--out", tmp_path / "new",
+                        "--folds", "3")
+    assert result.returncode == 1 and "--folds 3: give folds kept in" in result.stderr and "(0)" in result.stderr
+    assert not (tmp_path / "new").exists() and not (tmp_path / "new.partial").exists()
+    result = run_script("experiments/longer_training.py", "--cache", empty, "--out", tmp_path / "new")
+    assert result.returncode == 1 and "cnn-b-fold0.joblib: not a readable fold cache file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "new").exists()
