@@ -359,16 +359,11 @@ def fit_bias(probs, labels):
     log-likelihood of ``labels`` (n,) under apply_bias(probs, bias); probs (n, k)."""
     from scipy.optimize import minimize
 
-    logp = np.log(np.clip(probs, 1e-12, 1.0))
     onehot = np.eye(probs.shape[1])[labels]
 
-    def nll(free):
-        z = logp + np.r_[0.0, free]
-        z -= z.max(axis=1, keepdims=True)
-        q = np.exp(z)
-        q /= q.sum(axis=1, keepdims=True)
-        loss = -np.mean(np.log(q[np.arange(len(labels)), labels] + 1e-12))
-        return loss, np.mean(q - onehot, axis=0)[1:]
+    def nll(free):  # the log-loss and its gradient in the free biases
+        q = apply_bias(probs, np.r_[0.0, free])
+        return log_loss(q, labels), np.mean(q - onehot, axis=0)[1:]
 
     found = minimize(nll, np.zeros(probs.shape[1] - 1), jac=True, method="L-BFGS-B")
     return np.r_[0.0, found.x]

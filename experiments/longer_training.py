@@ -56,9 +56,8 @@ def fold_files(data, k):
 def accuracy(net, data, idx):
     """Accuracy of ``net`` (the ensemble) on files ``idx``, each clip alone, per corpus: {corpus: acc}."""
     probs = nn.predict(ARCH, net, [data["features"][i] for i in idx])
-    right = probs.argmax(1) == data["labels"][idx]
-    corpora = np.asarray(data["corpus"])[idx]
-    return {c: float(right[corpora == c].mean()) for c in sorted(set(corpora))}
+    by_corpus = nn.scores(data["labels"][idx], probs.argmax(1), np.asarray(data["corpus"])[idx])
+    return {c: v["accuracy"] for c, v in by_corpus.items() if c != "all"}
 
 
 def extend(data, trained, train, held, *, seed, extra_epochs=EXTRA_EPOCHS):
@@ -138,12 +137,12 @@ def main(argv=None):
         sys.exit(f"error: {args.out} already exists; give --out a new folder")
     if args.extra_epochs < 1:
         sys.exit(f"error: --extra-epochs {args.extra_epochs}: give 1 or more")
-    present = {int(path.stem.rsplit("fold", 1)[1]) for path in kept}
+    present = {int(path.stem.rsplit("fold", 1)[1]): path for path in kept}  # fold -> its file
     try:
-        only = present if args.folds is None else {int(k) for k in args.folds.split(",")}
+        only = set(present) if args.folds is None else {int(k) for k in args.folds.split(",")}
     except ValueError:
         only = None
-    if not only or not only <= present:
+    if not only or not only <= set(present):
         sys.exit(f"error: --folds {args.folds}: give folds kept in {args.cache}, comma-separated "
                  f"({','.join(map(str, sorted(present)))})")
     seed = load_kept(kept[0])["settings"]["seed"]
@@ -154,10 +153,8 @@ def main(argv=None):
     work = args.out.with_name(args.out.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(args.cache, work)
-    for path in kept:
-        k = int(path.stem.rsplit("fold", 1)[1])
-        if k not in only:
-            continue
+    for k in sorted(only):
+        path = present[k]
         stored = load_kept(path)
         train, held = fold_files(data, k)
         net = nn.fold_model(ARCH, stored["run"])
