@@ -1357,6 +1357,16 @@ def _scored_runs(paths, runs):
     return scored
 
 
+def by_sex(rows, preds, labels):
+    """Accuracy on the RAVDESS actors of each sex (corpus.actor_sex) among predictions CSV ``rows``
+    with predicted classes ``preds`` and true ones ``labels`` (each (n,)): {"female" or "male":
+    (accuracy, files)}, only for a sex with files. The TESS voices are both women, so their files
+    would only repeat the corpus's number."""
+    sexes = np.array([corpus.actor_sex(r["speaker"]) if r["corpus"] == "RAVDESS" else "" for r in rows])
+    return {sex: (float(np.mean(preds[sexes == sex] == labels[sexes == sex])), int(np.sum(sexes == sex)))
+            for sex in ("female", "male") if np.any(sexes == sex)}
+
+
 def score_predictions(paths, folds=None, log=print):
     """Score predictions CSVs written by write_predictions again, on all their folds or on ``folds``
     (a set of fold numbers): per model, accuracy and macro-F1 overall and per corpus, accuracy per
@@ -1376,7 +1386,8 @@ def score_predictions(paths, folds=None, log=print):
     only two, one per fold); "robustness" is {condition: accuracy} over the conditions every CSV
     holds; "ece" is {"all" or a corpus: ECE} and "reliability" {"all" or a corpus: reliability's
     bins}; "sure_wrong" is {"<voices> <emotion>": files wrong with a confidence above SURE}, most
-    first. Raises ValueError when the runs' files differ.
+    first; "by_sex" is by_sex's {sex: (accuracy, files)} of the RAVDESS actors. Raises ValueError
+    when the runs' files differ.
     """
     from sklearn.metrics import recall_score
 
@@ -1410,7 +1421,8 @@ def score_predictions(paths, folds=None, log=print):
                      "ece": {c: expected_calibration_error(probs[m], labels[m]) for c, m in by_corpus.items()},
                      "log_loss": log_loss(probs, labels), "robustness": {},
                      "reliability": {c: reliability(probs[m], labels[m]) for c, m in by_corpus.items()},
-                     "sure_wrong": dict(sure_wrong.most_common())}
+                     "sure_wrong": dict(sure_wrong.most_common()),
+                     "by_sex": by_sex(rows, preds, labels)}
         for c in conditions:
             if name not in robust[c]:
                 continue
@@ -1436,6 +1448,9 @@ def score_predictions(paths, folds=None, log=print):
                                   for c, bins in r["reliability"].items()))
         log(f"[{name}] wrong with confidence above {SURE:g}, by voices and emotion: "
             + (", ".join(f"{k} {n}" for k, n in r["sure_wrong"].items()) or "none"))
+        if r["by_sex"]:
+            log(f"[{name}] RAVDESS actors by sex: " + ", ".join(
+                f"{sex} {acc:.3f} ({n} files)" for sex, (acc, n) in r["by_sex"].items()))
     return out
 
 
