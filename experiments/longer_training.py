@@ -4,6 +4,7 @@ in a copy of the cache that neural_network.py scores as it scores any other.
     python experiments/longer_training.py --cache runs/cache42 --out runs/cache42-longer
     python neural_network.py --seed 42 --protocols b --baseline none --no-ship \
         --fold-cache runs/cache42-longer --predictions runs/longer42.csv
+    python experiments/longer_training.py --cache runs/cache42 --out runs/cache42-ravdess --corpus RAVDESS
 
 Every (b) fold model of the shipped recipe stops at the 40-epoch cap (neural_network.EPOCHS) with
 its held-out actors' loss at or near its lowest, and it fits its own RAVDESS training clips only
@@ -13,6 +14,9 @@ learning rate, each tower stopping early on its own held-out loss (neural_networ
 patience neural_network.EARLY_STOP_PATIENCE) and keeping its best weights: those it started with
 when no later epoch beats them. A fresh Adam starts the extra epochs (the fold cache keeps weights,
 not the optimiser's state), so this approximates a longer cap; it is not the same run.
+
+With ``--corpus RAVDESS`` the extra epochs train on that corpus's training files alone (and their
+augmented copies); the held-out files, which stop them, are RAVDESS actors either way.
 
 The copy keeps the fold's settings as they were, so neural_network.py reads the longer-trained
 weights as the fold's model and chooses the test-time views, the blend and everything else on the
@@ -41,16 +45,22 @@ EXTRA_EPOCHS = 15
 # Added to the run's seed for the extra epochs' batches and augmentation draws, so that they do
 # not replay the first epochs' draws.
 SEED_OFFSET = 1000
+# Corpora whose training files --corpus may restrict the extra epochs to.
+CORPORA = ("RAVDESS", "TESS")
 # The fold models this extends: ours under protocol (b) (name as neural_network.protocol_speakers
 # keeps it).
 ARCH = "cnn"
 
 
-def fold_files(data, k):
-    """(train, held) file indices of protocol (b) fold ``k``, as neural_network.protocol_speakers makes them."""
+def fold_files(data, k, corpus_name=None):
+    """(train, held) file indices of protocol (b) fold ``k``, as neural_network.protocol_speakers makes
+    them; with ``corpus_name``, only that corpus's training files."""
     folds = nn.speaker_folds(data)
     v = nn.validation_fold(k, set(folds.tolist()))
-    return np.flatnonzero((folds != k) & (folds != v)), np.flatnonzero(folds == v)
+    train = (folds != k) & (folds != v)
+    if corpus_name is not None:
+        train &= np.asarray(data["corpus"]) == corpus_name
+    return np.flatnonzero(train), np.flatnonzero(folds == v)
 
 
 def accuracy(net, data, idx):
@@ -126,6 +136,8 @@ def main(argv=None):
     parser.add_argument("--cache", type=Path, required=True, help="fold cache with the (b) fold models to extend")
     parser.add_argument("--out", type=Path, required=True, help="new folder: the copy with the extended fold models")
     parser.add_argument("--extra-epochs", type=int, default=EXTRA_EPOCHS, help="most epochs added per fold model")
+    parser.add_argument("--corpus", choices=CORPORA, default=None,
+                        help="train the extra epochs on this corpus's training files only (default: all)")
     parser.add_argument("--folds", default=None, help="comma-separated (b) folds to extend (default: every kept one)")
     parser.add_argument("--features", type=Path, default=nn.FEATURES_FILE, help="features file")
     args = parser.parse_args(argv)
@@ -156,11 +168,12 @@ def main(argv=None):
     for k in sorted(only):
         path = present[k]
         stored = load_kept(path)
-        train, held = fold_files(data, k)
+        train, held = fold_files(data, k)  # the fit is reported on all the fold's training files
         net = nn.fold_model(ARCH, stored["run"])
         fit_before = accuracy(net, data, train)
         held_before = accuracy(net, data, held)
-        longer, losses = extend(data, stored["run"], train, held, seed=seed, extra_epochs=args.extra_epochs)
+        trained_on, _ = fold_files(data, k, args.corpus)
+        longer, losses = extend(data, stored["run"], trained_on, held, seed=seed, extra_epochs=args.extra_epochs)
         net = nn.fold_model(ARCH, longer)
         fit_after, held_after = accuracy(net, data, train), accuracy(net, data, held)
         model_lib.write_atomic(work / path.name, lambda tmp: joblib.dump(

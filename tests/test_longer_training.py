@@ -69,6 +69,35 @@ def test_extends_on_the_fold_training_files_and_neural_network_scores_the_copy(s
         assert not np.allclose(scored["probs"], first["probs"], atol=1e-4)
 
 
+def test_corpus_option_trains_on_that_corpus_training_files_alone(small_features, tmp_path, monkeypatch, capsys):
+    data = neural_network.load_data(small_features)
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    cache = tmp_path / "cache"
+    neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={7}, cache=cache)
+    trained_on = []
+    real_batches = neural_network.train_batches
+
+    def recording(feats, labels, batch_size, seed, corpora=None):
+        trained_on.append(({id(f) for f in feats}, set(corpora)))
+        return real_batches(feats, labels, batch_size, seed, corpora)
+
+    monkeypatch.setattr(neural_network, "train_batches", recording)
+    monkeypatch.setattr(neural_network, "load_data", lambda features: data)
+    longer_training.main(["--cache", str(cache), "--out", str(tmp_path / "longer"), "--extra-epochs", "1",
+                          "--corpus", "RAVDESS", "--features", str(small_features)])
+    # Fold 7 (YAF) trains on RAVDESS actors and OAF; the extra epoch saw the actors' files alone,
+    # while the fit is still reported on both corpora's training files.
+    train, _ = longer_training.fold_files(data, 7)
+    ravdess, _ = longer_training.fold_files(data, 7, "RAVDESS")
+    assert 0 < len(ravdess) < len(train)
+    assert {data["corpus"][i] for i in ravdess} == {"RAVDESS"}
+    ids = lambda idx: {id(data["features"][i]) for i in idx}  # noqa: E731
+    assert len(trained_on) == 1 and trained_on[0][1] == {"RAVDESS"}
+    assert ids(ravdess) <= trained_on[0][0] and not trained_on[0][0] & ids(np.setdiff1d(train, ravdess))
+    printed = capsys.readouterr().out
+    assert "training clips RAVDESS" in printed and "TESS" in printed.split("training clips")[1]
+
+
 def test_refuses_an_existing_out_folder_or_a_cache_without_fold_models(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
