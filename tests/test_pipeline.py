@@ -671,27 +671,6 @@ def test_score_predictions_shows_reliability_and_counts_sure_mistakes_by_emotion
     assert [(n, acc) for _, n, _, acc in out["reliability"]["RAVDESS"]] == [(1, 1.0)]
     assert any("above 0.8" in line and "OAF happy 2" in line for line in lines)
 
-
-def test_score_predictions_scores_the_ravdess_actors_of_each_sex(tmp_path):
-    # Actor_01 is a man and Actor_02 a woman (odd numbers are men); the TESS voice counts for neither.
-    e = list(corpus.EMOTIONS)
-    rows = [("Actor_01", "a.flac", "angry", np.eye(8)[e.index("angry")]),
-            ("Actor_01", "b.flac", "sad", np.eye(8)[e.index("calm")]),
-            ("Actor_02", "c.flac", "sad", np.eye(8)[e.index("sad")]),
-            ("OAF", "d.flac", "happy", np.eye(8)[e.index("calm")])]
-    _write_predictions_csv(tmp_path / "one.csv", rows)
-    lines = []
-    out = neural_network.score_predictions(tmp_path / "one.csv", log=lines.append)["cnn"]
-    assert out["by_sex"] == {"female": (1.0, 1), "male": (0.5, 2)}
-    assert "[cnn] RAVDESS actors by sex: female 1.000 (1 files), male 0.500 (2 files)" in lines
-    # TESS alone: no line, and a name that is no RAVDESS actor is refused by corpus.actor_sex.
-    _write_predictions_csv(tmp_path / "tess.csv", rows[3:])
-    lines = []
-    assert neural_network.score_predictions(tmp_path / "tess.csv", log=lines.append)["cnn"]["by_sex"] == {}
-    assert not any("by sex" in line for line in lines)
-    with pytest.raises(corpus.CorpusError, match="Actor_25"):
-        corpus.actor_sex("Actor_25")
-
 def test_score_predictions_scores_the_robustness_conditions_a_run_wrote(tmp_path):
     e = list(corpus.EMOTIONS)
     rows = [("Actor_01", "a.flac", "angry", np.eye(8)[e.index("angry")]),
@@ -722,3 +701,24 @@ def test_score_predictions_scores_the_robustness_conditions_a_run_wrote(tmp_path
     assert mixed[f"cnn in {tmp_path / 'old.csv'}"]["scores"]["all"]["accuracy"] == 1.0
     result = run_script("neural_network.py", "--score-predictions", tmp_path / "one.csv")
     assert result.returncode == 0 and "; noise_10db acc 0.667; telephone acc 0.333" in result.stdout
+
+
+def test_score_predictions_scores_the_ravdess_actors_of_each_sex(tmp_path):
+    # Actor_01 is a man and Actor_02 a woman (odd numbers are men); the TESS voice counts for neither.
+    e = list(corpus.EMOTIONS)
+    rows = [("Actor_01", "a.flac", "angry", np.eye(8)[e.index("angry")]),
+            ("Actor_01", "b.flac", "sad", np.eye(8)[e.index("calm")]),
+            ("Actor_02", "c.flac", "sad", np.eye(8)[e.index("sad")]),
+            ("OAF", "d.flac", "happy", np.eye(8)[e.index("calm")])]
+    _write_predictions_csv(tmp_path / "one.csv", rows)
+    lines = []
+    out = neural_network.score_predictions(tmp_path / "one.csv", log=lines.append)["cnn"]
+    assert out["by_sex"] == {"female": (1.0, 1), "male": (0.5, 2)}
+    assert "[cnn] RAVDESS actors by sex: female 1.000 (1 files), male 0.500 (2 files)" in lines
+    # TESS alone: no line, and a name that is no RAVDESS actor is refused by corpus.actor_sex.
+    _write_predictions_csv(tmp_path / "tess.csv", rows[3:])
+    lines = []
+    assert neural_network.score_predictions(tmp_path / "tess.csv", log=lines.append)["cnn"]["by_sex"] == {}
+    assert not any("by sex" in line for line in lines)
+    with pytest.raises(corpus.CorpusError, match="Actor_25"):
+        corpus.actor_sex("Actor_25")
