@@ -177,7 +177,7 @@ def speaker_fold(corpus, speaker):
 def actor_sex(speaker):
     """"female" or "male" for a RAVDESS actor (``Actor_01`` is male, ``Actor_02`` female: odd
     numbers are men, as the corpus documents). Raises CorpusError for any other speaker name."""
-    m = re.fullmatch(r"Actor_(\d\d)", speaker)
+    m = _RAVDESS_FOLDER.match(speaker)
     if not m or not 1 <= int(m.group(1)) <= 24:
         raise CorpusError(f"{speaker!r}: not a RAVDESS actor (Actor_01 to Actor_24)")
     return "male" if int(m.group(1)) % 2 else "female"
