@@ -15,14 +15,12 @@ test men over all 6 folds (720 files each), and on the test men minus the women.
 chosen for the shipped model.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import corpus  # noqa: E402
-from create_features import FEATURES_FILE, load_features  # noqa: E402
-from tess_voices import clip_inputs, transfer  # noqa: E402
+from tess_voices import clip_inputs, features_from_args, transfer  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -67,14 +65,7 @@ def sex_table(data, log=print):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--features", type=Path, default=FEATURES_FILE, help="features file")
-    args = parser.parse_args(argv)
-    try:
-        data = load_features(args.features)
-    except ValueError as err:
-        sys.exit(f"error: {err}")
-    sex_table(data)
+    sex_table(features_from_args(argv, __doc__))
 
 
 if __name__ == "__main__":

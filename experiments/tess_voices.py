@@ -131,14 +131,21 @@ def transfer_table(data, log=print):
     return results
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def features_from_args(argv, doc):
+    """The features file named by ``--features`` in ``argv`` (default create_features.FEATURES_FILE),
+    loaded; a script's command line, described by the first line of its docstring ``doc``. Exits
+    with a one-line error naming the file when it cannot be read."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--features", type=Path, default=FEATURES_FILE, help="features file")
     args = parser.parse_args(argv)
     try:
-        data = load_features(args.features)
+        return load_features(args.features)
     except ValueError as err:
         sys.exit(f"error: {err}")
+
+
+def main(argv=None):
+    data = features_from_args(argv, __doc__)
     prosody_table(data)
     transfer_table(data)
 
