@@ -183,6 +183,16 @@ def actor_sex(speaker):
     return "male" if int(m.group(1)) % 2 else "female"
 
 
+def speaker_sex(corpus_name, speaker):
+    """"female" or "male" for any speaker of the two corpora: corpus.actor_sex for a RAVDESS actor;
+    both TESS voices (OAF, YAF) are women. Raises CorpusError for an unknown corpus or voice."""
+    if corpus_name == "RAVDESS":
+        return actor_sex(speaker)
+    if corpus_name == "TESS" and speaker in TESS_SPEAKERS:
+        return "female"
+    raise CorpusError(f"{corpus_name!r} speaker {speaker!r}: not a RAVDESS actor or a TESS voice")
+
+
 def count_by_speaker(utterances):
     """``{(corpus, speaker): number of files}`` for a list of Utterance."""
     counts = {}

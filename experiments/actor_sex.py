@@ -25,7 +25,7 @@ from tess_voices import clip_inputs, features_from_args, transfer  # noqa: E402
 import numpy as np  # noqa: E402
 
 # The training voices tried, each a rule on a file's (corpus, sex) given that its speaker is not
-# in the test fold: sex is corpus.actor_sex's for an actor and "female" for both TESS voices.
+# in the test fold (sex as corpus.speaker_sex gives it: both TESS voices are women).
 SOURCES = {
     "actors": lambda c, sex: c == "RAVDESS",
     "actors and TESS": lambda c, sex: True,  # protocol (b)'s training voices, without a held-out split
@@ -34,17 +34,12 @@ SOURCES = {
 }
 
 
-def file_sexes(data):
-    """(n,) "female" or "male" for every file: corpus.actor_sex for an actor, "female" for TESS."""
-    return np.array([corpus.actor_sex(s) if c == "RAVDESS" else "female"
-                     for c, s in zip(data["corpus"], data["speaker"])])
-
-
 def sex_table(data, log=print):
     """Accuracy on the test women and men of every RAVDESS fold, for each source of SOURCES.
     Returns {source: {"female": accuracy, "male": accuracy}} over the folds' actors."""
     x, labels = clip_inputs(data), np.asarray(data["labels"])
-    corpora, sexes = np.asarray(data["corpus"]), file_sexes(data)
+    corpora = np.asarray(data["corpus"])
+    sexes = np.array([corpus.speaker_sex(c, s) for c, s in zip(corpora, data["speaker"])])
     folds = np.array([corpus.speaker_fold(c, s) for c, s in zip(corpora, data["speaker"])])
     ravdess_folds = sorted(set(folds[corpora == "RAVDESS"].tolist()))
     results = {}
@@ -54,13 +49,11 @@ def sex_table(data, log=print):
         for k in ravdess_folds:
             test = np.flatnonzero(folds == k)
             predicted[test] = transfer(x, labels, np.flatnonzero(rule & (folds != k)), test)
-        tested = predicted >= 0
-        results[source] = {sex: float(np.mean(predicted[tested & (sexes == sex)] == labels[tested & (sexes == sex)]))
-                           for sex in ("female", "male")}
-        r = results[source]
+        tested = {sex: (predicted >= 0) & (sexes == sex) for sex in ("female", "male")}
+        r = results[source] = {sex: float(np.mean(predicted[m] == labels[m])) for sex, m in tested.items()}
         log(f"trained on {source}: women {r['female']:.3f}, men {r['male']:.3f}, "
             f"men minus women {100 * (r['male'] - r['female']):+.1f} points "
-            f"({int(np.sum(tested & (sexes == 'female')))} and {int(np.sum(tested & (sexes == 'male')))} files)")
+            f"({tested['female'].sum()} and {tested['male'].sum()} files)")
     return results
 
 

@@ -722,3 +722,6 @@ def test_score_predictions_scores_the_ravdess_actors_of_each_sex(tmp_path):
     assert not any("by sex" in line for line in lines)
     with pytest.raises(corpus.CorpusError, match="Actor_25"):
         corpus.actor_sex("Actor_25")
+    assert corpus.speaker_sex("TESS", "OAF") == "female" and corpus.speaker_sex("RAVDESS", "Actor_01") == "male"
+    with pytest.raises(corpus.CorpusError, match="XAF"):
+        corpus.speaker_sex("TESS", "XAF")
