@@ -1,0 +1,200 @@
+"""Measured: openSMILE's ComParE 2016 functionals as a third voice in the blend.
+
+    python experiments/compare_partner.py --predictions media/predictions_b.csv   # 12 min here the first time
+
+Our model and its partner both read our own front end's frames (log-mel bands; MFCC means and
+prosody). The ComParE 2016 set (6373 functionals of 65 frame-level descriptors: auditory and
+RASTA-filtered bands, spectral shape, MFCC 1-14, pitch, voicing, jitter, shimmer, harmonics to
+noise, and their deltas) is the standard hand-made feature set of the computational
+paralinguistics challenges, computed by the openSMILE toolkit (the `opensmile` package; audEERING's
+research licence: free for research and teaching, not for commercial use without a licence from
+them). This asks whether a plain classifier on it hears something our models miss.
+
+1. Features: each file of the features file, loaded and silence-trimmed by our front end
+   (audio.load_audio, audio.trim_silence: the clip our models hear), its ComParE functionals.
+   Kept in COMPARE_FILE beside the features file (6 min here to make, then read again), with the
+   file list they belong to.
+2. Probabilities: for each protocol (b) fold, a logistic regression (LR_SETTINGS) trained on every
+   other fold's files (no augmented copies, no held-out split), tested on the fold's files.
+3. Blend: for every predictions CSV given (neural_network.py --predictions), each file's clean
+   probabilities p_run are blended as p ∝ p_run^(1-w) · p_compare^w, the shipped blend's rule. The
+   w of fold k is the one of WEIGHTS that scores best on the RAVDESS actors of the other folds
+   (never fold k's speakers, never TESS, like the shipped blend's choice on held-out actors; unlike
+   it, those actors were tested by models that had heard fold k's speakers).
+It prints, for the classifier alone and for each CSV before and after the blend, the accuracy
+overall and per corpus and on the RAVDESS women and men, and the w of each fold. ``--out`` writes
+the blended run as a predictions CSV (clean rows only) that `neural_network.py
+--score-predictions` scores in full. Nothing here is chosen for the shipped model.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import audio  # noqa: E402
+import corpus  # noqa: E402
+import model as model_lib  # noqa: E402  (no Keras until a model is built or loaded)
+from create_features import DATASET_DIR, FEATURES_FILE, load_features  # noqa: E402
+from neural_network import CLEAN, PREDICTION_COLUMNS, by_sex, read_predictions  # noqa: E402
+
+import joblib  # noqa: E402
+import numpy as np  # noqa: E402
+
+# Where the ComParE functionals are kept, beside the features file they were made from.
+COMPARE_NAME = "compare.joblib"
+# The classifier on the functionals: scaled by its training rows, classes weighed equally, and
+# strongly regularised (C = 0.001 scored best of 0.001 and 0.01 on the unseen speakers; with 6373
+# inputs and about 3700 training files a weaker penalty fits the training voices).
+LR_SETTINGS = dict(C=0.001, max_iter=3000, class_weight="balanced")
+# The blend weights w tried for the ComParE classifier, 0 (our run alone) to 0.8.
+WEIGHTS = np.round(np.arange(0.0, 0.801, 0.05), 2)
+
+
+def compare_features(paths, *, root=DATASET_DIR, log=print):
+    """(n, 6373) float32: the ComParE 2016 functionals of each file of ``paths`` (relative to
+    ``root``), from our front end's silence-trimmed clip. Raises ValueError naming a file that
+    cannot be read."""
+    import opensmile
+
+    smile = opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016,
+                            feature_level=opensmile.FeatureLevel.Functionals)
+    rows = []
+    for i, path in enumerate(paths):
+        y = audio.trim_silence(audio.load_audio(Path(root) / path))
+        rows.append(smile.process_signal(y, audio.SAMPLE_RATE).to_numpy()[0])
+        if (i + 1) % 500 == 0:
+            log(f"  ComParE functionals: {i + 1} of {len(paths)} files")
+    return np.nan_to_num(np.array(rows, dtype=np.float32))
+
+
+def load_or_make(data, cache, *, root=DATASET_DIR, log=print):
+    """The ComParE functionals of the features file's ``data`` (load_features' dict), in its file
+    order: read from ``cache`` when it holds them for the same file list, else made and written
+    there (atomically, so an interrupted run leaves no half-written file)."""
+    paths = list(data["path"])
+    if Path(cache).exists():
+        kept = joblib.load(cache)
+        if kept.get("paths") == paths:
+            return kept["features"]
+        log(f"{cache}: made for another file list; making it again")
+    log(f"making the ComParE functionals of {len(paths)} files into {cache}")
+    features = compare_features(paths, root=root, log=log)
+    model_lib.write_atomic(cache, lambda tmp: joblib.dump({"paths": paths, "features": features}, tmp))
+    return features
+
+
+def fold_probabilities(x, labels, folds):
+    """(n, len(corpus.EMOTIONS)) probabilities of every row of ``x`` (n, d) from the classifier
+    trained on every other fold's rows; ``labels`` and ``folds`` (n,) int. A class absent from a
+    fold's training rows gets probability 0 there."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probs = np.zeros((len(labels), len(corpus.EMOTIONS)))
+    for k in np.unique(folds):
+        train, test = folds != k, folds == k
+        clf = make_pipeline(StandardScaler(), LogisticRegression(**LR_SETTINGS))
+        clf.fit(x[train], labels[train])
+        probs[np.ix_(test, clf.classes_)] = clf.predict_proba(x[test])
+    return probs
+
+
+def blend(run, partner, w):
+    """p ∝ run^(1-w) · partner^w, row by row; both (n, k) probabilities."""
+    logp = (1 - w) * np.log(np.clip(run, 1e-6, 1)) + w * np.log(np.clip(partner, 1e-6, 1))
+    p = np.exp(logp - logp.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def choose_weights(run, partner, labels, folds, choosers):
+    """{fold: w}: for each fold k of ``folds``, the w of WEIGHTS whose blend of ``run`` and
+    ``partner`` ((n, k) probabilities) is right most often on the rows where ``choosers`` (n,) bool
+    is true and the fold is not k (the first such w on a tie)."""
+    hits = {w: blend(run, partner, w).argmax(axis=1) == labels for w in WEIGHTS}
+    chosen = {}
+    for k in np.unique(folds):
+        rows = choosers & (folds != k)
+        chosen[int(k)] = max(WEIGHTS, key=lambda w: (hits[w][rows].mean(), -w))
+    return chosen
+
+
+def describe(probs, labels, rows):
+    """One line: accuracy overall, per corpus and on the RAVDESS women and men."""
+    preds = probs.argmax(axis=1)
+    hit = preds == labels
+    file_corpus = np.array([r["corpus"] for r in rows])
+    sex = by_sex(rows, preds, labels)
+    return (f"overall {hit.mean():.3f}, RAVDESS {hit[file_corpus == 'RAVDESS'].mean():.3f}, "
+            f"TESS {hit[file_corpus == 'TESS'].mean():.3f}; RAVDESS women {sex['female'][0]:.3f}, "
+            f"men {sex['male'][0]:.3f}")
+
+
+def write_blended(path, rows, probs):
+    """A predictions CSV of ``rows`` (a run's clean rows) with ``probs`` in place of theirs."""
+    import csv
+
+    names = list(corpus.EMOTIONS)
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow([*PREDICTION_COLUMNS, *names])
+            for r, p in zip(rows, probs):
+                out.writerow([r["model"], CLEAN, r["fold"], r["corpus"], r["speaker"], r["path"],
+                              r["emotion"], names[int(p.argmax())]] + [f"{q:.4f}" for q in p])
+
+    model_lib.write_atomic(path, write)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--predictions", type=Path, nargs="+", required=True,
+                        help="predictions CSVs of protocol (b) runs (neural_network.py --predictions)")
+    parser.add_argument("--model", default="cnn", help="the model of the CSVs to blend (default cnn)")
+    parser.add_argument("--features", type=Path, default=FEATURES_FILE, help="features file")
+    parser.add_argument("--dataset", type=Path, default=DATASET_DIR, help="the corpora's folder")
+    parser.add_argument("--out", type=Path, nargs="*", default=[],
+                        help="a blended predictions CSV to write for each of --predictions")
+    args = parser.parse_args(argv)
+    if args.out and len(args.out) != len(args.predictions):
+        parser.error("give one --out per --predictions CSV")
+    try:
+        data = load_features(args.features)
+        runs = [read_predictions(p).get(CLEAN, {}).get(args.model) for p in args.predictions]
+    except ValueError as err:
+        sys.exit(f"error: {err}")
+    index = {p: i for i, p in enumerate(data["path"])}
+    for path, run in zip(args.predictions, runs):
+        if not run or set(run) != set(index):
+            sys.exit(f"error: {path}: its {args.model} rows are not the {len(index)} files of "
+                     f"{args.features}; score a protocol (b) run made from that features file")
+    x = load_or_make(data, args.features.parent / COMPARE_NAME, root=args.dataset)
+    labels = np.asarray(data["labels"])
+    folds = np.array([corpus.speaker_fold(c, s) for c, s in zip(data["corpus"], data["speaker"])])
+    partner = fold_probabilities(x, labels, folds)
+    rows = [dict(model="compare", corpus=c, speaker=s, path=p) for c, s, p in
+            zip(data["corpus"], data["speaker"], data["path"])]
+    print(f"ComParE classifier alone: {describe(partner, labels, rows)}")
+    choosers = np.asarray(data["corpus"]) == "RAVDESS"
+    names = list(corpus.EMOTIONS)
+    for n, (path, run) in enumerate(zip(args.predictions, runs)):
+        rows = [run[p] for p in data["path"]]  # in the features file's order
+        if [names.index(r["emotion"]) for r in rows] != labels.tolist():
+            sys.exit(f"error: {path}: its emotions are not those of {args.features}")
+        probs = np.array([[float(r[e]) for e in names] for r in rows])
+        chosen = choose_weights(probs, partner, labels, folds, choosers)
+        blended = np.zeros_like(probs)
+        for k, w in chosen.items():
+            blended[folds == k] = blend(probs[folds == k], partner[folds == k], w)
+        print(f"{path}: alone:   {describe(probs, labels, rows)}")
+        print(f"{path}: blended: {describe(blended, labels, rows)}")
+        print(f"{path}: w per fold: " + ", ".join(f"{k}: {w:.2f}" for k, w in chosen.items()))
+        if args.out:
+            write_blended(args.out[n], rows, blended)
+            print(f"wrote {args.out[n]}")
+
+
+if __name__ == "__main__":
+    main()
