@@ -1,0 +1,102 @@
+"""experiments/compare_partner.py: openSMILE's ComParE functionals blended into a run, on a small real subset."""
+
+import csv
+import sys
+
+import numpy as np
+
+from conftest import REPO, run_script
+
+sys.path.insert(0, str(REPO / "experiments"))
+import compare_partner  # noqa: E402
+from create_features import load_features  # noqa: E402
+import corpus  # noqa: E402
+
+
+def test_each_folds_weight_is_chosen_on_the_other_folds_actors_only():
+    # Folds 0 and 1 hold 10 actors' files each, fold 2 a TESS voice's 20. The run is right on
+    # fold 0's files and wrong on the others; the partner the other way round.
+    k = len(corpus.EMOTIONS)
+    folds = np.repeat([0, 1, 2], [10, 10, 20])
+    labels = np.zeros(len(folds), int)
+    run, partner = np.full((len(folds), k), 0.02), np.full((len(folds), k), 0.02)
+    run[:, 0] = np.where(folds == 0, 0.86, 0.02)
+    run[:, 1] = np.where(folds == 0, 0.02, 0.86)
+    partner[:, 0] = np.where(folds == 0, 0.02, 0.6)  # less sure than the run: no w ties
+    partner[:, 1] = np.where(folds == 0, 0.6, 0.02)
+    partner /= partner.sum(axis=1, keepdims=True)
+    choosers = folds != 2  # the actors choose
+    chosen = compare_partner.choose_weights(run, partner, labels, folds, choosers)
+    # Fold 0 is chosen for on fold 1's actors alone, where only the partner is right: w > 0.5
+    # (with its own files as well, w = 0 would tie with it, and a tie keeps the smaller w).
+    assert chosen[0] > 0.5
+    # Fold 1 is chosen for on fold 0's actors, never on the TESS voice's files (which would
+    # outvote them): it keeps the run alone.
+    assert chosen[1] == 0.0
+    assert chosen[2] in compare_partner.WEIGHTS
+    # The blend is the run at w = 0 and the partner at w = 1, rows summing to 1 between.
+    assert np.allclose(compare_partner.blend(run, partner, 0.0), run / run.sum(1, keepdims=True), atol=1e-6)
+    assert np.allclose(compare_partner.blend(run, partner, 1.0), partner / partner.sum(1, keepdims=True), atol=1e-6)
+    assert np.allclose(compare_partner.blend(run, partner, 0.3).sum(1), 1.0)
+
+
+def _made_up_run(data, path, seed=0):
+    """A predictions CSV for every file of ``data``: a run that is right about 60% of the time."""
+    names = list(corpus.EMOTIONS)
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["model", "condition", "fold", "corpus", "speaker", "path", "emotion", "predicted", *names])
+        for c, s, p, label in zip(data["corpus"], data["speaker"], data["path"], data["labels"]):
+            probs = rng.dirichlet(np.ones(len(names)))
+            if rng.random() < 0.6:
+                probs[label] += 2.0
+            probs /= probs.sum()
+            out.writerow(["cnn", "clean", corpus.speaker_fold(c, s), c, s, p, names[label],
+                          names[int(probs.argmax())]] + [f"{q:.4f}" for q in probs])
+
+
+def test_the_script_blends_a_run_and_writes_a_csv_the_scorer_reads(small_features, small_dataset, tmp_path):
+    data = load_features(small_features)
+    run_csv, out_csv = tmp_path / "run.csv", tmp_path / "blended.csv"
+    _made_up_run(data, run_csv)
+    args = ["--features", small_features, "--dataset", small_dataset, "--predictions", run_csv, "--out", out_csv]
+    first = run_script("experiments/compare_partner.py", *args)
+    assert first.returncode == 0, first.stderr
+    assert "making the ComParE functionals" in first.stdout
+    kept = compare_partner.joblib.load(small_features.parent / compare_partner.COMPARE_NAME)
+    assert kept["paths"] == list(data["path"]) and kept["features"].shape == (len(data["path"]), 6373)
+    assert np.isfinite(kept["features"]).all() and kept["features"].std(axis=0).max() > 0
+    lines = first.stdout.splitlines()
+    assert any(line.startswith("ComParE classifier alone: overall ") for line in lines)
+    assert any(line.startswith(f"{run_csv}: blended: overall ") for line in lines)
+    weights = next(line for line in lines if line.startswith(f"{run_csv}: w per fold: "))
+    # The subset's folds: actors 1, 2 (fold 0), 5, 6 (fold 1) and both TESS voices (6, 7).
+    assert [int(part.split(":")[0]) for part in weights.split(": ", 2)[2].split(", ")] == [0, 1, 6, 7]
+
+    # The blended CSV holds every file once, each row's prediction its largest probability.
+    with open(out_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["path"] for r in rows) == sorted(data["path"])
+    names = list(corpus.EMOTIONS)
+    probs = np.array([[float(r[e]) for e in names] for r in rows])
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-3)
+    assert [r["predicted"] for r in rows] == [names[i] for i in probs.argmax(1)]
+    scored = run_script("neural_network.py", "--score-predictions", out_csv)
+    assert scored.returncode == 0, scored.stderr
+    assert "RAVDESS actors by sex" in scored.stdout
+
+    # Run again: the functionals are read back, not made again.
+    again = run_script("experiments/compare_partner.py", *args)
+    assert again.returncode == 0, again.stderr
+    assert "making the ComParE functionals" not in again.stdout
+    assert [line for line in again.stdout.splitlines() if "w per fold" in line] == [weights]
+
+
+def test_a_run_of_other_files_is_one_line(small_features, tmp_path):
+    data = load_features(small_features)
+    run_csv = tmp_path / "run.csv"
+    _made_up_run({k: v[:10] for k, v in data.items() if k in ("corpus", "speaker", "path", "labels")}, run_csv)
+    result = run_script("experiments/compare_partner.py", "--features", small_features, "--predictions", run_csv)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and "run.csv" in result.stderr
