@@ -163,6 +163,8 @@ def main(argv=None):
     try:
         data = load_features(args.features)
         runs = [read_predictions(p).get(CLEAN, {}).get(args.model) for p in args.predictions]
+    except FileNotFoundError as err:
+        sys.exit(f"error: {err.filename}: no such file")
     except ValueError as err:
         sys.exit(f"error: {err}")
     index = {p: i for i, p in enumerate(data["path"])}
@@ -170,7 +172,10 @@ def main(argv=None):
         if not run or set(run) != set(index):
             sys.exit(f"error: {path}: its {args.model} rows are not the {len(index)} files of "
                      f"{args.features}; score a protocol (b) run made from that features file")
-    x = load_or_make(data, args.features.parent / COMPARE_NAME, root=args.dataset)
+    try:
+        x = load_or_make(data, args.features.parent / COMPARE_NAME, root=args.dataset)
+    except audio.AudioError as err:  # a corpus file gone since the features were made
+        sys.exit(f"error: {err}; --dataset names the corpora's folder the features were made from")
     labels = np.asarray(data["labels"])
     folds = np.array([corpus.speaker_fold(c, s) for c, s in zip(data["corpus"], data["speaker"])])
     partner = fold_probabilities(x, labels, folds)

@@ -100,3 +100,21 @@ def test_a_run_of_other_files_is_one_line(small_features, tmp_path):
     result = run_script("experiments/compare_partner.py", "--features", small_features, "--predictions", run_csv)
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "run.csv" in result.stderr
+    missing = run_script("experiments/compare_partner.py", "--features", small_features,
+                         "--predictions", tmp_path / "none.csv")
+    assert missing.returncode == 1
+    assert len(missing.stderr.strip().splitlines()) == 1 and "none.csv: no such file" in missing.stderr
+
+
+def test_a_corpus_file_gone_is_one_line(small_features, tmp_path):
+    data = load_features(small_features)
+    run_csv = tmp_path / "run.csv"
+    _made_up_run(data, run_csv)
+    features = tmp_path / "features" / small_features.name  # no functionals kept beside this copy
+    features.parent.mkdir()
+    features.symlink_to(small_features)
+    result = run_script("experiments/compare_partner.py", "--features", features, "--predictions", run_csv,
+                        "--dataset", tmp_path / "empty")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and "no such file" in result.stderr
+    assert not (features.parent / compare_partner.COMPARE_NAME).exists()  # nothing half-written
