@@ -12,8 +12,8 @@ them). This asks whether a plain classifier on it hears something our models mis
 
 1. Features: each file of the features file, loaded and silence-trimmed by our front end
    (audio.load_audio, audio.trim_silence: the clip our models hear), its ComParE functionals.
-   Kept in COMPARE_FILE beside the features file (6 min here to make, then read again), with the
-   file list they belong to.
+   Kept in COMPARE_NAME beside the features file (6 min here to make, then read again), with the
+   file list they belong to; making them prints their time per clip.
 2. Probabilities: for each protocol (b) fold, a logistic regression (LR_SETTINGS) trained on every
    other fold's files (no augmented copies, no held-out split), tested on the fold's files.
 3. Blend: for every predictions CSV given (neural_network.py --predictions), each file's clean
@@ -21,7 +21,8 @@ them). This asks whether a plain classifier on it hears something our models mis
    w of fold k is the one of WEIGHTS that scores best on the RAVDESS actors of the other folds
    (never fold k's speakers, never TESS, like the shipped blend's choice on held-out actors; unlike
    it, those actors were tested by models that had heard fold k's speakers).
-It prints, for the classifier alone and for each CSV before and after the blend, the accuracy
+``--descriptors`` keeps only the functionals of some descriptors (by a regular expression on their
+names). It prints, for the classifier alone and for each CSV before and after the blend, the accuracy
 overall and per corpus and on the RAVDESS women and men, and the w of each fold. ``--out`` writes
 the blended run as a predictions CSV (clean rows only) that `neural_network.py
 --score-predictions` scores in full. Nothing here is chosen for the shipped model.
@@ -29,6 +30,7 @@ the blended run as a predictions CSV (clean rows only) that `neural_network.py
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -59,12 +61,18 @@ def compare_features(paths, *, root=DATASET_DIR, log=print):
 
     smile = opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016,
                             feature_level=opensmile.FeatureLevel.Functionals)
-    rows = []
+    rows, seconds, spent = [], 0.0, 0.0
     for i, path in enumerate(paths):
         y = audio.trim_silence(audio.load_audio(Path(root) / path))
+        start = time.perf_counter()
         rows.append(smile.process_signal(y, audio.SAMPLE_RATE).to_numpy()[0])
+        spent += time.perf_counter() - start
+        seconds += len(y) / audio.SAMPLE_RATE
         if (i + 1) % 500 == 0:
             log(f"  ComParE functionals: {i + 1} of {len(paths)} files")
+    if paths:  # what the functionals would add to every prediction, beside our own front end's
+        log(f"ComParE functionals took {1000 * spent / len(paths):.1f} ms per clip on the mean "
+            f"({1000 * spent / seconds:.1f} ms per second of trimmed audio), one process")
     return np.nan_to_num(np.array(rows, dtype=np.float32))
 
 
@@ -82,6 +90,26 @@ def load_or_make(data, cache, *, root=DATASET_DIR, log=print):
     features = compare_features(paths, root=root, log=log)
     model_lib.write_atomic(cache, lambda tmp: joblib.dump({"paths": paths, "features": features}, tmp))
     return features
+
+
+def descriptor_columns(pattern):
+    """(6373,) bool: the ComParE functionals whose openSMILE name (e.g. ``F0final_sma_de_amean``,
+    ``mfcc_sma[3]_stddev``) matches the regular expression ``pattern`` (re.search). Raises
+    ValueError when it is not a regular expression or matches none."""
+    import re
+
+    import opensmile
+
+    names = opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016,
+                            feature_level=opensmile.FeatureLevel.Functionals).feature_names
+    try:
+        keep = np.array([re.search(pattern, name) is not None for name in names])
+    except re.error as err:
+        raise ValueError(f"--descriptors {pattern!r}: not a regular expression ({err})") from None
+    if not keep.any():
+        raise ValueError(f"--descriptors {pattern!r} matches none of the {len(names)} ComParE "
+                         "functionals (their names are like F0final_sma_amean or mfcc_sma[3]_stddev)")
+    return keep
 
 
 def fold_probabilities(x, labels, folds):
@@ -155,12 +183,16 @@ def main(argv=None):
     parser.add_argument("--model", default="cnn", help="the model of the CSVs to blend (default cnn)")
     parser.add_argument("--features", type=Path, default=FEATURES_FILE, help="features file")
     parser.add_argument("--dataset", type=Path, default=DATASET_DIR, help="the corpora's folder")
+    parser.add_argument("--descriptors", metavar="REGEX",
+                        help="only the functionals whose name matches REGEX, e.g. '^mfcc_' or "
+                             "'^(F0final|voicingFinalUnclipped|jitter|shimmer|logHNR)' (default: all)")
     parser.add_argument("--out", type=Path, nargs="*", default=[],
                         help="a blended predictions CSV to write for each of --predictions")
     args = parser.parse_args(argv)
     if args.out and len(args.out) != len(args.predictions):
         parser.error("give one --out per --predictions CSV")
     try:
+        columns = descriptor_columns(args.descriptors) if args.descriptors else slice(None)
         data = load_features(args.features)
         runs = [read_predictions(p).get(CLEAN, {}).get(args.model) for p in args.predictions]
     except FileNotFoundError as err:
@@ -178,10 +210,12 @@ def main(argv=None):
         sys.exit(f"error: {err}; --dataset names the corpora's folder the features were made from")
     labels = np.asarray(data["labels"])
     folds = np.array([corpus.speaker_fold(c, s) for c, s in zip(data["corpus"], data["speaker"])])
+    x = x[:, columns]
     partner = fold_probabilities(x, labels, folds)
     rows = [dict(model="compare", corpus=c, speaker=s, path=p) for c, s, p in
             zip(data["corpus"], data["speaker"], data["path"])]
-    print(f"ComParE classifier alone: {describe(partner, labels, rows)}")
+    which = f", the {x.shape[1]} matching {args.descriptors!r}" if args.descriptors else ""
+    print(f"ComParE classifier alone{which}: {describe(partner, labels, rows)}")
     choosers = np.asarray(data["corpus"]) == "RAVDESS"
     names = list(corpus.EMOTIONS)
     for n, (path, run) in enumerate(zip(args.predictions, runs)):

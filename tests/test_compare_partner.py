@@ -64,6 +64,7 @@ def test_the_script_blends_a_run_and_writes_a_csv_the_scorer_reads(small_feature
     first = run_script("experiments/compare_partner.py", *args)
     assert first.returncode == 0, first.stderr
     assert "making the ComParE functionals" in first.stdout
+    assert "ms per clip on the mean" in first.stdout
     kept = compare_partner.joblib.load(small_features.parent / compare_partner.COMPARE_NAME)
     assert kept["paths"] == list(data["path"]) and kept["features"].shape == (len(data["path"]), 6373)
     assert np.isfinite(kept["features"]).all() and kept["features"].std(axis=0).max() > 0
@@ -118,3 +119,32 @@ def test_a_corpus_file_gone_is_one_line(small_features, tmp_path):
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "no such file" in result.stderr
     assert not (features.parent / compare_partner.COMPARE_NAME).exists()  # nothing half-written
+
+
+def test_descriptors_pick_functionals_by_name(small_features, tmp_path):
+    import opensmile
+
+    names = opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016,
+                            feature_level=opensmile.FeatureLevel.Functionals).feature_names
+    keep = compare_partner.descriptor_columns("^mfcc_")
+    assert keep.shape == (len(names),) and 0 < keep.sum() < len(names)
+    assert all(n.startswith("mfcc_") == bool(k) for n, k in zip(names, keep))
+    for bad in ("^nothing_like_this", "mfcc_sma[3"):
+        result = run_script("experiments/compare_partner.py", "--features", small_features,
+                            "--predictions", tmp_path / "none.csv", "--descriptors", bad)
+        assert result.returncode == 1
+        assert len(result.stderr.strip().splitlines()) == 1 and "--descriptors" in result.stderr
+
+
+def test_nothing_the_product_runs_imports_opensmile():
+    # The research-licensed package is for this experiment alone: importing every product script
+    # (which runs no main) must not load it.
+    import subprocess
+
+    scripts = sorted(path.stem for path in REPO.glob("*.py"))
+    assert {"live_predictions", "neural_network", "streaming"} <= set(scripts)
+    code = ("import sys; sys.path.insert(0, '.'); " + "; ".join(f"import {s}" for s in scripts)
+            + "; print('opensmile' in sys.modules, 'audinterface' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
