@@ -13,7 +13,8 @@ them). This asks whether a plain classifier on it hears something our models mis
 1. Features: each file of the features file, loaded and silence-trimmed by our front end
    (audio.load_audio, audio.trim_silence: the clip our models hear), its ComParE functionals.
    Kept in COMPARE_NAME beside the features file (6 min here to make, then read again), with the
-   file list they belong to; making them prints their time per clip.
+   files, front end settings and openSMILE version they were made from; making them prints their
+   time per clip.
 2. Probabilities: for each protocol (b) fold, a logistic regression (LR_SETTINGS) trained on every
    other fold's files (no augmented copies, no held-out split), tested on the fold's files.
 3. Blend: for every predictions CSV given (neural_network.py --predictions), each file's clean
@@ -76,19 +77,28 @@ def compare_features(paths, *, root=DATASET_DIR, log=print):
     return np.nan_to_num(np.array(rows, dtype=np.float32))
 
 
+def made_from(paths):
+    """What the functionals of ``paths`` depend on besides the audio: {"paths", "frontend" (our
+    front end's settings, audio.frontend_params), "opensmile" (its version)}."""
+    from importlib.metadata import version
+
+    return {"paths": list(paths), "frontend": audio.frontend_params(), "opensmile": version("opensmile")}
+
+
 def load_or_make(data, cache, *, root=DATASET_DIR, log=print):
     """The ComParE functionals of the features file's ``data`` (load_features' dict), in its file
-    order: read from ``cache`` when it holds them for the same file list, else made and written
-    there (atomically, so an interrupted run leaves no half-written file)."""
-    paths = list(data["path"])
+    order: read from ``cache`` when it holds them made from the same files, front end settings and
+    openSMILE version (made_from), else made and written there (atomically, so an interrupted run
+    leaves no half-written file)."""
+    key = made_from(data["path"])
     if Path(cache).exists():
         kept = joblib.load(cache)
-        if kept.get("paths") == paths:
+        if all(kept.get(name) == value for name, value in key.items()):
             return kept["features"]
-        log(f"{cache}: made for another file list; making it again")
-    log(f"making the ComParE functionals of {len(paths)} files into {cache}")
-    features = compare_features(paths, root=root, log=log)
-    model_lib.write_atomic(cache, lambda tmp: joblib.dump({"paths": paths, "features": features}, tmp))
+        log(f"{cache}: made from other files, front end settings or openSMILE; making it again")
+    log(f"making the ComParE functionals of {len(key['paths'])} files into {cache}")
+    features = compare_features(key["paths"], root=root, log=log)
+    model_lib.write_atomic(cache, lambda tmp: joblib.dump({**key, "features": features}, tmp))
     return features
 
 

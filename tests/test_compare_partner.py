@@ -148,3 +148,20 @@ def test_nothing_the_product_runs_imports_opensmile():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_kept_functionals_are_made_again_when_the_front_end_or_opensmile_changed(tmp_path, monkeypatch):
+    # A stand-in for the extractor (the real one is run by the test above): it only counts calls.
+    made = []
+    monkeypatch.setattr(compare_partner, "compare_features",
+                        lambda paths, root, log: made.append(list(paths)) or np.zeros((len(paths), 3), np.float32))
+    data, cache = {"path": ["a.flac", "b.flac"]}, tmp_path / compare_partner.COMPARE_NAME
+    compare_partner.load_or_make(data, cache, log=lambda line: None)
+    compare_partner.load_or_make(data, cache, log=lambda line: None)
+    assert len(made) == 1  # the second call read the kept file
+    changes = [("frontend", {"trim_top_db": 0.0}), ("opensmile", "0.0"), ("paths", ["a.flac"])]
+    for n, (name, other) in enumerate(changes, start=2):
+        kept = compare_partner.joblib.load(cache)
+        compare_partner.joblib.dump({**kept, name: other}, cache)
+        compare_partner.load_or_make(data, cache, log=lambda line: None)
+        assert len(made) == n, f"kept functionals with another {name} were read back"
