@@ -159,14 +159,15 @@ def choose_weights(run, partner, labels, folds, choosers):
 
 
 def describe(probs, labels, rows):
-    """One line: accuracy overall, per corpus and on the RAVDESS women and men."""
+    """One line: accuracy overall, per corpus and on the RAVDESS women and men (those present)."""
     preds = probs.argmax(axis=1)
     hit = preds == labels
     file_corpus = np.array([r["corpus"] for r in rows])
-    sex = by_sex(rows, preds, labels)
-    return (f"overall {hit.mean():.3f}, RAVDESS {hit[file_corpus == 'RAVDESS'].mean():.3f}, "
-            f"TESS {hit[file_corpus == 'TESS'].mean():.3f}; RAVDESS women {sex['female'][0]:.3f}, "
-            f"men {sex['male'][0]:.3f}")
+    parts = [f"overall {hit.mean():.3f}"]
+    parts += [f"{c} {hit[file_corpus == c].mean():.3f}" for c in ("RAVDESS", "TESS") if np.any(file_corpus == c)]
+    sexes = {"female": "women", "male": "men"}
+    by = [f"{sexes[s]} {a:.3f}" for s, (a, _) in by_sex(rows, preds, labels).items()]
+    return ", ".join(parts) + (f"; RAVDESS {', '.join(by)}" if by else "")
 
 
 def write_blended(path, rows, probs):
@@ -209,11 +210,13 @@ def main(argv=None):
         sys.exit(f"error: {err.filename}: no such file")
     except ValueError as err:
         sys.exit(f"error: {err}")
-    index = {p: i for i, p in enumerate(data["path"])}
-    for path, run in zip(args.predictions, runs):
-        if not run or set(run) != set(index):
-            sys.exit(f"error: {path}: its {args.model} rows are not the {len(index)} files of "
+    names = list(corpus.EMOTIONS)
+    for path, run in zip(args.predictions, runs):  # checked before the functionals' minutes
+        if not run or set(run) != set(data["path"]):
+            sys.exit(f"error: {path}: its {args.model} rows are not the {len(data['path'])} files of "
                      f"{args.features}; score a protocol (b) run made from that features file")
+        if [names.index(run[p]["emotion"]) for p in data["path"]] != list(data["labels"]):
+            sys.exit(f"error: {path}: its emotions are not those of {args.features}")
     try:
         x = load_or_make(data, args.features.parent / COMPARE_NAME, root=args.dataset)
     except audio.AudioError as err:  # a corpus file gone since the features were made
@@ -227,11 +230,8 @@ def main(argv=None):
     which = f", the {x.shape[1]} matching {args.descriptors!r}" if args.descriptors else ""
     print(f"ComParE classifier alone{which}: {describe(partner, labels, rows)}")
     choosers = np.asarray(data["corpus"]) == "RAVDESS"
-    names = list(corpus.EMOTIONS)
     for n, (path, run) in enumerate(zip(args.predictions, runs)):
         rows = [run[p] for p in data["path"]]  # in the features file's order
-        if [names.index(r["emotion"]) for r in rows] != labels.tolist():
-            sys.exit(f"error: {path}: its emotions are not those of {args.features}")
         probs = np.array([[float(r[e]) for e in names] for r in rows])
         chosen = choose_weights(probs, partner, labels, folds, choosers)
         blended = np.zeros_like(probs)

@@ -101,6 +101,14 @@ def test_a_run_of_other_files_is_one_line(small_features, tmp_path):
     result = run_script("experiments/compare_partner.py", "--features", small_features, "--predictions", run_csv)
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "run.csv" in result.stderr
+    _made_up_run(data, run_csv)  # every file, but one file's emotion changed
+    lines = run_csv.read_text().splitlines()
+    first = lines[1].split(",")
+    first[6] = "calm" if first[6] != "calm" else "sad"
+    run_csv.write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n")
+    result = run_script("experiments/compare_partner.py", "--features", small_features, "--predictions", run_csv)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and "its emotions are not those of" in result.stderr
     missing = run_script("experiments/compare_partner.py", "--features", small_features,
                          "--predictions", tmp_path / "none.csv")
     assert missing.returncode == 1
