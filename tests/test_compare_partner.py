@@ -94,7 +94,7 @@ def test_the_script_blends_a_run_and_writes_a_csv_the_scorer_reads(small_feature
     assert [line for line in again.stdout.splitlines() if "w per fold" in line] == [weights]
 
 
-def test_a_run_of_other_files_is_one_line(small_features, tmp_path):
+def test_a_bad_run_csv_is_one_line(small_features, tmp_path):
     data = load_features(small_features)
     run_csv = tmp_path / "run.csv"
     _made_up_run({k: v[:10] for k, v in data.items() if k in ("corpus", "speaker", "path", "labels")}, run_csv)
