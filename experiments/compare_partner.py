@@ -18,10 +18,11 @@ them). This asks whether a plain classifier on it hears something our models mis
 2. Probabilities: for each protocol (b) fold, a logistic regression (LR_SETTINGS) trained on every
    other fold's files (no augmented copies, no held-out split), tested on the fold's files.
 3. Blend: for every predictions CSV given (neural_network.py --predictions), each file's clean
-   probabilities p_run are blended as p ∝ p_run^(1-w) · p_compare^w, the shipped blend's rule. The
-   w of fold k is the one of WEIGHTS that scores best on the RAVDESS actors of the other folds
-   (never fold k's speakers, never TESS, like the shipped blend's choice on held-out actors; unlike
-   it, those actors were tested by models that had heard fold k's speakers).
+   probabilities p_run are blended as p ∝ p_run^(1-w) · p_compare^w (model.blend, the shipped
+   blend's rule). The w of fold k is the one of WEIGHTS that scores best on the RAVDESS actors of
+   the other folds (never fold k's speakers, never TESS, like the shipped blend's choice on
+   held-out actors; unlike it, those actors were tested by models that had heard fold k's
+   speakers).
 ``--descriptors`` keeps only the functionals of some descriptors (by a regular expression on their
 names). It prints, for the classifier alone and for each CSV before and after the blend, the accuracy
 overall and per corpus and on the RAVDESS women and men, and the w of each fold. ``--out`` writes
@@ -39,7 +40,7 @@ import audio  # noqa: E402
 import corpus  # noqa: E402
 import model as model_lib  # noqa: E402  (no Keras until a model is built or loaded)
 from create_features import DATASET_DIR, FEATURES_FILE, load_features  # noqa: E402
-from neural_network import CLEAN, PREDICTION_COLUMNS, by_sex, read_predictions  # noqa: E402
+from neural_network import CLEAN, PREDICTION_COLUMNS, by_sex, read_predictions, scores  # noqa: E402
 
 import joblib  # noqa: E402
 import numpy as np  # noqa: E402
@@ -139,18 +140,11 @@ def fold_probabilities(x, labels, folds):
     return probs
 
 
-def blend(run, partner, w):
-    """p ∝ run^(1-w) · partner^w, row by row; both (n, k) probabilities."""
-    logp = (1 - w) * np.log(np.clip(run, 1e-6, 1)) + w * np.log(np.clip(partner, 1e-6, 1))
-    p = np.exp(logp - logp.max(axis=1, keepdims=True))
-    return p / p.sum(axis=1, keepdims=True)
-
-
 def choose_weights(run, partner, labels, folds, choosers):
     """{fold: w}: for each fold k of ``folds``, the w of WEIGHTS whose blend of ``run`` and
     ``partner`` ((n, k) probabilities) is right most often on the rows where ``choosers`` (n,) bool
     is true and the fold is not k (the first such w on a tie)."""
-    hits = {w: blend(run, partner, w).argmax(axis=1) == labels for w in WEIGHTS}
+    hits = {w: model_lib.blend(run, partner, w).argmax(axis=1) == labels for w in WEIGHTS}
     chosen = {}
     for k in np.unique(folds):
         rows = choosers & (folds != k)
@@ -161,10 +155,8 @@ def choose_weights(run, partner, labels, folds, choosers):
 def describe(probs, labels, rows):
     """One line: accuracy overall, per corpus and on the RAVDESS women and men (those present)."""
     preds = probs.argmax(axis=1)
-    hit = preds == labels
-    file_corpus = np.array([r["corpus"] for r in rows])
-    parts = [f"overall {hit.mean():.3f}"]
-    parts += [f"{c} {hit[file_corpus == c].mean():.3f}" for c in ("RAVDESS", "TESS") if np.any(file_corpus == c)]
+    accuracy = {name: s["accuracy"] for name, s in scores(labels, preds, [r["corpus"] for r in rows]).items()}
+    parts = [f"overall {accuracy.pop('all'):.3f}"] + [f"{c} {a:.3f}" for c, a in accuracy.items()]
     sexes = {"female": "women", "male": "men"}
     by = [f"{sexes[s]} {a:.3f}" for s, (a, _) in by_sex(rows, preds, labels).items()]
     return ", ".join(parts) + (f"; RAVDESS {', '.join(by)}" if by else "")
@@ -236,7 +228,7 @@ def main(argv=None):
         chosen = choose_weights(probs, partner, labels, folds, choosers)
         blended = np.zeros_like(probs)
         for k, w in chosen.items():
-            blended[folds == k] = blend(probs[folds == k], partner[folds == k], w)
+            blended[folds == k] = model_lib.blend(probs[folds == k], partner[folds == k], w)
         print(f"{path}: alone:   {describe(probs, labels, rows)}")
         print(f"{path}: blended: {describe(blended, labels, rows)}")
         print(f"{path}: w per fold: " + ", ".join(f"{k}: {w:.2f}" for k, w in chosen.items()))

@@ -41,6 +41,22 @@ def link_subset(dest, relpaths):
     return dest
 
 
+def record_transfers(monkeypatch, module):
+    """Record every call of ``module.transfer`` (the experiments' plain classifier: x, labels, train
+    rows, test rows), which still runs, as (train, test) row arrays; returns the list they go to."""
+    import numpy as np
+
+    calls = []
+    real = module.transfer
+
+    def recording(x, labels, train, test):
+        calls.append((np.asarray(train), np.asarray(test)))
+        return real(x, labels, train, test)
+
+    monkeypatch.setattr(module, "transfer", recording)
+    return calls
+
+
 def subset_relpaths(actors=(1, 2, 5, 6), tess_per_folder=6):
     """Relative paths of a small real subset: every file of some actors, a few of each TESS folder."""
     rels = []

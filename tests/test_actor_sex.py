@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from conftest import REPO, run_script
+from conftest import REPO, record_transfers, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import actor_sex  # noqa: E402
@@ -15,14 +15,7 @@ import corpus  # noqa: E402
 def test_each_fold_is_predicted_only_from_the_voices_of_its_source(small_features, monkeypatch):
     data = load_features(small_features)
     corpora, speakers = np.asarray(data["corpus"]), np.asarray(data["speaker"])
-    calls = []
-    real = actor_sex.transfer
-
-    def recording(x, labels, train, test):
-        calls.append((np.asarray(train), np.asarray(test)))
-        return real(x, labels, train, test)
-
-    monkeypatch.setattr(actor_sex, "transfer", recording)
+    calls = record_transfers(monkeypatch, actor_sex)
     lines = []
     results = actor_sex.sex_table(data, log=lines.append)
 

@@ -34,10 +34,10 @@ def test_each_folds_weight_is_chosen_on_the_other_folds_actors_only():
     # outvote them): it keeps the run alone.
     assert chosen[1] == 0.0
     assert chosen[2] in compare_partner.WEIGHTS
-    # The blend is the run at w = 0 and the partner at w = 1, rows summing to 1 between.
-    assert np.allclose(compare_partner.blend(run, partner, 0.0), run / run.sum(1, keepdims=True), atol=1e-6)
-    assert np.allclose(compare_partner.blend(run, partner, 1.0), partner / partner.sum(1, keepdims=True), atol=1e-6)
-    assert np.allclose(compare_partner.blend(run, partner, 0.3).sum(1), 1.0)
+    # The blend (model.blend) is the run at w = 0 and the partner at w = 1, rows summing to 1 between.
+    assert np.allclose(compare_partner.model_lib.blend(run, partner, 0.0), run / run.sum(1, keepdims=True), atol=1e-6)
+    assert np.allclose(compare_partner.model_lib.blend(run, partner, 1.0), partner / partner.sum(1, keepdims=True), atol=1e-6)
+    assert np.allclose(compare_partner.model_lib.blend(run, partner, 0.3).sum(1), 1.0)
 
 
 def _made_up_run(data, path, seed=0):

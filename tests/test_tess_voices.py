@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import REPO, run_script
+from conftest import REPO, record_transfers, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import tess_voices  # noqa: E402
@@ -17,14 +17,7 @@ def test_each_voice_is_predicted_only_from_the_voices_named(small_features, monk
     data = load_features(small_features)
     speakers, corpora = np.asarray(data["speaker"]), np.asarray(data["corpus"])
     words = {i: corpus.parse_tess(Path(p))["word"] for i, p in enumerate(data["path"]) if corpora[i] == "TESS"}
-    calls = []
-    real = tess_voices.transfer
-
-    def recording(x, labels, train, test):
-        calls.append((np.asarray(train), np.asarray(test)))
-        return real(x, labels, train, test)
-
-    monkeypatch.setattr(tess_voices, "transfer", recording)
+    calls = record_transfers(monkeypatch, tess_voices)
     results = tess_voices.transfer_table(data, log=lambda line: None)
 
     assert len(calls) == 2 * 6  # per voice: two halves of its words, then four other sources
