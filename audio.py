@@ -407,16 +407,39 @@ def pitch_frames(y):
     return np.lib.stride_tricks.sliding_window_view(z, PITCH_FRAME)[::PITCH_HOP]
 
 
+def pitch_track(y):
+    """The pitch track of a clip (already trimmed): y (n_samples,) mono SAMPLE_RATE audio ->
+    (f0, corr, voiced), each (n,) over its ``pitch_frames``.
+
+    f0 (float64, Hz) comes from YIN (``yin``); corr (float32) is the correlation of each frame's
+    first half with the stretch one found period later; a frame counts as voiced (bool) when corr
+    is at least VOICING_CORRELATION and it is within VOICING_TOP_DB of the loudest pitch frame, by a
+    majority of the VOICING_SMOOTH frames around it.
+    """
+    frames = pitch_frames(y)
+    n = len(frames)
+    f0 = yin(frames)
+    half = PITCH_FRAME // 2
+    period = np.clip(np.round(PITCH_RATE / f0).astype(int), 1, PITCH_FRAME - half)
+    a = frames[:, :half]
+    b = frames[np.arange(n)[:, None], period[:, None] + np.arange(half)]
+    corr = np.sum(a * b, axis=1) / np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1) + 1e-12)
+    frame_level = np.mean(np.square(frames), axis=1)
+    voiced = (corr >= VOICING_CORRELATION) & (
+        frame_level >= max(float(frame_level.max()), 1e-12) * 10.0 ** (-VOICING_TOP_DB / 10.0))
+    votes = np.convolve(np.pad(voiced.astype(float), VOICING_SMOOTH // 2, mode="edge"),
+                        np.ones(VOICING_SMOOTH), mode="valid")
+    return f0, corr, votes > VOICING_SMOOTH / 2
+
+
 def prosody(y, *, power=None):
     """The prosody of one clip: y (n_samples,) mono SAMPLE_RATE audio -> (N_PROSODY,) float32, in the
     order of PROSODY_NAMES. power: frame_power(y), when the caller already has it.
 
-    The clip is trimmed as ``features`` trims it. Its pitch comes from YIN (``yin``) on
-    ``pitch_frames``, in semitones re 100 Hz; a pitch frame counts as voiced when its waveform
-    repeats at the found period (VOICING_CORRELATION) and it is within VOICING_TOP_DB of the loudest
-    pitch frame, by a majority of the VOICING_SMOOTH frames around it. Pitch values are 0 when fewer
-    than three frames are voiced. Loudness is each front-end frame's power (frame_power) in dB re
-    the loudest, floored LOUDNESS_FLOOR_DB below it.
+    The clip is trimmed as ``features`` trims it. Its pitch is ``pitch_track``'s, in semitones re
+    100 Hz, over the frames it calls voiced; pitch values are 0 when fewer than three frames are
+    voiced. Loudness is each front-end frame's power (frame_power) in dB re the loudest, floored
+    LOUDNESS_FLOOR_DB below it.
     """
     y = np.ascontiguousarray(y, dtype=np.float32)
     power = frame_power(y) if power is None else power
@@ -426,20 +449,8 @@ def prosody(y, *, power=None):
     loudness = 10.0 * np.log10(np.maximum(level / max(float(level.max()), 1e-12),
                                           10.0 ** (-LOUDNESS_FLOOR_DB / 10.0)))
 
-    frames = pitch_frames(y)
-    n, sr, hop = len(frames), PITCH_RATE, PITCH_HOP
-    f0 = yin(frames)
-    half = PITCH_FRAME // 2
-    period = np.clip(np.round(sr / f0).astype(int), 1, PITCH_FRAME - half)
-    a = frames[:, :half]
-    b = frames[np.arange(n)[:, None], period[:, None] + np.arange(half)]
-    corr = np.sum(a * b, axis=1) / np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1) + 1e-12)
-    frame_level = np.mean(np.square(frames), axis=1)
-    voiced = (corr >= VOICING_CORRELATION) & (
-        frame_level >= max(float(frame_level.max()), 1e-12) * 10.0 ** (-VOICING_TOP_DB / 10.0))
-    votes = np.convolve(np.pad(voiced.astype(float), VOICING_SMOOTH // 2, mode="edge"),
-                        np.ones(VOICING_SMOOTH), mode="valid")
-    voiced = votes > VOICING_SMOOTH / 2
+    f0, _, voiced = pitch_track(y)
+    n, sr, hop = len(f0), PITCH_RATE, PITCH_HOP
 
     seconds = len(y) / SAMPLE_RATE
     t = np.arange(n) * hop / sr

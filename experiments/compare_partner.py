@@ -89,16 +89,22 @@ def made_from(paths):
 def load_or_make(data, cache, *, root=DATASET_DIR, log=print):
     """The ComParE functionals of the features file's ``data`` (load_features' dict), in its file
     order: read from ``cache`` when it holds them made from the same files, front end settings and
-    openSMILE version (made_from), else made and written there (atomically, so an interrupted run
-    leaves no half-written file)."""
-    key = made_from(data["path"])
+    openSMILE version (made_from), else made and written there (cached)."""
+    return cached(cache, made_from(data["path"]), lambda: compare_features(data["path"], root=root, log=log),
+                  what="ComParE functionals", log=log)
+
+
+def cached(cache, key, make, *, what, log=print):
+    """``make()``'s array, kept in the joblib file ``cache`` beside ``key`` (a dict of what it was
+    made from): read from there when the file holds the same key, else made and written there
+    (atomically, so an interrupted run leaves no half-written file)."""
     if Path(cache).exists():
         kept = joblib.load(cache)
         if all(kept.get(name) == value for name, value in key.items()):
             return kept["features"]
-        log(f"{cache}: made from other files, front end settings or openSMILE; making it again")
-    log(f"making the ComParE functionals of {len(key['paths'])} files into {cache}")
-    features = compare_features(key["paths"], root=root, log=log)
+        log(f"{cache}: made from other files or settings; making it again")
+    log(f"making the {what} of {len(key['paths'])} files into {cache}")
+    features = make()
     model_lib.write_atomic(cache, lambda tmp: joblib.dump({**key, "features": features}, tmp))
     return features
 
@@ -123,10 +129,11 @@ def descriptor_columns(pattern):
     return keep
 
 
-def fold_probabilities(x, labels, folds):
+def fold_probabilities(x, labels, folds, *, c=None):
     """(n, len(corpus.EMOTIONS)) probabilities of every row of ``x`` (n, d) from the classifier
-    trained on every other fold's rows; ``labels`` and ``folds`` (n,) int. A class absent from a
-    fold's training rows gets probability 0 there."""
+    trained on every other fold's rows; ``labels`` and ``folds`` (n,) int. ``c``: {fold: the
+    penalty C of its classifier}, when not LR_SETTINGS' C. A class absent from a fold's training
+    rows gets probability 0 there."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -134,7 +141,8 @@ def fold_probabilities(x, labels, folds):
     probs = np.zeros((len(labels), len(corpus.EMOTIONS)))
     for k in np.unique(folds):
         train, test = folds != k, folds == k
-        clf = make_pipeline(StandardScaler(), LogisticRegression(**LR_SETTINGS))
+        settings = {**LR_SETTINGS, "C": c[int(k)]} if c else LR_SETTINGS
+        clf = make_pipeline(StandardScaler(), LogisticRegression(**settings))
         clf.fit(x[train], labels[train])
         probs[np.ix_(test, clf.classes_)] = clf.predict_proba(x[test])
     return probs
@@ -196,19 +204,9 @@ def main(argv=None):
         parser.error("give one --out per --predictions CSV")
     try:
         columns = descriptor_columns(args.descriptors) if args.descriptors else slice(None)
-        data = load_features(args.features)
-        runs = [read_predictions(p).get(CLEAN, {}).get(args.model) for p in args.predictions]
-    except FileNotFoundError as err:
-        sys.exit(f"error: {err.filename}: no such file")
     except ValueError as err:
         sys.exit(f"error: {err}")
-    names = list(corpus.EMOTIONS)
-    for path, run in zip(args.predictions, runs):  # checked before the functionals' minutes
-        if not run or set(run) != set(data["path"]):
-            sys.exit(f"error: {path}: its {args.model} rows are not the {len(data['path'])} files of "
-                     f"{args.features}; score a protocol (b) run made from that features file")
-        if [names.index(run[p]["emotion"]) for p in data["path"]] != list(data["labels"]):
-            sys.exit(f"error: {path}: its emotions are not those of {args.features}")
+    data, runs = read_runs(args.predictions, args.model, args.features)
     try:
         x = load_or_make(data, args.features.parent / COMPARE_NAME, root=args.dataset)
     except audio.AudioError as err:  # a corpus file gone since the features were made
@@ -221,8 +219,40 @@ def main(argv=None):
             zip(data["corpus"], data["speaker"], data["path"])]
     which = f", the {x.shape[1]} matching {args.descriptors!r}" if args.descriptors else ""
     print(f"ComParE classifier alone{which}: {describe(partner, labels, rows)}")
+    blend_runs(args.predictions, runs, partner, data, outs=args.out)
+
+
+def read_runs(paths, model, features):
+    """(load_features(features), [the ``model`` rows of each predictions CSV of ``paths``]),
+    checked to be protocol (b) runs of that features file's files and emotions; exits with a
+    one-line error when one is not (before any minutes are spent on features)."""
+    try:
+        data = load_features(features)
+        runs = [read_predictions(p).get(CLEAN, {}).get(model) for p in paths]
+    except FileNotFoundError as err:
+        sys.exit(f"error: {err.filename}: no such file")
+    except ValueError as err:
+        sys.exit(f"error: {err}")
+    names = list(corpus.EMOTIONS)
+    for path, run in zip(paths, runs):
+        if not run or set(run) != set(data["path"]):
+            sys.exit(f"error: {path}: its {model} rows are not the {len(data['path'])} files of "
+                     f"{features}; score a protocol (b) run made from that features file")
+        if [names.index(run[p]["emotion"]) for p in data["path"]] != list(data["labels"]):
+            sys.exit(f"error: {path}: its emotions are not those of {features}")
+    return data, runs
+
+
+def blend_runs(paths, runs, partner, data, *, outs=()):
+    """Blend ``partner`` ((n, k) probabilities in the features file's order) into each run of
+    ``runs`` (read_runs), each fold's w chosen on the other folds' RAVDESS actors (choose_weights);
+    print each run alone and blended, and write the blended run to ``outs`` (one path per run)
+    when given."""
+    names = list(corpus.EMOTIONS)
+    labels = np.asarray(data["labels"])
+    folds = np.array([corpus.speaker_fold(c, s) for c, s in zip(data["corpus"], data["speaker"])])
     choosers = np.asarray(data["corpus"]) == "RAVDESS"
-    for n, (path, run) in enumerate(zip(args.predictions, runs)):
+    for n, (path, run) in enumerate(zip(paths, runs)):
         rows = [run[p] for p in data["path"]]  # in the features file's order
         probs = np.array([[float(r[e]) for e in names] for r in rows])
         chosen = choose_weights(probs, partner, labels, folds, choosers)
@@ -232,9 +262,9 @@ def main(argv=None):
         print(f"{path}: alone:   {describe(probs, labels, rows)}")
         print(f"{path}: blended: {describe(blended, labels, rows)}")
         print(f"{path}: w per fold: " + ", ".join(f"{k}: {w:.2f}" for k, w in chosen.items()))
-        if args.out:
-            write_blended(args.out[n], rows, blended)
-            print(f"wrote {args.out[n]}")
+        if outs:
+            write_blended(outs[n], rows, blended)
+            print(f"wrote {outs[n]}")
 
 
 if __name__ == "__main__":
