@@ -19,10 +19,13 @@ whether a plain classifier on them adds what ComParE's did, licence-free and fas
    LR_SETTINGS) trained on every other fold's files; its penalty C is the one of C_GRID that scores
    best on the RAVDESS actors of the other folds, each predicted by a classifier trained without
    them and without fold k (``choose_c``): nothing about fold k's speakers chooses anything.
+   The probabilities and each fold's C are kept in PARTNER_NAME, with what they were made from.
 3. Blend: as compare_partner.py, into every predictions CSV given, each fold's w chosen on the
    other folds' RAVDESS actors.
 It prints the classifier alone and each CSV alone and blended (accuracy overall, per corpus, on the
-RAVDESS women and men), the C and w of each fold; ``--out`` writes the blended runs.
+RAVDESS women and men), the C and w of each fold; ``--out`` writes the blended runs. ``--blocks``
+(for looking after the verdict, not for choosing) keeps only some blocks of descriptors (BLOCKS),
+each fold's classifier at the C the whole set chose.
 """
 
 import argparse
@@ -35,13 +38,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
 import corpus  # noqa: E402
 from create_features import DATASET_DIR, FEATURES_FILE  # noqa: E402
-from experiments.compare_partner import (blend_runs, cached, describe, fold_probabilities,  # noqa: E402
-                                         read_runs)
+from experiments.compare_partner import (LR_SETTINGS, blend_runs, cached, describe,  # noqa: E402
+                                         fold_probabilities, read_runs)
 
+import joblib  # noqa: E402
 import numpy as np  # noqa: E402
 
-# Where the functionals are kept, beside the features file they were made from.
+# Where the functionals are kept, beside the features file they were made from, and where the
+# classifier's probabilities of every file and each fold's C are (made in about 40 min here).
 OWN_NAME = "own_functionals.joblib"
+PARTNER_NAME = "own_functionals_probabilities.joblib"
 # The penalties C tried for the classifier, each fold choosing its own on other speakers.
 C_GRID = (0.0003, 0.001, 0.003, 0.01)
 # The MFCCs kept (1 to 14, as ComParE's; 0 is the clip's level).
@@ -171,6 +177,32 @@ def functionals(y):
     return np.nan_to_num(np.concatenate(parts)).astype(np.float32)
 
 
+# The descriptor blocks of ``functionals``, by name: (part, first, last + 1), where part is the
+# frame descriptors (163), the voiced-frame ones (4), the pitch frames' correlation (1) or the
+# prosody (20, taken whole).
+BLOCKS = {"mfcc": ("frame", 0, 14), "delta": ("frame", 14, 28), "rasta": ("frame", 28, 92),
+          "bands": ("frame", 92, 156), "spectral": ("frame", 156, 163), "voiced": ("voiced", 0, 4),
+          "corr": ("corr", 0, 1), "prosody": ("prosody", 0, audio.N_PROSODY)}
+PARTS = {"frame": 163, "voiced": 4, "corr": 1}
+
+
+def block_columns(names):
+    """(2036,) bool: the columns of ``functionals`` that belong to the BLOCKS named in ``names``.
+    Raises ValueError naming one that is not a block."""
+    unknown = [n for n in names if n not in BLOCKS]
+    if unknown:
+        raise ValueError(f"--blocks {','.join(unknown)}: not a block; the blocks are {', '.join(BLOCKS)}")
+    keep, start = [], 0
+    for part, size in [*PARTS.items(), ("prosody", None)]:
+        width = audio.N_PROSODY if size is None else size
+        inside = np.zeros(width, dtype=bool)
+        for name in names:
+            if BLOCKS[name][0] == part:
+                inside[BLOCKS[name][1]:BLOCKS[name][2]] = True
+        keep.append(inside if size is None else np.tile(inside, len(FUNCTIONALS)))  # functional by functional
+    return np.concatenate(keep)
+
+
 def own_features(paths, *, root=DATASET_DIR, log=print):
     """(n, 2036) float32: ``functionals`` of each file of ``paths`` (relative to ``root``). Raises
     audio.AudioError naming a file that cannot be read."""
@@ -206,8 +238,6 @@ def choose_c(x, labels, folds, choosers, *, grid=C_GRID, log=print):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from experiments.compare_partner import LR_SETTINGS
-
     inner = [int(j) for j in np.unique(folds[choosers])]
     right = {}  # (k, j, C): right answers on fold j's chooser rows, trained without folds j and k
     chosen = {}
@@ -238,9 +268,17 @@ def main(argv=None):
     parser.add_argument("--dataset", type=Path, default=DATASET_DIR, help="the corpora's folder")
     parser.add_argument("--out", type=Path, nargs="*", default=[],
                         help="a blended predictions CSV to write for each of --predictions")
+    parser.add_argument("--blocks", metavar="NAMES",
+                        help="after the verdict, for looking only: keep only these comma-separated "
+                             f"descriptor blocks ({', '.join(BLOCKS)}), each fold's C as the whole "
+                             "set chose it (default: every block)")
     args = parser.parse_args(argv)
     if args.out and len(args.out) != len(args.predictions):
         parser.error("give one --out per --predictions CSV")
+    try:
+        columns = block_columns(args.blocks.split(",")) if args.blocks else None
+    except ValueError as err:
+        sys.exit(f"error: {err}")
     data, runs = read_runs(args.predictions, args.model, args.features)
     try:
         x = cached(args.features.parent / OWN_NAME, made_from(data["path"]),
@@ -250,13 +288,34 @@ def main(argv=None):
     labels = np.asarray(data["labels"])
     folds = np.array([corpus.speaker_fold(c, s) for c, s in zip(data["corpus"], data["speaker"])])
     choosers = np.asarray(data["corpus"]) == "RAVDESS"
-    print(f"choosing each fold's C among {C_GRID} on the other folds' RAVDESS actors")
-    partner = fold_probabilities(x, labels, folds, c=choose_c(x, labels, folds, choosers))
     rows = [dict(model="own", corpus=c, speaker=s, path=p) for c, s, p in
             zip(data["corpus"], data["speaker"], data["path"])]
+    key = {**made_from(data["path"]), "c_grid": C_GRID, "lr": LR_SETTINGS, "labels": labels.tolist()}
+    cache = args.features.parent / PARTNER_NAME
+
+    if args.blocks:  # after the verdict: which descriptors do what, at the C the whole set chose
+        kept = joblib.load(cache) if cache.exists() else {}
+        if any(kept.get(name) != value for name, value in key.items()):
+            sys.exit(f"error: {cache}: no probabilities of the whole set for these files; run once "
+                     "without --blocks first (the blocks use each fold's C that it chooses)")
+        c = kept["features"]["c"]
+        x = x[:, columns]
+        partner = fold_probabilities(x, labels, folds, c=c)
+        print(f"own functionals' classifier alone, blocks {args.blocks} ({x.shape[1]} functionals, each "
+              f"fold's C as the whole set's): {describe(partner, labels, rows)}")
+        blend_runs(args.predictions, runs, partner, data, outs=args.out)
+        return
+
+    def classify():
+        print(f"choosing each fold's C among {C_GRID} on the other folds' RAVDESS actors")
+        c = choose_c(x, labels, folds, choosers)
+        return {"c": c, "probabilities": fold_probabilities(x, labels, folds, c=c)}
+
+    kept = cached(cache, key, classify, what="classifier's probabilities")
+    partner = kept["probabilities"]
+    print("each fold's C: " + ", ".join(f"{k}: {c}" for k, c in kept["c"].items()))
     print(f"own functionals' classifier alone ({x.shape[1]} functionals): {describe(partner, labels, rows)}")
     blend_runs(args.predictions, runs, partner, data, outs=args.out)
-
 
 if __name__ == "__main__":
     main()

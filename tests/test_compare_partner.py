@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from conftest import REPO, run_script
+from conftest import REPO, made_up_run, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import compare_partner  # noqa: E402
@@ -40,26 +40,10 @@ def test_each_folds_weight_is_chosen_on_the_other_folds_actors_only():
     assert np.allclose(compare_partner.model_lib.blend(run, partner, 0.3).sum(1), 1.0)
 
 
-def _made_up_run(data, path, seed=0):
-    """A predictions CSV for every file of ``data``: a run that is right about 60% of the time."""
-    names = list(corpus.EMOTIONS)
-    rng = np.random.default_rng(seed)
-    with open(path, "w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(["model", "condition", "fold", "corpus", "speaker", "path", "emotion", "predicted", *names])
-        for c, s, p, label in zip(data["corpus"], data["speaker"], data["path"], data["labels"]):
-            probs = rng.dirichlet(np.ones(len(names)))
-            if rng.random() < 0.6:
-                probs[label] += 2.0
-            probs /= probs.sum()
-            out.writerow(["cnn", "clean", corpus.speaker_fold(c, s), c, s, p, names[label],
-                          names[int(probs.argmax())]] + [f"{q:.4f}" for q in probs])
-
-
 def test_the_script_blends_a_run_and_writes_a_csv_the_scorer_reads(small_features, small_dataset, tmp_path):
     data = load_features(small_features)
     run_csv, out_csv = tmp_path / "run.csv", tmp_path / "blended.csv"
-    _made_up_run(data, run_csv)
+    made_up_run(data, run_csv)
     args = ["--features", small_features, "--dataset", small_dataset, "--predictions", run_csv, "--out", out_csv]
     first = run_script("experiments/compare_partner.py", *args)
     assert first.returncode == 0, first.stderr
@@ -97,11 +81,11 @@ def test_the_script_blends_a_run_and_writes_a_csv_the_scorer_reads(small_feature
 def test_a_bad_run_csv_is_one_line(small_features, tmp_path):
     data = load_features(small_features)
     run_csv = tmp_path / "run.csv"
-    _made_up_run({k: v[:10] for k, v in data.items() if k in ("corpus", "speaker", "path", "labels")}, run_csv)
+    made_up_run({k: v[:10] for k, v in data.items() if k in ("corpus", "speaker", "path", "labels")}, run_csv)
     result = run_script("experiments/compare_partner.py", "--features", small_features, "--predictions", run_csv)
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "run.csv" in result.stderr
-    _made_up_run(data, run_csv)  # every file, but one file's emotion changed
+    made_up_run(data, run_csv)  # every file, but one file's emotion changed
     lines = run_csv.read_text().splitlines()
     first = lines[1].split(",")
     first[6] = "calm" if first[6] != "calm" else "sad"
@@ -118,7 +102,7 @@ def test_a_bad_run_csv_is_one_line(small_features, tmp_path):
 def test_a_corpus_file_gone_is_one_line(small_features, tmp_path):
     data = load_features(small_features)
     run_csv = tmp_path / "run.csv"
-    _made_up_run(data, run_csv)
+    made_up_run(data, run_csv)
     features = tmp_path / "features" / small_features.name  # no functionals kept beside this copy
     features.parent.mkdir()
     features.symlink_to(small_features)
