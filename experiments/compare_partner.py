@@ -187,21 +187,34 @@ def write_blended(path, rows, probs):
     model_lib.write_atomic(path, write)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def blend_parser(description):
+    """An argument parser with the options of a script that blends a classifier into runs:
+    --predictions, --model, --features, --dataset and --out (checked by ``parse_blend_args``)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--predictions", type=Path, nargs="+", required=True,
                         help="predictions CSVs of protocol (b) runs (neural_network.py --predictions)")
     parser.add_argument("--model", default="cnn", help="the model of the CSVs to blend (default cnn)")
     parser.add_argument("--features", type=Path, default=FEATURES_FILE, help="features file")
     parser.add_argument("--dataset", type=Path, default=DATASET_DIR, help="the corpora's folder")
-    parser.add_argument("--descriptors", metavar="REGEX",
-                        help="only the functionals whose name matches REGEX, e.g. '^mfcc_' or "
-                             "'^(F0final|voicingFinalUnclipped|jitter|shimmer|logHNR)' (default: all)")
     parser.add_argument("--out", type=Path, nargs="*", default=[],
                         help="a blended predictions CSV to write for each of --predictions")
+    return parser
+
+
+def parse_blend_args(parser, argv):
+    """``parser.parse_args(argv)``, with one --out per --predictions CSV when --out is given."""
     args = parser.parse_args(argv)
     if args.out and len(args.out) != len(args.predictions):
         parser.error("give one --out per --predictions CSV")
+    return args
+
+
+def main(argv=None):
+    parser = blend_parser(__doc__.split("\n")[0])
+    parser.add_argument("--descriptors", metavar="REGEX",
+                        help="only the functionals whose name matches REGEX, e.g. '^mfcc_' or "
+                             "'^(F0final|voicingFinalUnclipped|jitter|shimmer|logHNR)' (default: all)")
+    args = parse_blend_args(parser, argv)
     try:
         columns = descriptor_columns(args.descriptors) if args.descriptors else slice(None)
     except ValueError as err:

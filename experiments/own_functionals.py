@@ -26,9 +26,12 @@ It prints the classifier alone and each CSV alone and blended (accuracy overall,
 RAVDESS women and men), the C and w of each fold; ``--out`` writes the blended runs. ``--blocks``
 (for looking after the verdict, not for choosing) keeps only some blocks of descriptors (BLOCKS),
 each fold's classifier at the C the whole set chose.
+
+Verdict (2026-12-04): it fails its bar and is not shipped. On six seeds it raised the unseen actors
+(+2.7 on the mean) and cost an unseen TESS voice more (-2.3): -0.6 overall (experiments/README.md,
+"Measured: our own functionals fail their bar").
 """
 
-import argparse
 import inspect
 import sys
 import time
@@ -37,9 +40,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
 import corpus  # noqa: E402
-from create_features import DATASET_DIR, FEATURES_FILE  # noqa: E402
-from experiments.compare_partner import (LR_SETTINGS, blend_runs, cached, describe,  # noqa: E402
-                                         fold_probabilities, read_runs)
+from create_features import DATASET_DIR  # noqa: E402
+from experiments.compare_partner import (LR_SETTINGS, blend_parser, blend_runs, cached,  # noqa: E402
+                                         describe, fold_probabilities, parse_blend_args, read_runs)
 
 import joblib  # noqa: E402
 import numpy as np  # noqa: E402
@@ -260,21 +263,12 @@ def choose_c(x, labels, folds, choosers, *, grid=C_GRID, log=print):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--predictions", type=Path, nargs="+", required=True,
-                        help="predictions CSVs of protocol (b) runs (neural_network.py --predictions)")
-    parser.add_argument("--model", default="cnn", help="the model of the CSVs to blend (default cnn)")
-    parser.add_argument("--features", type=Path, default=FEATURES_FILE, help="features file")
-    parser.add_argument("--dataset", type=Path, default=DATASET_DIR, help="the corpora's folder")
-    parser.add_argument("--out", type=Path, nargs="*", default=[],
-                        help="a blended predictions CSV to write for each of --predictions")
+    parser = blend_parser(__doc__.split("\n")[0])
     parser.add_argument("--blocks", metavar="NAMES",
                         help="after the verdict, for looking only: keep only these comma-separated "
                              f"descriptor blocks ({', '.join(BLOCKS)}), each fold's C as the whole "
                              "set chose it (default: every block)")
-    args = parser.parse_args(argv)
-    if args.out and len(args.out) != len(args.predictions):
-        parser.error("give one --out per --predictions CSV")
+    args = parse_blend_args(parser, argv)
     try:
         columns = block_columns(args.blocks.split(",")) if args.blocks else None
     except ValueError as err:

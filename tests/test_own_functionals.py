@@ -105,6 +105,15 @@ def test_the_script_blends_a_run_and_keeps_its_functionals(small_features, small
     assert "blocks voiced,prosody (68 functionals" in block.stdout and "making the" not in block.stdout
     bad = run_script("experiments/own_functionals.py", *args[:-2], "--blocks", "voiced,timbre")
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "timbre" in bad.stderr
+    # Beside a features file whose whole set has not been classified yet, blocks have no C to use.
+    features = tmp_path / "fresh" / small_features.name
+    features.parent.mkdir()
+    features.symlink_to(small_features)
+    early = run_script("experiments/own_functionals.py", "--features", features, "--dataset", small_dataset,
+                       "--predictions", run_csv, "--blocks", "voiced")
+    assert early.returncode == 1 and len(early.stderr.strip().splitlines()) == 1
+    assert "run once without --blocks first" in early.stderr
+    assert not (features.parent / own_functionals.PARTNER_NAME).exists()
 
     # Run again: the functionals and the classifier's probabilities are read back, not made again.
     again = run_script("experiments/own_functionals.py", *args)
