@@ -1301,14 +1301,21 @@ def write_predictions(path, data, results):
                     continue
                 for condition, all_probs in {CLEAN: r["probs"], **r.get("condition_probs", {})}.items():
                     for i, probs in zip(r["idx"], all_probs):
-                        out.writerow([arch, condition, int(folds[i]), data["corpus"][i], data["speaker"][i],
-                                      data["path"][i], names[data["labels"][i]], names[int(probs.argmax())]]
-                                     + [f"{q:.4f}" for q in probs])
+                        out.writerow(prediction_row(arch, condition, int(folds[i]), data["corpus"][i],
+                                                    data["speaker"][i], data["path"][i],
+                                                    names[data["labels"][i]], probs))
 
     if any("b" in r for r in results.values()):
         model_lib.write_atomic(path, write)
     else:  # a run without protocol (b) leaves no older run's probabilities beside its reports
         Path(path).unlink(missing_ok=True)
+
+
+def prediction_row(model, condition, fold, corpus_name, speaker, path, emotion, probs):
+    """One row of a predictions CSV (PREDICTION_COLUMNS, then ``probs``, one probability per
+    emotion of corpus.EMOTIONS, to 4 places); its prediction is the largest probability."""
+    return [model, condition, fold, corpus_name, speaker, path, emotion,
+            corpus.EMOTIONS[int(np.argmax(probs))]] + [f"{q:.4f}" for q in probs]
 
 
 def read_predictions(path, folds=None):

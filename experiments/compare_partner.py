@@ -40,7 +40,8 @@ import audio  # noqa: E402
 import corpus  # noqa: E402
 import model as model_lib  # noqa: E402  (no Keras until a model is built or loaded)
 from create_features import DATASET_DIR, FEATURES_FILE, load_features  # noqa: E402
-from neural_network import CLEAN, PREDICTION_COLUMNS, by_sex, read_predictions, scores  # noqa: E402
+from neural_network import (CLEAN, PREDICTION_COLUMNS, by_sex, prediction_row, read_predictions,  # noqa: E402
+                            scores)
 
 import joblib  # noqa: E402
 import numpy as np  # noqa: E402
@@ -181,8 +182,8 @@ def write_blended(path, rows, probs):
             out = csv.writer(f)
             out.writerow([*PREDICTION_COLUMNS, *names])
             for r, p in zip(rows, probs):
-                out.writerow([r["model"], CLEAN, r["fold"], r["corpus"], r["speaker"], r["path"],
-                              r["emotion"], names[int(p.argmax())]] + [f"{q:.4f}" for q in p])
+                out.writerow(prediction_row(r["model"], CLEAN, r["fold"], r["corpus"], r["speaker"], r["path"],
+                                            r["emotion"], p))
 
     model_lib.write_atomic(path, write)
 
