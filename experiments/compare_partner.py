@@ -97,8 +97,9 @@ def load_or_make(data, cache, *, root=DATASET_DIR, log=print):
 
 def cached(cache, key, make, *, what, log=print):
     """``make()``'s result (an array, or what joblib can write), kept in the joblib file ``cache``
-    beside ``key`` (a dict of what it was made from, with "paths"): read from there when the file holds the same key, else made and written there
-    (atomically, so an interrupted run leaves no half-written file)."""
+    beside ``key`` (a dict of what it was made from, with "paths"): read from there when the file
+    holds the same key, else made and written there (atomically, so an interrupted run leaves no
+    half-written file)."""
     if Path(cache).exists():
         kept = joblib.load(cache)
         if all(kept.get(name) == value for name, value in key.items()):

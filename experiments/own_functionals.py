@@ -1,9 +1,9 @@
 """Measured: functionals of our own front end, no openSMILE, as a third voice in the blend.
 
-    python experiments/own_functionals.py --predictions media/predictions_b.csv   # 20 min here
+    python experiments/own_functionals.py --predictions media/predictions_b.csv   # 40 min here the first time
 
-openSMILE's ComParE functionals blended into a run raised the unseen actors by 3.5 points on the
-mean of five seeds (experiments/compare_partner.py), but openSMILE's licence allows research and
+openSMILE's ComParE functionals blended into a run raised the unseen actors by 3.4 points on the
+mean of six seeds (experiments/compare_partner.py), but openSMILE's licence allows research and
 teaching only, and they cost 42.6 ms a clip. Its voice-quality (pitch, jitter, shimmer, harmonics
 to noise) and RASTA-filtered band descriptors gave the most of its gain on TESS, its MFCCs on
 RAVDESS; none of those but the MFCCs' means are in our models' inputs. This builds the same kinds
@@ -195,7 +195,7 @@ def block_columns(names):
     unknown = [n for n in names if n not in BLOCKS]
     if unknown:
         raise ValueError(f"--blocks {','.join(unknown)}: not a block; the blocks are {', '.join(BLOCKS)}")
-    keep, start = [], 0
+    keep = []
     for part, size in [*PARTS.items(), ("prosody", None)]:
         width = audio.N_PROSODY if size is None else size
         inside = np.zeros(width, dtype=bool)
