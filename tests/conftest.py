@@ -167,6 +167,20 @@ def stop_pulse(proc):
             proc.wait()
 
 
+@pytest.fixture
+def blend_run(small_features, small_dataset, tmp_path):
+    """A made-up run of every file of the small features (made_up_run), for the experiments that
+    blend a classifier into runs: (load_features' dict, the run's CSV, a blended CSV's path, the
+    script's arguments that blend the one into the other)."""
+    from create_features import load_features
+
+    data = load_features(small_features)
+    run_csv, out_csv = tmp_path / "run.csv", tmp_path / "blended.csv"
+    made_up_run(data, run_csv)
+    args = ["--features", small_features, "--dataset", small_dataset, "--predictions", run_csv, "--out", out_csv]
+    return data, run_csv, out_csv, args
+
+
 @pytest.fixture(scope="session")
 def pulse(tmp_path_factory):
     """A running PulseAudio server whose default input hears what is played into PULSE_SINK.

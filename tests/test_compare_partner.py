@@ -40,11 +40,8 @@ def test_each_folds_weight_is_chosen_on_the_other_folds_actors_only():
     assert np.allclose(compare_partner.model_lib.blend(run, partner, 0.3).sum(1), 1.0)
 
 
-def test_the_script_blends_a_run_and_writes_a_csv_the_scorer_reads(small_features, small_dataset, tmp_path):
-    data = load_features(small_features)
-    run_csv, out_csv = tmp_path / "run.csv", tmp_path / "blended.csv"
-    made_up_run(data, run_csv)
-    args = ["--features", small_features, "--dataset", small_dataset, "--predictions", run_csv, "--out", out_csv]
+def test_the_script_blends_a_run_and_writes_a_csv_the_scorer_reads(small_features, blend_run):
+    data, run_csv, out_csv, args = blend_run
     first = run_script("experiments/compare_partner.py", *args)
     assert first.returncode == 0, first.stderr
     assert "making the ComParE functionals" in first.stdout

@@ -8,8 +8,7 @@ import numpy as np
 
 import audio
 import corpus
-from conftest import REPO, made_up_run, needs_data, real_file, run_script
-from create_features import load_features
+from conftest import REPO, needs_data, real_file, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import own_functionals  # noqa: E402
@@ -74,11 +73,8 @@ def test_each_folds_penalty_is_chosen_without_its_own_rows():
     assert len(logs) == 4  # every fold gets a C, the TESS one too
 
 
-def test_the_script_blends_a_run_and_keeps_its_functionals(small_features, small_dataset, tmp_path):
-    data = load_features(small_features)
-    run_csv, out_csv = tmp_path / "run.csv", tmp_path / "blended.csv"
-    made_up_run(data, run_csv)
-    args = ["--features", small_features, "--dataset", small_dataset, "--predictions", run_csv, "--out", out_csv]
+def test_the_script_blends_a_run_and_keeps_its_functionals(small_features, small_dataset, blend_run, tmp_path):
+    data, run_csv, out_csv, args = blend_run
     first = run_script("experiments/own_functionals.py", *args)
     assert first.returncode == 0, first.stderr
     assert "making the own functionals" in first.stdout and "ms per clip on the mean" in first.stdout
