@@ -41,7 +41,7 @@ import corpus  # noqa: E402
 import model as model_lib  # noqa: E402  (no Keras until a model is built or loaded)
 from create_features import DATASET_DIR, FEATURES_FILE, load_features  # noqa: E402
 from neural_network import (CLEAN, PREDICTION_COLUMNS, by_sex, prediction_row, read_predictions,  # noqa: E402
-                            scores)
+                            scores, speaker_folds)
 
 import joblib  # noqa: E402
 import numpy as np  # noqa: E402
@@ -100,15 +100,35 @@ def cached(cache, key, make, *, what, log=print):
     beside ``key`` (a dict of what it was made from, with "paths"): read from there when the file
     holds the same key, else made and written there (atomically, so an interrupted run leaves no
     half-written file)."""
+    kept = read_cached(cache, key)
+    if kept is not None:
+        return kept
     if Path(cache).exists():
-        kept = joblib.load(cache)
-        if all(kept.get(name) == value for name, value in key.items()):
-            return kept["features"]
         log(f"{cache}: made from other files or settings; making it again")
     log(f"making the {what} of {len(key['paths'])} files into {cache}")
     features = make()
     model_lib.write_atomic(cache, lambda tmp: joblib.dump({**key, "features": features}, tmp))
     return features
+
+
+def read_cached(cache, key):
+    """What ``cached`` kept in ``cache`` for ``key``; None when the file is absent or was made from
+    something else."""
+    if not Path(cache).exists():
+        return None
+    kept = joblib.load(cache)
+    return kept["features"] if all(kept.get(name) == value for name, value in key.items()) else None
+
+
+def classifier(c=None):
+    """The plain classifier of these experiments: scaled by its training rows, then a logistic
+    regression with LR_SETTINGS (its penalty ``c`` when given)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    settings = LR_SETTINGS if c is None else {**LR_SETTINGS, "C": c}
+    return make_pipeline(StandardScaler(), LogisticRegression(**settings))
 
 
 def descriptor_columns(pattern):
@@ -136,15 +156,10 @@ def fold_probabilities(x, labels, folds, *, c=None):
     trained on every other fold's rows; ``labels`` and ``folds`` (n,) int. ``c``: {fold: the
     penalty C of its classifier}, when not LR_SETTINGS' C. A class absent from a fold's training
     rows gets probability 0 there."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     probs = np.zeros((len(labels), len(corpus.EMOTIONS)))
     for k in np.unique(folds):
         train, test = folds != k, folds == k
-        settings = {**LR_SETTINGS, "C": c[int(k)]} if c else LR_SETTINGS
-        clf = make_pipeline(StandardScaler(), LogisticRegression(**settings))
+        clf = classifier(c[int(k)] if c else None)
         clf.fit(x[train], labels[train])
         probs[np.ix_(test, clf.classes_)] = clf.predict_proba(x[test])
     return probs
@@ -227,7 +242,7 @@ def main(argv=None):
     except audio.AudioError as err:  # a corpus file gone since the features were made
         sys.exit(f"error: {err}; --dataset names the corpora's folder the features were made from")
     labels = np.asarray(data["labels"])
-    folds = np.array([corpus.speaker_fold(c, s) for c, s in zip(data["corpus"], data["speaker"])])
+    folds = speaker_folds(data)
     x = x[:, columns]
     partner = fold_probabilities(x, labels, folds)
     rows = [dict(model="compare", corpus=c, speaker=s, path=p) for c, s, p in
@@ -265,7 +280,7 @@ def blend_runs(paths, runs, partner, data, *, outs=()):
     when given."""
     names = list(corpus.EMOTIONS)
     labels = np.asarray(data["labels"])
-    folds = np.array([corpus.speaker_fold(c, s) for c, s in zip(data["corpus"], data["speaker"])])
+    folds = speaker_folds(data)
     choosers = np.asarray(data["corpus"]) == "RAVDESS"
     for n, (path, run) in enumerate(zip(paths, runs)):
         rows = [run[p] for p in data["path"]]  # in the features file's order

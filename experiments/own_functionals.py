@@ -39,12 +39,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
-import corpus  # noqa: E402
 from create_features import DATASET_DIR  # noqa: E402
 from experiments.compare_partner import (LR_SETTINGS, blend_parser, blend_runs, cached,  # noqa: E402
-                                         describe, fold_probabilities, parse_blend_args, read_runs)
+                                         classifier, describe, fold_probabilities, parse_blend_args,
+                                         read_cached, read_runs)
+from neural_network import speaker_folds  # noqa: E402
 
-import joblib  # noqa: E402
 import numpy as np  # noqa: E402
 
 # Where the functionals are kept, beside the features file they were made from, and where the
@@ -237,10 +237,6 @@ def choose_c(x, labels, folds, choosers, *, grid=C_GRID, log=print):
     often on the rows where ``choosers`` (n,) bool is true and the fold is not k, each such fold j
     predicted by a classifier trained on the folds other than j and k (the smaller C on a tie).
     One classifier per pair of folds and C serves both folds of the pair."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     inner = [int(j) for j in np.unique(folds[choosers])]
     right = {}  # (k, j, C): right answers on fold j's chooser rows, trained without folds j and k
     chosen = {}
@@ -249,7 +245,7 @@ def choose_c(x, labels, folds, choosers, *, grid=C_GRID, log=print):
             for c in grid:
                 if (k, j, c) in right:
                     continue
-                clf = make_pipeline(StandardScaler(), LogisticRegression(**{**LR_SETTINGS, "C": c}))
+                clf = classifier(c)
                 train = (folds != k) & (folds != j)
                 clf.fit(x[train], labels[train])
                 for a, b in ((k, j), (j, k)):
@@ -280,7 +276,7 @@ def main(argv=None):
     except audio.AudioError as err:  # a corpus file gone since the features were made
         sys.exit(f"error: {err}; --dataset names the corpora's folder the features were made from")
     labels = np.asarray(data["labels"])
-    folds = np.array([corpus.speaker_fold(c, s) for c, s in zip(data["corpus"], data["speaker"])])
+    folds = speaker_folds(data)
     choosers = np.asarray(data["corpus"]) == "RAVDESS"
     rows = [dict(model="own", corpus=c, speaker=s, path=p) for c, s, p in
             zip(data["corpus"], data["speaker"], data["path"])]
@@ -288,11 +284,11 @@ def main(argv=None):
     cache = args.features.parent / PARTNER_NAME
 
     if args.blocks:  # after the verdict: which descriptors do what, at the C the whole set chose
-        kept = joblib.load(cache) if cache.exists() else {}
-        if any(kept.get(name) != value for name, value in key.items()):
+        kept = read_cached(cache, key)
+        if kept is None:
             sys.exit(f"error: {cache}: no probabilities of the whole set for these files; run once "
                      "without --blocks first (the blocks use each fold's C that it chooses)")
-        c = kept["features"]["c"]
+        c = kept["c"]
         x = x[:, columns]
         partner = fold_probabilities(x, labels, folds, c=c)
         print(f"own functionals' classifier alone, blocks {args.blocks} ({x.shape[1]} functionals, each "

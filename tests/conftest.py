@@ -64,19 +64,19 @@ def made_up_run(data, path, seed=0):
     import numpy as np
 
     import corpus
+    from neural_network import CLEAN, PREDICTION_COLUMNS, prediction_row
 
     names = list(corpus.EMOTIONS)
     rng = np.random.default_rng(seed)
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["model", "condition", "fold", "corpus", "speaker", "path", "emotion", "predicted", *names])
+        out.writerow([*PREDICTION_COLUMNS, *names])
         for c, s, p, label in zip(data["corpus"], data["speaker"], data["path"], data["labels"]):
             probs = rng.dirichlet(np.ones(len(names)))
             if rng.random() < 0.6:
                 probs[label] += 2.0
             probs /= probs.sum()
-            out.writerow(["cnn", "clean", corpus.speaker_fold(c, s), c, s, p, names[label],
-                          names[int(probs.argmax())]] + [f"{q:.4f}" for q in probs])
+            out.writerow(prediction_row("cnn", CLEAN, corpus.speaker_fold(c, s), c, s, p, names[label], probs))
 
 
 def subset_relpaths(actors=(1, 2, 5, 6), tess_per_folder=6):
