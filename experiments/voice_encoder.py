@@ -260,8 +260,9 @@ def main(argv=None):
                    lambda: encoder_features(data["path"], weights, root=args.dataset), what="voice encoder's embeddings")
     except audio.AudioError as err:  # a corpus file gone since the features were made
         sys.exit(f"error: {err}; --dataset names the corpora's folder the features were made from")
-    print(f"the embeddings tell the 24 RAVDESS actors apart {speaker_check(x, data):.3f} of the time "
-          "(nearest actor's mean embedding; chance 0.042)")
+    actors = len({s for c, s in zip(data["corpus"], data["speaker"]) if c == "RAVDESS"})
+    print(f"the embeddings tell the {actors} RAVDESS actors apart {speaker_check(x, data):.3f} of the time "
+          f"(nearest actor's mean embedding; chance {1 / max(actors, 1):.3f})")
     labels = np.asarray(data["labels"])
     folds = speaker_folds(data)
     choosers = np.asarray(data["corpus"]) == "RAVDESS"
