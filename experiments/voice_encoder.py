@@ -1,7 +1,7 @@
-"""Planned: a pretrained voice encoder's embeddings as a licence-free third voice in the blend.
+"""Measured: a pretrained voice encoder's embeddings as a licence-free third voice in the blend.
 
     .venv/bin/pip download --no-deps Resemblyzer==0.1.4 -d joblib_features   # its weights, once (16 MB)
-    python experiments/voice_encoder.py --predictions media/predictions_b.csv
+    python experiments/voice_encoder.py --predictions media/predictions_b.csv   # 8 min here the first time
 
 Every voice we blend so far learns from our 26 speakers alone. Resemblyzer's voice encoder (Apache
 2.0; a 3-layer LSTM trained to tell thousands of speakers apart on LibriSpeech, VoxCeleb 1 and 2)
@@ -27,6 +27,10 @@ It prints, before any emotion is scored, how well the embeddings tell the RAVDES
 check that the weights were read and the encoder runs as trained), then the classifier alone and
 each CSV alone and blended (accuracy overall, per corpus, on the RAVDESS women and men), the C and
 w of each fold; ``--out`` writes the blended runs.
+
+Verdict (2026-12-05): it fails its bar and is not shipped. On seven seeds it raised the unseen
+actors (+1.7 on the mean) and cost an unseen TESS voice far more (-5.5): -3.1 overall
+(experiments/README.md, "Measured: the voice encoder's embeddings fail their bar").
 """
 
 import hashlib
