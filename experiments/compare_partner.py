@@ -54,6 +54,9 @@ COMPARE_NAME = "compare.joblib"
 LR_SETTINGS = dict(C=0.001, max_iter=3000, class_weight="balanced")
 # The blend weights w tried for the ComParE classifier, 0 (our run alone) to 0.8.
 WEIGHTS = np.round(np.arange(0.0, 0.801, 0.05), 2)
+# Who chooses each fold's w (--choose-on): the other folds' RAVDESS actors, or every voice outside
+# the fold with each corpus counting the same.
+CHOOSERS = ("actors", "both")
 
 
 def compare_features(paths, *, root=DATASET_DIR, log=print):
@@ -165,15 +168,19 @@ def fold_probabilities(x, labels, folds, *, c=None):
     return probs
 
 
-def choose_weights(run, partner, labels, folds, choosers):
+def choose_weights(run, partner, labels, folds, choosers, *, groups=None):
     """{fold: w}: for each fold k of ``folds``, the w of WEIGHTS whose blend of ``run`` and
     ``partner`` ((n, k) probabilities) is right most often on the rows where ``choosers`` (n,) bool
-    is true and the fold is not k (the first such w on a tie)."""
+    is true and the fold is not k (the first such w on a tie). With ``groups`` ((n,) labels, e.g.
+    each row's corpus), each group of those rows counts the same: the w with the highest mean of
+    the groups' accuracies."""
     hits = {w: model_lib.blend(run, partner, w).argmax(axis=1) == labels for w in WEIGHTS}
+    groups = np.zeros(len(labels)) if groups is None else np.asarray(groups)
     chosen = {}
     for k in np.unique(folds):
         rows = choosers & (folds != k)
-        chosen[int(k)] = max(WEIGHTS, key=lambda w: (hits[w][rows].mean(), -w))
+        parts = [rows & (groups == g) for g in np.unique(groups[rows])]
+        chosen[int(k)] = max(WEIGHTS, key=lambda w: (np.mean([hits[w][part].mean() for part in parts]), -w))
     return chosen
 
 
@@ -215,6 +222,9 @@ def blend_parser(description):
     parser.add_argument("--dataset", type=Path, default=DATASET_DIR, help="the corpora's folder")
     parser.add_argument("--out", type=Path, nargs="*", default=[],
                         help="a blended predictions CSV to write for each of --predictions")
+    parser.add_argument("--choose-on", choices=CHOOSERS, default="actors",
+                        help="who chooses each fold's w: the other folds' RAVDESS actors (default), or "
+                             "both corpora's voices outside the fold, each corpus counting the same")
     return parser
 
 
@@ -249,7 +259,7 @@ def main(argv=None):
             zip(data["corpus"], data["speaker"], data["path"])]
     which = f", the {x.shape[1]} matching {args.descriptors!r}" if args.descriptors else ""
     print(f"ComParE classifier alone{which}: {describe(partner, labels, rows)}")
-    blend_runs(args.predictions, runs, partner, data, outs=args.out)
+    blend_runs(args.predictions, runs, partner, data, outs=args.out, choose_on=args.choose_on)
 
 
 def read_runs(paths, model, features):
@@ -273,19 +283,23 @@ def read_runs(paths, model, features):
     return data, runs
 
 
-def blend_runs(paths, runs, partner, data, *, outs=()):
+def blend_runs(paths, runs, partner, data, *, outs=(), choose_on="actors"):
     """Blend ``partner`` ((n, k) probabilities in the features file's order) into each run of
-    ``runs`` (read_runs), each fold's w chosen on the other folds' RAVDESS actors (choose_weights);
-    print each run alone and blended, and write the blended run to ``outs`` (one path per run)
-    when given."""
+    ``runs`` (read_runs), each fold's w chosen (choose_weights) on the other folds' RAVDESS actors,
+    or with ``choose_on`` "both" on every voice outside the fold, each corpus counting the same
+    (a TESS fold's w then chosen on the actors and the other TESS voice); print each run alone and
+    blended, and write the blended run to ``outs`` (one path per run) when given."""
+    if choose_on not in CHOOSERS:
+        raise ValueError(f"choose_on must be one of {CHOOSERS}, not {choose_on!r}")
     names = list(corpus.EMOTIONS)
     labels = np.asarray(data["labels"])
     folds = speaker_folds(data)
-    choosers = np.asarray(data["corpus"]) == "RAVDESS"
+    corpora = np.asarray(data["corpus"])
+    choosers = corpora == "RAVDESS" if choose_on == "actors" else np.ones(len(labels), dtype=bool)
     for n, (path, run) in enumerate(zip(paths, runs)):
         rows = [run[p] for p in data["path"]]  # in the features file's order
         probs = np.array([[float(r[e]) for e in names] for r in rows])
-        chosen = choose_weights(probs, partner, labels, folds, choosers)
+        chosen = choose_weights(probs, partner, labels, folds, choosers, groups=corpora)
         blended = np.zeros_like(probs)
         for k, w in chosen.items():
             blended[folds == k] = model_lib.blend(probs[folds == k], partner[folds == k], w)

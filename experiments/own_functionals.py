@@ -293,7 +293,7 @@ def main(argv=None):
         partner = fold_probabilities(x, labels, folds, c=c)
         print(f"own functionals' classifier alone, blocks {args.blocks} ({x.shape[1]} functionals, each "
               f"fold's C as the whole set's): {describe(partner, labels, rows)}")
-        blend_runs(args.predictions, runs, partner, data, outs=args.out)
+        blend_runs(args.predictions, runs, partner, data, outs=args.out, choose_on=args.choose_on)
         return
 
     def classify():
@@ -305,7 +305,7 @@ def main(argv=None):
     partner = kept["probabilities"]
     print("each fold's C: " + ", ".join(f"{k}: {c}" for k, c in kept["c"].items()))
     print(f"own functionals' classifier alone ({x.shape[1]} functionals): {describe(partner, labels, rows)}")
-    blend_runs(args.predictions, runs, partner, data, outs=args.out)
+    blend_runs(args.predictions, runs, partner, data, outs=args.out, choose_on=args.choose_on)
 
 if __name__ == "__main__":
     main()

@@ -283,7 +283,7 @@ def main(argv=None):
     partner = kept["probabilities"]
     print("each fold's C: " + ", ".join(f"{k}: {c}" for k, c in kept["c"].items()))
     print(f"the voice encoder's classifier alone: {describe(partner, labels, rows)}")
-    blend_runs(args.predictions, runs, partner, data, outs=args.out)
+    blend_runs(args.predictions, runs, partner, data, outs=args.out, choose_on=args.choose_on)
 
 
 if __name__ == "__main__":

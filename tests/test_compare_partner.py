@@ -40,6 +40,28 @@ def test_each_folds_weight_is_chosen_on_the_other_folds_actors_only():
     assert np.allclose(compare_partner.model_lib.blend(run, partner, 0.3).sum(1), 1.0)
 
 
+def test_with_groups_each_corpus_counts_the_same_in_the_choice():
+    # Fold 0: 30 actors' files, the run right on 28 of them, the partner on 2; fold 1: 10 files of
+    # a TESS voice, only the partner right; fold 2: the fold chosen for.
+    k = len(corpus.EMOTIONS)
+    folds = np.repeat([0, 1, 2], [30, 10, 5])
+    groups = np.where(folds == 1, "TESS", "RAVDESS")
+    labels = np.zeros(len(folds), int)
+    run_right = np.arange(len(folds)) < 28
+    run, partner = np.full((len(folds), k), 0.02), np.full((len(folds), k), 0.02)
+    run[:, 0], run[:, 1] = np.where(run_right, 0.86, 0.02), np.where(run_right, 0.02, 0.86)
+    partner[:, 0], partner[:, 1] = np.where(run_right, 0.02, 0.6), np.where(run_right, 0.6, 0.02)
+    everyone = np.ones(len(folds), dtype=bool)
+    # Pooled, the 30 actors' files outvote the voice's 10: the run alone.
+    assert compare_partner.choose_weights(run, partner, labels, folds, everyone)[2] == 0.0
+    # Each corpus counting the same (28/30 + 0) / 2 < (2/30 + 1) / 2: the partner's side.
+    assert compare_partner.choose_weights(run, partner, labels, folds, everyone, groups=groups)[2] > 0.5
+    # With the actors alone choosing, the groups change nothing.
+    actors = groups == "RAVDESS"
+    assert compare_partner.choose_weights(run, partner, labels, folds, actors, groups=groups) == \
+        compare_partner.choose_weights(run, partner, labels, folds, actors)
+
+
 def test_the_script_blends_a_run_and_writes_a_csv_the_scorer_reads(small_features, blend_run):
     data, run_csv, out_csv, args = blend_run
     first = run_script("experiments/compare_partner.py", *args)

@@ -91,6 +91,10 @@ def test_the_script_blends_a_run_and_keeps_its_embeddings(small_features, blend_
     again = run_script("experiments/voice_encoder.py", *args, "--wheel", encoder_wheel)
     assert again.returncode == 0, again.stderr
     assert "making the" not in again.stdout and chosen in again.stdout.splitlines()
+    # Each fold's w chosen by both corpora's voices outside it: the same classifier, another choice.
+    both = run_script("experiments/voice_encoder.py", *args, "--wheel", encoder_wheel, "--choose-on", "both")
+    assert both.returncode == 0, both.stderr
+    assert "making the" not in both.stdout and any(f"{run_csv}: w per fold: 0: " in line for line in both.stdout.splitlines())
     # A wheel that is not there is one line, before any file is read.
     gone = run_script("experiments/voice_encoder.py", *args, "--wheel", encoder_wheel.parent / "gone.whl")
     assert gone.returncode == 1 and len(gone.stderr.strip().splitlines()) == 1 and "gone.whl" in gone.stderr
