@@ -258,6 +258,20 @@ def choose_c(x, labels, folds, choosers, *, grid=C_GRID, log=print):
     return chosen
 
 
+def classified(x, labels, folds, choosers, cache, key, *, grid=C_GRID):
+    """(n, k) probabilities of every row of ``x`` from its fold's classifier, each fold's C chosen
+    on ``choosers`` (``choose_c``), kept in ``cache`` for ``key`` (compare_partner.cached) and read
+    from there when made before; prints each fold's C."""
+    def classify():
+        print(f"choosing each fold's C among {grid} on the other folds' RAVDESS actors")
+        c = choose_c(x, labels, folds, choosers, grid=grid)
+        return {"c": c, "probabilities": fold_probabilities(x, labels, folds, c=c)}
+
+    kept = cached(cache, key, classify, what="classifier's probabilities")
+    print("each fold's C: " + ", ".join(f"{k}: {c}" for k, c in kept["c"].items()))
+    return kept["probabilities"]
+
+
 def main(argv=None):
     parser = blend_parser(__doc__.split("\n")[0])
     parser.add_argument("--blocks", metavar="NAMES",
@@ -296,14 +310,7 @@ def main(argv=None):
         blend_runs(args.predictions, runs, partner, data, outs=args.out, choose_on=args.choose_on)
         return
 
-    def classify():
-        print(f"choosing each fold's C among {C_GRID} on the other folds' RAVDESS actors")
-        c = choose_c(x, labels, folds, choosers)
-        return {"c": c, "probabilities": fold_probabilities(x, labels, folds, c=c)}
-
-    kept = cached(cache, key, classify, what="classifier's probabilities")
-    partner = kept["probabilities"]
-    print("each fold's C: " + ", ".join(f"{k}: {c}" for k, c in kept["c"].items()))
+    partner = classified(x, labels, folds, choosers, cache, key)
     print(f"own functionals' classifier alone ({x.shape[1]} functionals): {describe(partner, labels, rows)}")
     blend_runs(args.predictions, runs, partner, data, outs=args.out, choose_on=args.choose_on)
 

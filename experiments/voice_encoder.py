@@ -47,8 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
 from create_features import DATASET_DIR  # noqa: E402
 from experiments.compare_partner import (LR_SETTINGS, blend_parser, blend_runs, cached,  # noqa: E402
-                                         describe, fold_probabilities, parse_blend_args, read_runs)
-from experiments.own_functionals import choose_c  # noqa: E402
+                                         describe, parse_blend_args, read_runs)
+from experiments.own_functionals import classified  # noqa: E402
 from neural_network import speaker_folds  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -273,15 +273,7 @@ def main(argv=None):
     rows = [dict(model="encoder", corpus=c, speaker=s, path=p) for c, s, p in
             zip(data["corpus"], data["speaker"], data["path"])]
     key = {**made_from(data["path"]), "c_grid": C_GRID, "lr": LR_SETTINGS, "labels": labels.tolist()}
-
-    def classify():
-        print(f"choosing each fold's C among {C_GRID} on the other folds' RAVDESS actors")
-        c = choose_c(x, labels, folds, choosers, grid=C_GRID)
-        return {"c": c, "probabilities": fold_probabilities(x, labels, folds, c=c)}
-
-    kept = cached(args.features.parent / PARTNER_NAME, key, classify, what="classifier's probabilities")
-    partner = kept["probabilities"]
-    print("each fold's C: " + ", ".join(f"{k}: {c}" for k, c in kept["c"].items()))
+    partner = classified(x, labels, folds, choosers, args.features.parent / PARTNER_NAME, key, grid=C_GRID)
     print(f"the voice encoder's classifier alone: {describe(partner, labels, rows)}")
     blend_runs(args.predictions, runs, partner, data, outs=args.out, choose_on=args.choose_on)
 

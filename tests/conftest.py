@@ -167,6 +167,27 @@ def stop_pulse(proc):
             proc.wait()
 
 
+def blended_probabilities(out_csv, data):
+    """(n, k) probabilities of a blended predictions CSV an experiment wrote, checked to hold every
+    file of ``data`` (load_features' dict) once, each row summing to 1 and predicting its top emotion."""
+    import csv
+
+    import numpy as np
+
+    import corpus
+
+    with open(out_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["path"] for r in rows) == sorted(data["path"])
+    names = list(corpus.EMOTIONS)
+    probs = np.array([[float(r[e]) for e in names] for r in rows])
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-3)
+    # Each row predicts its top emotion (of probabilities written to 4 places, so ties may show).
+    predicted = probs[np.arange(len(rows)), [names.index(r["predicted"]) for r in rows]]
+    assert np.all(predicted >= probs.max(axis=1) - 1e-4)
+    return probs
+
+
 @pytest.fixture
 def blend_run(small_features, small_dataset, tmp_path):
     """A made-up run of every file of the small features (made_up_run), for the experiments that

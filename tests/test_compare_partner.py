@@ -1,11 +1,10 @@
 """experiments/compare_partner.py: openSMILE's ComParE functionals blended into a run, on a small real subset."""
 
-import csv
 import sys
 
 import numpy as np
 
-from conftest import REPO, made_up_run, run_script
+from conftest import REPO, blended_probabilities, made_up_run, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import compare_partner  # noqa: E402
@@ -79,13 +78,7 @@ def test_the_script_blends_a_run_and_writes_a_csv_the_scorer_reads(small_feature
     assert [int(part.split(":")[0]) for part in weights.split(": ", 2)[2].split(", ")] == [0, 1, 6, 7]
 
     # The blended CSV holds every file once, each row's prediction its largest probability.
-    with open(out_csv, newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert sorted(r["path"] for r in rows) == sorted(data["path"])
-    names = list(corpus.EMOTIONS)
-    probs = np.array([[float(r[e]) for e in names] for r in rows])
-    assert np.allclose(probs.sum(1), 1.0, atol=1e-3)
-    assert [r["predicted"] for r in rows] == [names[i] for i in probs.argmax(1)]
+    blended_probabilities(out_csv, data)
     scored = run_script("neural_network.py", "--score-predictions", out_csv)
     assert scored.returncode == 0, scored.stderr
     assert "RAVDESS actors by sex" in scored.stdout

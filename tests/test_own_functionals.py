@@ -1,14 +1,12 @@
 """experiments/own_functionals.py: functionals of our own front end blended into a run, on real files."""
 
-import csv
 import sys
 
 import joblib
 import numpy as np
 
 import audio
-import corpus
-from conftest import REPO, needs_data, real_file, run_script
+from conftest import REPO, blended_probabilities, needs_data, real_file, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import own_functionals  # noqa: E402
@@ -86,11 +84,7 @@ def test_the_script_blends_a_run_and_keeps_its_functionals(small_features, small
     assert [line.split(":")[0].strip() for line in lines if line.startswith("  fold ")] == \
         ["fold 0", "fold 1", "fold 6", "fold 7"]
     weights = next(line for line in lines if line.startswith(f"{run_csv}: w per fold: "))
-    with open(out_csv, newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert sorted(r["path"] for r in rows) == sorted(data["path"])
-    probs = np.array([[float(r[e]) for e in corpus.EMOTIONS] for r in rows])
-    assert np.allclose(probs.sum(1), 1.0, atol=1e-3)
+    blended_probabilities(out_csv, data)
 
     chosen = next(line for line in lines if line.startswith("each fold's C: "))
     assert (small_features.parent / own_functionals.PARTNER_NAME).is_file()

@@ -1,6 +1,5 @@
 """experiments/voice_encoder.py: a pretrained voice encoder read from its wheel, run on real files."""
 
-import csv
 import subprocess
 import sys
 import zipfile
@@ -10,8 +9,7 @@ import numpy as np
 import pytest
 
 import audio
-import corpus
-from conftest import REPO, needs_data, real_file, run_script
+from conftest import REPO, blended_probabilities, needs_data, real_file, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import voice_encoder  # noqa: E402
@@ -80,11 +78,7 @@ def test_the_script_blends_a_run_and_keeps_its_embeddings(small_features, blend_
     assert any(line.startswith("the voice encoder's classifier alone: overall ") for line in lines)
     assert [line.split(":")[0].strip() for line in lines if line.startswith("  fold ")] == \
         ["fold 0", "fold 1", "fold 6", "fold 7"]
-    with open(out_csv, newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert sorted(r["path"] for r in rows) == sorted(data["path"])
-    probs = np.array([[float(r[e]) for e in corpus.EMOTIONS] for r in rows])
-    assert np.allclose(probs.sum(1), 1.0, atol=1e-3)
+    blended_probabilities(out_csv, data)
 
     # Run again: the embeddings and the classifier's probabilities are read back, not made again.
     chosen = next(line for line in lines if line.startswith("each fold's C: "))
