@@ -22,7 +22,8 @@ them). This asks whether a plain classifier on it hears something our models mis
    blend's rule). The w of fold k is the one of WEIGHTS that scores best on the RAVDESS actors of
    the other folds (never fold k's speakers, never TESS, like the shipped blend's choice on
    held-out actors; unlike it, those actors were tested by models that had heard fold k's
-   speakers).
+   speakers); with ``--choose-on both``, on the actors and the TESS voices outside fold k, each
+   corpus counting the same.
 ``--descriptors`` keeps only the functionals of some descriptors (by a regular expression on their
 names). It prints, for the classifier alone and for each CSV before and after the blend, the accuracy
 overall and per corpus and on the RAVDESS women and men, and the w of each fold. ``--out`` writes
