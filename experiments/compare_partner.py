@@ -185,6 +185,13 @@ def choose_weights(run, partner, labels, folds, choosers, *, groups=None):
     return chosen
 
 
+def file_rows(data, model):
+    """[{model, corpus, speaker, path}] of every file of ``data`` (load_features' dict), in its
+    order: the rows ``describe`` reads for a classifier named ``model``."""
+    return [dict(model=model, corpus=c, speaker=s, path=p) for c, s, p in
+            zip(data["corpus"], data["speaker"], data["path"])]
+
+
 def describe(probs, labels, rows):
     """One line: accuracy overall, per corpus and on the RAVDESS women and men (those present)."""
     preds = probs.argmax(axis=1)
@@ -256,8 +263,7 @@ def main(argv=None):
     folds = speaker_folds(data)
     x = x[:, columns]
     partner = fold_probabilities(x, labels, folds)
-    rows = [dict(model="compare", corpus=c, speaker=s, path=p) for c, s, p in
-            zip(data["corpus"], data["speaker"], data["path"])]
+    rows = file_rows(data, "compare")
     which = f", the {x.shape[1]} matching {args.descriptors!r}" if args.descriptors else ""
     print(f"ComParE classifier alone{which}: {describe(partner, labels, rows)}")
     blend_runs(args.predictions, runs, partner, data, outs=args.out, choose_on=args.choose_on)

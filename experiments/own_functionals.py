@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
 from create_features import DATASET_DIR  # noqa: E402
 from experiments.compare_partner import (LR_SETTINGS, blend_parser, blend_runs, cached,  # noqa: E402
-                                         classifier, describe, fold_probabilities, parse_blend_args,
-                                         read_cached, read_runs)
+                                         classifier, describe, file_rows, fold_probabilities,
+                                         parse_blend_args, read_cached, read_runs)
 from neural_network import speaker_folds  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -294,8 +294,7 @@ def main(argv=None):
     labels = np.asarray(data["labels"])
     folds = speaker_folds(data)
     choosers = np.asarray(data["corpus"]) == "RAVDESS"
-    rows = [dict(model="own", corpus=c, speaker=s, path=p) for c, s, p in
-            zip(data["corpus"], data["speaker"], data["path"])]
+    rows = file_rows(data, "own")
     key = {**made_from(data["path"]), "c_grid": C_GRID, "lr": LR_SETTINGS, "labels": labels.tolist()}
     cache = args.features.parent / PARTNER_NAME
 

@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
 from create_features import DATASET_DIR  # noqa: E402
 from experiments.compare_partner import (LR_SETTINGS, blend_parser, blend_runs, cached,  # noqa: E402
-                                         describe, parse_blend_args, read_runs)
+                                         describe, file_rows, parse_blend_args, read_runs)
 from experiments.own_functionals import classified  # noqa: E402
 from neural_network import speaker_folds  # noqa: E402
 
@@ -270,8 +270,7 @@ def main(argv=None):
     labels = np.asarray(data["labels"])
     folds = speaker_folds(data)
     choosers = np.asarray(data["corpus"]) == "RAVDESS"
-    rows = [dict(model="encoder", corpus=c, speaker=s, path=p) for c, s, p in
-            zip(data["corpus"], data["speaker"], data["path"])]
+    rows = file_rows(data, "encoder")
     key = {**made_from(data["path"]), "c_grid": C_GRID, "lr": LR_SETTINGS, "labels": labels.tolist()}
     partner = classified(x, labels, folds, choosers, args.features.parent / PARTNER_NAME, key, grid=C_GRID)
     print(f"the voice encoder's classifier alone: {describe(partner, labels, rows)}")
