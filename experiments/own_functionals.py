@@ -31,7 +31,8 @@ Verdict (2026-12-04): with each fold's w chosen by the actors, it fails its bar.
 raised the unseen actors (+2.7 on the mean) and cost an unseen TESS voice more (-2.3): -0.6 overall
 (experiments/README.md, "Measured: our own functionals fail their bar"). With ``--choose-on both``
 (2026-12-05) it passes its bar on eight seeds: +1.05 overall, RAVDESS +2.27, TESS +0.43 (there,
-"Measured: each fold's weight chosen by both corpora's voices"); the product's version is not built yet.
+"Measured: each fold's weight chosen by both corpora's voices"); a ninth seed after that verdict,
+-0.17 (+0.92 on nine). The product's version is not built yet.
 """
 
 import inspect
