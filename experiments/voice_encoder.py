@@ -121,10 +121,11 @@ def read_weights(wheel):
     if not wheel.exists():
         raise ValueError(f"{wheel}: no such file; download it with `.venv/bin/pip download --no-deps "
                          f"Resemblyzer==0.1.4 -d {wheel.parent}`")
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    content = wheel.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()
     if digest != WHEEL_SHA256:
         raise ValueError(f"{wheel}: not Resemblyzer 0.1.4's wheel (SHA-256 {digest}); download it again")
-    with zipfile.ZipFile(wheel) as z:
+    with zipfile.ZipFile(io.BytesIO(content)) as z:
         f = io.BytesIO(z.read(WEIGHTS_MEMBER))
     for _ in range(3):  # the magic number, the protocol version, the system's byte order and sizes
         pickle.load(f)
