@@ -9,6 +9,7 @@ asked to predict from. The parameters below are saved beside every features file
     S = log_mel(trim_silence(y))               # (n_frames, N_MELS) float32, dB
     C = mfcc(S)                                 # (n_frames, N_MFCC) float32
     P = prosody(y)                              # (N_PROSODY,) float32: pitch, loudness, voicing
+    F = functionals(y)                          # (N_FUNCTIONALS,) float32: the clip's descriptors over time
 """
 
 from pathlib import Path
@@ -432,9 +433,10 @@ def pitch_track(y):
     return f0, corr, votes > VOICING_SMOOTH / 2
 
 
-def prosody(y, *, power=None):
+def prosody(y, *, power=None, track=None):
     """The prosody of one clip: y (n_samples,) mono SAMPLE_RATE audio -> (N_PROSODY,) float32, in the
-    order of PROSODY_NAMES. power: frame_power(y), when the caller already has it.
+    order of PROSODY_NAMES. power: frame_power(y), when the caller already has it; track:
+    pitch_track of the trimmed clip, when the caller already has it (``functionals``).
 
     The clip is trimmed as ``features`` trims it. Its pitch is ``pitch_track``'s, in semitones re
     100 Hz, over the frames it calls voiced; pitch values are 0 when fewer than three frames are
@@ -449,7 +451,7 @@ def prosody(y, *, power=None):
     loudness = 10.0 * np.log10(np.maximum(level / max(float(level.max()), 1e-12),
                                           10.0 ** (-LOUDNESS_FLOOR_DB / 10.0)))
 
-    f0, _, voiced = pitch_track(y)
+    f0, _, voiced = pitch_track(y) if track is None else track
     n, sr, hop = len(f0), PITCH_RATE, PITCH_HOP
 
     seconds = len(y) / SAMPLE_RATE
@@ -476,6 +478,158 @@ def prosody(y, *, power=None):
     level_stats = [loudness.mean(), loudness.std(), *np.percentile(loudness, (10, 50, 90)), d_loud.std(),
                    _slope(np.arange(len(loudness)) / rate, loudness)]
     return np.asarray(voicing + pitch + level_stats, dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------- functionals
+# The functionals (``functionals``): what a whole clip's frame-level descriptors do over its
+# length, for the blend's third voice (model.py). They are not in frontend_params: a features
+# file and a model record ``functionals_params`` and are checked against it.
+# The MFCCs described (1 to 14; 0 is the clip's level).
+FUNCTIONALS_MFCC = slice(1, 15)
+# Frames either side of a frame in its delta (the regression over 2 * DELTA_SPAN + 1 frames).
+DELTA_SPAN = 2
+# The RASTA filter over each log-mel band's frames (Hermansky and Morgan's band-pass on the
+# modulation spectrum): a five-tap slope (numerator, summing to 0, so a constant level, a microphone's
+# gain or colour, gives 0) and the pole of its leaky integrator.
+RASTA_NUMERATOR = (0.2, 0.1, 0.0, -0.1, -0.2)
+RASTA_POLE = 0.98
+# The split between low and high bands in the alpha ratio (0-1 kHz against 1-5 kHz).
+ALPHA_SPLIT_HZ, ALPHA_TOP_HZ = 1000.0, 5000.0
+# Correlations at the period are clipped to this range before harmonics to noise is taken.
+HNR_CLIP = (0.01, 0.999)
+# What is taken of each descriptor over a clip's frames: moments, percentiles, their range, the
+# slope over time (per second) and the mean change from one frame to the next.
+PERCENTILES = (10, 25, 50, 75, 90)
+FUNCTIONALS = ("mean", "std", "skewness", "kurtosis", *(f"p{q}" for q in PERCENTILES), "p90-p10",
+               "slope", "mean_abs_change")
+# The descriptors ``descriptors`` returns: per front-end frame (14 MFCCs, their deltas, the RASTA
+# bands, the bands less the clip's level, 7 spectral), per voiced pitch frame, per pitch frame.
+N_FRAME_DESCRIPTORS = 2 * 14 + 2 * N_MELS + 7
+N_VOICED_DESCRIPTORS = 4
+N_FUNCTIONALS = len(FUNCTIONALS) * (N_FRAME_DESCRIPTORS + N_VOICED_DESCRIPTORS + 1) + N_PROSODY
+# Version of the functionals' code; bump it when they change in a way the constants do not show.
+FUNCTIONALS_VERSION = 1
+
+
+def functionals_params():
+    """The parameters that define ``functionals``, as saved beside features files and models."""
+    return {"mfcc": [FUNCTIONALS_MFCC.start, FUNCTIONALS_MFCC.stop], "delta_span": DELTA_SPAN,
+            "rasta_numerator": list(RASTA_NUMERATOR), "rasta_pole": RASTA_POLE,
+            "alpha_hz": [ALPHA_SPLIT_HZ, ALPHA_TOP_HZ], "hnr_clip": list(HNR_CLIP),
+            "percentiles": list(PERCENTILES), "functionals": list(FUNCTIONALS),
+            "n_functionals": N_FUNCTIONALS, "version": FUNCTIONALS_VERSION}
+
+
+def delta(x):
+    """(T, d) -> (T, d): each frame's regression slope over DELTA_SPAN frames either side (the
+    first and last frames repeated at the edges)."""
+    pad = np.pad(x, ((DELTA_SPAN, DELTA_SPAN), (0, 0)), mode="edge")
+    n = len(x)
+    k = np.arange(1, DELTA_SPAN + 1)
+    return sum(j * (pad[DELTA_SPAN + j:DELTA_SPAN + j + n] - pad[DELTA_SPAN - j:DELTA_SPAN - j + n])
+               for j in k) / (2.0 * np.sum(k * k))
+
+
+def rasta(x):
+    """(T, d) -> (T, d): the RASTA filter along time of each column (the first frame repeated
+    before the clip, so a constant column gives 0)."""
+    numerator = np.asarray(RASTA_NUMERATOR)
+    taps = len(numerator)
+    pad = np.pad(x, ((taps - 1, 0), (0, 0)), mode="edge")
+    fir = sum(numerator[i] * pad[taps - 1 - i:taps - 1 - i + len(x)] for i in range(taps))
+    out = np.empty_like(fir)
+    state = np.zeros(x.shape[1])
+    for t in range(len(x)):
+        state = RASTA_POLE * state + fir[t]
+        out[t] = state
+    return out
+
+
+def functionals_of(x, *, rate):
+    """(T, d) descriptors -> (len(FUNCTIONALS) * d,) float64, functional by functional; ``rate``:
+    frames per second (for the slope). Zeros when T < 2."""
+    n, d = x.shape
+    if n < 2:
+        return np.zeros(len(FUNCTIONALS) * d)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    z = (x - mean) / np.where(std > 1e-6, std, np.inf)
+    p = np.percentile(x, PERCENTILES, axis=0)
+    t = np.arange(n) / rate
+    t = t - t.mean()
+    slope = t @ (x - mean) / np.sum(t * t)
+    change = np.abs(np.diff(x, axis=0)).mean(axis=0)
+    return np.concatenate([mean, std, (z ** 3).mean(axis=0), (z ** 4).mean(axis=0) - 3.0 * (std > 1e-6),
+                           *p, p[-1] - p[0], slope, change])
+
+
+def descriptors(y, *, track=None):
+    """The frame-level descriptors of a trimmed clip y (n_samples,): (frame (T,
+    N_FRAME_DESCRIPTORS), voiced (V, N_VOICED_DESCRIPTORS), pitch frames (P, 1)) float64.
+    track: pitch_track(y), when the caller already has it.
+
+    frame, every HOP_LENGTH: MFCC 1-14 and their deltas, the RASTA-filtered log-mel bands, the
+    log-mel bands less the clip's mean level, and seven spectral descriptors (level in dB re the
+    clip's loudest frame; centroid and spread over the mel bands, in bands; flatness in dB; flux,
+    the mean change of the bands in dB; the bands' slope in dB per band; the alpha ratio in dB).
+    voiced, over pitch_track's voiced frames: pitch in semitones re 100 Hz, jitter (the relative
+    change of the period from the voiced frame before), shimmer (the change of the frame's level in
+    dB from the voiced frame before) and harmonics to noise in dB (from the correlation at the
+    period); the first voiced frame's changes are 0, and V is 0 with fewer than three voiced frames.
+    pitch frames: the correlation at the period of every pitch frame.
+    """
+    spec = spectrum(y)
+    mel = mel_power(spec.real ** 2 + spec.imag ** 2).astype(np.float64)
+    bands = 10.0 * np.log10(np.maximum(mel, POWER_FLOOR))
+    cepstra = mfcc(bands).astype(np.float64)[:, FUNCTIONALS_MFCC]
+    total = mel.sum(axis=1) + POWER_FLOOR
+    level = 10.0 * np.log10(total / total.max())
+    index = np.arange(N_MELS)
+    share = mel / total[:, None]
+    centroid = share @ index
+    spread = np.sqrt(np.maximum(share @ index ** 2 - centroid ** 2, 0.0))
+    flatness = bands.mean(axis=1) - 10.0 * np.log10(mel.mean(axis=1) + POWER_FLOOR)
+    flux = np.concatenate([[0.0], np.abs(np.diff(bands, axis=0)).mean(axis=1)])
+    centred = index - index.mean()
+    tilt = (bands - bands.mean(axis=1, keepdims=True)) @ centred / np.sum(centred ** 2)
+    hz = mel_centres_hz()
+    low, high = hz < ALPHA_SPLIT_HZ, (hz >= ALPHA_SPLIT_HZ) & (hz < ALPHA_TOP_HZ)
+    alpha = 10.0 * np.log10((mel[:, low].sum(axis=1) + POWER_FLOOR) /
+                            (mel[:, high].sum(axis=1) + POWER_FLOOR))
+    spectral = np.stack([level, centroid, spread, flatness, flux, tilt, alpha], axis=1)
+    frame = np.concatenate([cepstra, delta(cepstra), rasta(bands), bands - bands.mean(), spectral], axis=1)
+
+    f0, corr, voiced = pitch_track(y) if track is None else track
+    voiced_rows = np.zeros((0, N_VOICED_DESCRIPTORS))
+    if voiced.sum() >= 3:
+        frames = pitch_frames(y)
+        frame_db = 10.0 * np.log10(np.mean(np.square(frames[voiced], dtype=np.float64), axis=1) + 1e-12)
+        period = 1.0 / f0[voiced]
+        jitter = np.concatenate([[0.0], np.abs(np.diff(period)) / period[1:]])
+        shimmer = np.concatenate([[0.0], np.abs(np.diff(frame_db))])
+        c = np.clip(corr[voiced].astype(np.float64), *HNR_CLIP)
+        voiced_rows = np.stack([12.0 * np.log2(f0[voiced] / 100.0), jitter, shimmer,
+                                10.0 * np.log10(c / (1.0 - c))], axis=1)
+    return frame, voiced_rows, corr.astype(np.float64)[:, None]
+
+
+def functionals(y, *, power=None):
+    """The functionals of one clip: y (n_samples,) mono SAMPLE_RATE audio -> (N_FUNCTIONALS,)
+    float32: FUNCTIONALS of the frame descriptors, of the voiced-frame ones and of the pitch frames'
+    correlation (``descriptors``; zeros for the voiced ones when fewer than three frames are
+    voiced), then ``prosody``'s N_PROSODY numbers, the pitch track taken once for both. The clip is
+    trimmed as ``features`` trims it; power: frame_power(y), when the caller already has it.
+    """
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    power = frame_power(y) if power is None else power
+    trimmed = trim_silence(y, power=power)
+    track = pitch_track(trimmed)
+    frame, voiced, corr = descriptors(trimmed, track=track)
+    pitch_rate = PITCH_RATE / PITCH_HOP
+    parts = [functionals_of(frame, rate=SAMPLE_RATE / HOP_LENGTH),
+             (functionals_of(voiced, rate=pitch_rate) if len(voiced)
+              else np.zeros(N_VOICED_DESCRIPTORS * len(FUNCTIONALS))),
+             functionals_of(corr, rate=pitch_rate), prosody(y, power=power, track=track)]
+    return np.nan_to_num(np.concatenate(parts)).astype(np.float32)
 
 
 def file_features(path):

@@ -5,8 +5,9 @@
     python create_features.py --augment 0 --no-robustness      # only the plain features (fastest)
     python create_features.py --scheduler tcp://host:8786      # the per-file work on a Dask cluster
 
-Writes three files: features.joblib (every file's features, its prosody (audio.prosody, also
-under each robustness condition), label, speaker, corpus and path), augmented.joblib
+Writes three files: features.joblib (every file's features, its prosody (audio.prosody) and its
+functionals (audio.functionals), both also under each robustness condition, label, speaker,
+corpus and path), augmented.joblib
 (AUGMENT_COPIES randomly distorted training copies of every file, see augment.py) and
 robustness.joblib (every file under the fixed conditions of the robustness report).
 Every audio file is read through the one front end (audio.py); its parameters are saved in the
@@ -65,9 +66,10 @@ def featurize(path, relpath="", n_augment=0, conditions=()):
     """Features of one file, or the reason it cannot be used.
 
     Returns (result, None) or (None, reason). ``result`` holds "base": (n_frames, N_MELS) float32,
-    "prosody": (N_PROSODY,) float32, "augmented": n_augment such arrays of random copies (seeded by
-    ``relpath``), "conditions": {condition: array} for the robustness conditions and
-    "condition_prosody": {condition: (N_PROSODY,)} for the same degraded audio.
+    "prosody": (N_PROSODY,) float32, "functionals": (N_FUNCTIONALS,) float32, "augmented":
+    n_augment such arrays of random copies (seeded by ``relpath``), "conditions": {condition:
+    array} for the robustness conditions, and "condition_prosody" and "condition_functionals":
+    {condition: the same of the degraded audio}.
     """
     try:
         y = audio.load_audio(path)
@@ -77,18 +79,21 @@ def featurize(path, relpath="", n_augment=0, conditions=()):
     copies = [augment.augment(y, np.random.default_rng(augment.seed_for(relpath, c)))
               for c in range(n_augment)]
     degraded = {c: augment.apply_condition(y, c, augment.seed_for(relpath, -1)) for c in conditions}
-    base, base_prosody = features_and_prosody(y)
-    both = {c: features_and_prosody(z) for c, z in degraded.items()}
-    return {"base": base, "prosody": base_prosody,
+    base, base_prosody, base_functionals = clip_features(y)
+    each = {c: clip_features(z) for c, z in degraded.items()}
+    return {"base": base, "prosody": base_prosody, "functionals": base_functionals,
             "augmented": [audio.features(z) for z in copies],
-            "conditions": {c: f for c, (f, _) in both.items()},
-            "condition_prosody": {c: p for c, (_, p) in both.items()}}, None
+            "conditions": {c: f for c, (f, _, _) in each.items()},
+            "condition_prosody": {c: p for c, (_, p, _) in each.items()},
+            "condition_functionals": {c: x for c, (_, _, x) in each.items()}}, None
 
 
-def features_and_prosody(y):
-    """(audio.features(y), audio.prosody(y)), the frame power they both trim by taken once."""
+def clip_features(y):
+    """(audio.features(y), audio.prosody(y), audio.functionals(y)), the frame power they all trim
+    by taken once."""
     power = audio.frame_power(y)
-    return audio.features(y, power=power), audio.prosody(y, power=power)
+    return (audio.features(y, power=power), audio.prosody(y, power=power),
+            audio.functionals(y, power=power))
 
 
 def featurize_all(paths, relpaths=None, n_jobs=N_JOBS, progress=True, n_augment=0, conditions=(),
@@ -160,8 +165,9 @@ def load_features(path=FEATURES_FILE):
 
     Returns a dict with ``features`` (list of (n_frames, N_MELS) float32), ``prosody`` (n,
     N_PROSODY) float32, ``condition_prosody`` ({robustness condition: (n, N_PROSODY)}, empty when
-    made without them), ``labels`` (n,) int, ``emotions`` (the label order), the META_FIELDS lists,
-    ``skipped`` and ``frontend``.
+    made without them), ``functionals`` (n, N_FUNCTIONALS) float32 and ``condition_functionals``
+    (the same per condition), ``labels`` (n,) int, ``emotions`` (the label order), the META_FIELDS
+    lists, ``skipped``, ``frontend`` and ``functionals_params``.
     """
     import joblib
 
@@ -185,6 +191,11 @@ def load_features(path=FEATURES_FILE):
             np.shape(p) != shape for p in [data.get("prosody"), *conditions.values()]):
         raise FeaturesError(f"{path}: its prosody is missing or not one row per file; "
                             "re-run `python create_features.py`")
+    shape, conditions = (n, audio.N_FUNCTIONALS), data.get("condition_functionals")
+    if data.get("functionals_params") != audio.functionals_params() or not isinstance(conditions, dict) or any(
+            np.shape(x) != shape for x in [data.get("functionals"), *conditions.values()]):
+        raise FeaturesError(f"{path}: its functionals are missing or made with other settings than "
+                            "audio.py's; re-run `python create_features.py`")
     data["features"] = features
     return data
 
@@ -241,9 +252,15 @@ def build_features(dataset, n_jobs=N_JOBS, progress=True, n_augment=0, condition
         "condition_prosody": {c: np.array([f["condition_prosody"][c] for _, f in kept],
                                           dtype=np.float32).reshape(-1, audio.N_PROSODY)
                               for c in conditions},
+        "functionals": np.array([f["functionals"] for _, f in kept],
+                                dtype=np.float32).reshape(-1, audio.N_FUNCTIONALS),
+        "condition_functionals": {c: np.array([f["condition_functionals"][c] for _, f in kept],
+                                              dtype=np.float32).reshape(-1, audio.N_FUNCTIONALS)
+                                  for c in conditions},
         "labels": np.array([u.label for u, _ in kept], dtype=np.int64),
         "emotions": list(corpus.EMOTIONS),
         "frontend": audio.frontend_params(),
+        "functionals_params": audio.functionals_params(),
         "skipped": sorted(skipped),
         "dataset": str(dataset),
     }

@@ -69,8 +69,14 @@ META_VERSION = 1
 # The model folder, inside a ``cnn`` model's folder, of the partner it blends in (named when the
 # partner read MFCCs alone).
 BLEND_FOLDER = "mfcc"
+# The file, inside a ``cnn`` model's folder, of the third voice it blends in last: a logistic
+# regression on each clip's functionals (audio.functionals), as its scaling and weights.
+THIRD_VOICE_FILE = "functionals.npz"
+# The arrays of THIRD_VOICE_FILE: the functionals' mean and scale over the training clips, and the
+# logistic regression's (n_emotions, N_FUNCTIONALS) weights and (n_emotions,) intercepts.
+THIRD_VOICE_ARRAYS = ("mean", "scale", "coef", "intercept")
 # Everything a model folder may hold; ``save`` refuses to replace a folder that holds anything else.
-MODEL_ENTRIES = (MODEL_FILE, META_FILE, numpy_model.EXPORT_FILE, BLEND_FOLDER)
+MODEL_ENTRIES = (MODEL_FILE, META_FILE, numpy_model.EXPORT_FILE, BLEND_FOLDER, THIRD_VOICE_FILE)
 
 # Frames in one input window of the ``cnn`` model: 300 frames of 10 ms = 3 s.
 N_FRAMES = 300
@@ -543,7 +549,7 @@ def write_atomic(path, write):
 
 
 def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None, test_time_warps=None,
-         blend_with=None, prosody_scale=None, extra=None):
+         blend_with=None, prosody_scale=None, third_voice=None, extra=None):
     """Save a trained model and its metadata as the model folder ``folder``. Returns the metadata.
 
     The whole folder is written beside ``folder`` and then swapped in for it (``replace_folder``), so
@@ -557,14 +563,31 @@ def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None,
     (see ``blend``), saved in ``folder``/BLEND_FOLDER: a PARTNER, or with a scale of None a
     ``seed``-architecture model; None: no blend.
     prosody_scale: for a PARTNER, how it scales prosody (``prosody_scale``), saved in its metadata.
+    third_voice: the third voice Predictor blends in last, after the temperature: a dict of the
+    THIRD_VOICE_ARRAYS, its weight w ("weight") and the penalty it was trained with ("c"), saved as
+    THIRD_VOICE_FILE with the functionals' settings (audio.functionals_params); None: none.
     """
     return replace_folder(folder, lambda new: _write_model(
         keras_model, new, arch=arch, temperature=temperature, test_time_noise_db=test_time_noise_db,
-        test_time_warps=test_time_warps, blend_with=blend_with, prosody_scale=prosody_scale, extra=extra))
+        test_time_warps=test_time_warps, blend_with=blend_with, prosody_scale=prosody_scale,
+        third_voice=third_voice, extra=extra))
+
+
+def _write_third_voice(folder, third_voice):
+    """Write the third voice's arrays (see ``save``) into ``folder``; its metadata entry."""
+    arrays = {k: np.asarray(third_voice[k], dtype=np.float64) for k in THIRD_VOICE_ARRAYS}
+    shapes = {"mean": (audio.N_FUNCTIONALS,), "scale": (audio.N_FUNCTIONALS,),
+              "coef": (len(EMOTIONS), audio.N_FUNCTIONALS), "intercept": (len(EMOTIONS),)}
+    if any(arrays[k].shape != shape for k, shape in shapes.items()) or not 0 < third_voice["weight"] < 1:
+        raise ValueError(f"a third voice takes arrays of shapes {shapes} and a weight between 0 and 1")
+    path = Path(folder) / THIRD_VOICE_FILE
+    write_atomic(path, lambda tmp: np.savez(tmp, **arrays))
+    return {"file": THIRD_VOICE_FILE, "sha256": _sha256(path), "weight": float(third_voice["weight"]),
+            "c": float(third_voice["c"]), "functionals": audio.functionals_params()}
 
 
 def _write_model(keras_model, folder, *, arch, temperature, test_time_noise_db, test_time_warps,
-                 blend_with, prosody_scale=None, extra=None):
+                 blend_with, prosody_scale=None, third_voice=None, extra=None):
     """Write a model's files into the new, empty ``folder`` (see ``save``). Returns the metadata."""
     if (arch == PARTNER) != (prosody_scale is not None):
         raise ValueError(f"a {arch} model takes {'a' if arch == PARTNER else 'no'} prosody_scale")
@@ -577,6 +600,8 @@ def _write_model(keras_model, folder, *, arch, temperature, test_time_noise_db, 
                                   temperature=1.0, test_time_noise_db=None, test_time_warps=None,
                                   blend_with=None, prosody_scale=scale)
         blended = {"folder": BLEND_FOLDER, "weight": float(weight), "keras_sha256": other_meta["keras_sha256"]}
+    third = (_write_third_voice(folder, third_voice)
+             if third_voice is not None and arch not in ("seed", PARTNER) else None)
     write_atomic(folder / MODEL_FILE, lambda tmp: keras_model.save(tmp))
     keras_sha256 = _sha256(folder / MODEL_FILE)
     export = _export_copy(keras_model, folder, keras_sha256)
@@ -588,7 +613,8 @@ def _write_model(keras_model, folder, *, arch, temperature, test_time_noise_db, 
     meta = {"meta_version": META_VERSION, "emotions": list(EMOTIONS), "architecture": arch,
             "frontend": audio.frontend_params(), "input": inputs,
             "temperature": float(temperature), "keras_sha256": keras_sha256,
-            **({"blend": blended} if blended else {}), **(extra or {}), "export": export}
+            **({"blend": blended} if blended else {}), **({"third_voice": third} if third else {}),
+            **(extra or {}), "export": export}
     write_atomic(folder / META_FILE,
                   lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
     return meta
@@ -690,7 +716,36 @@ def read_meta(folder):
                               and isinstance(b.get("weight"), (int, float)) and 0 <= b["weight"] < 1
                               and isinstance(b.get("keras_sha256"), str) and arch not in ("seed", PARTNER)):
         raise ModelError(f"{meta_path}: corrupted blend entry {b!r}; retrain with `python neural_network.py`")
+    third = meta.get("third_voice")
+    if third is not None and not (isinstance(third, dict) and third.get("file") == THIRD_VOICE_FILE
+                                  and isinstance(third.get("sha256"), str)
+                                  and isinstance(third.get("weight"), (int, float)) and 0 < third["weight"] < 1
+                                  and arch not in ("seed", PARTNER)):
+        raise ModelError(f"{meta_path}: corrupted third_voice entry; retrain with `python neural_network.py`")
+    if third is not None and third.get("functionals") != audio.functionals_params():
+        raise ModelError(f"{meta_path}: its third voice was trained on functionals made with other settings "
+                         "than audio.py's; re-run create_features.py and neural_network.py")
     return meta
+
+
+def read_third_voice(folder, meta):
+    """The third voice's arrays (THIRD_VOICE_ARRAYS) of a model folder whose metadata ``meta`` names
+    one, checked against it; raises ModelError."""
+    path = Path(folder) / meta["third_voice"]["file"]
+    if not path.is_file():
+        raise ModelError(f"{path}: missing; retrain with `python neural_network.py`")
+    if _sha256(path) != meta["third_voice"]["sha256"]:
+        raise ModelError(f"{path}: does not match {META_FILE} (changed or half-copied); "
+                         "retrain with `python neural_network.py`")
+    with np.load(path) as stored:
+        arrays = {k: stored[k] for k in THIRD_VOICE_ARRAYS if k in stored}
+    n = (len(meta["emotions"]), audio.N_FUNCTIONALS)
+    if (len(arrays) != len(THIRD_VOICE_ARRAYS) or arrays["coef"].shape != n
+            or arrays["intercept"].shape != n[:1] or arrays["mean"].shape != n[1:]
+            or arrays["scale"].shape != n[1:] or not np.all(arrays["scale"] > 0)):
+        raise ModelError(f"{path}: not a third voice of {n[0]} emotions on {n[1]} functionals; "
+                         "retrain with `python neural_network.py`")
+    return arrays
 
 
 def calibrate(probs, temperature):
@@ -725,11 +780,25 @@ class Predictor:
         self.warps = tuple(inputs.get("test_time_warps") or ())  # (): no warped views
         self.prosody_scale = inputs.get("prosody_scale")  # a PARTNER's scaling of its prosody
         self.blended, self.blend_weight = None, 0.0  # the Predictor blended in (load)
+        self.third_voice, self.third_weight = None, 0.0  # the third voice's arrays and weight (load)
 
     @property
     def needs_prosody(self):
         """Whether this model, or the model it blends in, reads each clip's prosody."""
         return self.arch == PARTNER or (self.blended is not None and self.blended.needs_prosody)
+
+    @property
+    def needs_functionals(self):
+        """Whether this model blends in a third voice, which reads each clip's functionals."""
+        return self.third_voice is not None
+
+    def third_voice_probs(self, functionals):
+        """The third voice's probabilities (n_clips, n_emotions) of the clips' functionals
+        (n_clips, N_FUNCTIONALS): its logistic regression, in NumPy."""
+        v = self.third_voice
+        logits = ((np.asarray(functionals, dtype=np.float64) - v["mean"]) / v["scale"]) @ v["coef"].T + v["intercept"]
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
 
     def clip_alone(self):
         """From now on predict each clip by itself: no test-time noisy copy and no warped views,
@@ -753,29 +822,42 @@ class Predictor:
 
     def clip_inputs(self, y):
         """Everything this model predicts mono SAMPLE_RATE audio y from: (``clip_views(y)``, its
-        prosody (N_PROSODY,) when ``needs_prosody``, else None), for ``predict_inputs``."""
-        power = audio.frame_power(y)  # for the trimming of both: taken once
-        return (self.clip_views(y, power=power),
-                audio.prosody(y, power=power) if self.needs_prosody else None)
+        prosody (N_PROSODY,) when ``needs_prosody``, else None, its functionals (N_FUNCTIONALS,)
+        when ``needs_functionals``, else None), for ``predict_inputs``. The prosody is then the
+        functionals' last N_PROSODY numbers, which are audio.prosody's."""
+        power = audio.frame_power(y)  # for the trimming of all three: taken once
+        functionals = audio.functionals(y, power=power) if self.needs_functionals else None
+        prosody = None
+        if self.needs_prosody:
+            prosody = (functionals[-audio.N_PROSODY:] if functionals is not None
+                       else audio.prosody(y, power=power))
+        return self.clip_views(y, power=power), prosody, functionals
 
     def predict_inputs(self, inputs):
         """Probabilities (n_clips, n_emotions) for a list of ``clip_inputs`` results."""
-        prosody = [p for _, p in inputs]
-        return self.predict_features([views for views, _ in inputs],
-                                     prosody=np.stack(prosody) if self.needs_prosody else None)
+        return self.predict_features(
+            [views for views, _, _ in inputs],
+            prosody=np.stack([p for _, p, _ in inputs]) if self.needs_prosody else None,
+            functionals=np.stack([f for _, _, f in inputs]) if self.needs_functionals else None)
 
-    def predict_features(self, feats_list, prosody=None):
+    def predict_features(self, feats_list, prosody=None, functionals=None):
         """Probabilities for a batch of clips: (n_clips, n_emotions) float.
 
         Each item of ``feats_list`` is one clip's features (n_frames, N_MELS), or a list of views
         of it (``clip_views``): each view's windows are averaged, then the views. prosody: the
         clips' (n_clips, N_PROSODY) prosody (audio.prosody), which a model that ``needs_prosody``
         must have; a PARTNER reads each clip's own features (the first view) and its prosody.
+        functionals: the clips' (n_clips, N_FUNCTIONALS) functionals (audio.functionals), which a
+        model that ``needs_functionals`` must have: its third voice, blended in last.
         """
         views = [f if isinstance(f, (list, tuple)) else [f] for f in feats_list]
         if self.needs_prosody and prosody is None:
             raise ValueError("this model reads each clip's prosody too: give prosody= (audio.prosody "
                              "of each clip), or predict with predict_waveform or predict_inputs")
+        if self.needs_functionals and functionals is None:
+            raise ValueError("this model reads each clip's functionals too: give functionals= "
+                             "(audio.functionals of each clip), or predict with predict_waveform or "
+                             "predict_inputs")
         if self.arch == PARTNER:
             x = partner_input([clip[0] for clip in views], prosody, self.prosody_scale)
             return calibrate(np.asarray(self.net(x, training=False), dtype=np.float64), self.temperature)
@@ -793,7 +875,10 @@ class Predictor:
         if self.blended is not None:  # the blended-in model reads each clip's own features only
             out = blend(out, self.blended.predict_features([clip[0] for clip in views], prosody=prosody),
                         self.blend_weight)
-        return calibrate(out, self.temperature)  # last, as neural_network.py fits it
+        out = calibrate(out, self.temperature)  # as neural_network.py fits it
+        if self.third_voice is not None:  # last, as neural_network.py chooses its weight
+            out = blend(out, self.third_voice_probs(functionals), self.third_weight)
+        return out
 
     def predict_waveform(self, y, name="audio"):
         """{emotion: probability} for mono SAMPLE_RATE audio, all emotions, most likely first."""
@@ -853,6 +938,9 @@ def load(folder, backend="auto"):
             raise ModelError(f"{sub}: not the model {Path(folder) / META_FILE} blends in (another "
                              "architecture, label list or .keras file); retrain with `python neural_network.py`")
         predictor.blended, predictor.blend_weight = other, float(meta["blend"]["weight"])
+    if meta.get("third_voice"):
+        predictor.third_voice = read_third_voice(folder, meta)
+        predictor.third_weight = float(meta["third_voice"]["weight"])
     return predictor
 
 

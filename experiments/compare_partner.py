@@ -41,20 +41,23 @@ import audio  # noqa: E402
 import corpus  # noqa: E402
 import model as model_lib  # noqa: E402  (no Keras until a model is built or loaded)
 from create_features import DATASET_DIR, FEATURES_FILE, load_features  # noqa: E402
-from neural_network import (CLEAN, PREDICTION_COLUMNS, by_sex, prediction_row, read_predictions,  # noqa: E402
-                            scores, speaker_folds)
+from neural_network import (CLEAN, PREDICTION_COLUMNS, THIRD_VOICE_LR, THIRD_VOICE_WEIGHTS,  # noqa: E402
+                            by_sex, fold_probs, prediction_row, read_predictions, scores, speaker_folds,
+                            third_voice_folds)
+from neural_network import choose_third_voice_weights as choose_weights  # noqa: E402, F401
 
 import joblib  # noqa: E402
 import numpy as np  # noqa: E402
 
 # Where the ComParE functionals are kept, beside the features file they were made from.
 COMPARE_NAME = "compare.joblib"
-# The classifier on the functionals: scaled by its training rows, classes weighed equally, and
-# strongly regularised (C = 0.001 scored best of 0.001 and 0.01 on the unseen speakers; with 6373
-# inputs and about 3700 training files a weaker penalty fits the training voices).
-LR_SETTINGS = dict(C=0.001, max_iter=3000, class_weight="balanced")
-# The blend weights w tried for the ComParE classifier, 0 (our run alone) to 0.8.
-WEIGHTS = np.round(np.arange(0.0, 0.801, 0.05), 2)
+# The classifier on the functionals (the product's third voice's, neural_network.THIRD_VOICE_LR):
+# scaled by its training rows, classes weighed equally, and strongly regularised (C = 0.001 scored
+# best of 0.001 and 0.01 on the unseen speakers; with 6373 inputs and about 3700 training files a
+# weaker penalty fits the training voices).
+LR_SETTINGS = {"C": 0.001, **THIRD_VOICE_LR}
+# The blend weights w tried for the ComParE classifier, 0 (our run alone) to 0.8 (the product's).
+WEIGHTS = np.asarray(THIRD_VOICE_WEIGHTS)
 # Who chooses each fold's w (--choose-on): the other folds' RAVDESS actors, or every voice outside
 # the fold with each corpus counting the same.
 CHOOSERS = ("actors", "both")
@@ -124,17 +127,6 @@ def read_cached(cache, key):
     return kept["features"] if all(kept.get(name) == value for name, value in key.items()) else None
 
 
-def classifier(c=None):
-    """The plain classifier of these experiments: scaled by its training rows, then a logistic
-    regression with LR_SETTINGS (its penalty ``c`` when given)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    settings = LR_SETTINGS if c is None else {**LR_SETTINGS, "C": c}
-    return make_pipeline(StandardScaler(), LogisticRegression(**settings))
-
-
 def descriptor_columns(pattern):
     """(6373,) bool: the ComParE functionals whose openSMILE name (e.g. ``F0final_sma_de_amean``,
     ``mfcc_sma[3]_stddev``) matches the regular expression ``pattern`` (re.search). Raises
@@ -157,32 +149,11 @@ def descriptor_columns(pattern):
 
 def fold_probabilities(x, labels, folds, *, c=None):
     """(n, len(corpus.EMOTIONS)) probabilities of every row of ``x`` (n, d) from the classifier
-    trained on every other fold's rows; ``labels`` and ``folds`` (n,) int. ``c``: {fold: the
-    penalty C of its classifier}, when not LR_SETTINGS' C. A class absent from a fold's training
-    rows gets probability 0 there."""
-    probs = np.zeros((len(labels), len(corpus.EMOTIONS)))
-    for k in np.unique(folds):
-        train, test = folds != k, folds == k
-        clf = classifier(c[int(k)] if c else None)
-        clf.fit(x[train], labels[train])
-        probs[np.ix_(test, clf.classes_)] = clf.predict_proba(x[test])
-    return probs
-
-
-def choose_weights(run, partner, labels, folds, choosers, *, groups=None):
-    """{fold: w}: for each fold k of ``folds``, the w of WEIGHTS whose blend of ``run`` and
-    ``partner`` ((n, k) probabilities) is right most often on the rows where ``choosers`` (n,) bool
-    is true and the fold is not k (the first such w on a tie). With ``groups`` ((n,) labels, e.g.
-    each row's corpus), each group of those rows counts the same: the w with the highest mean of
-    the groups' accuracies."""
-    hits = {w: model_lib.blend(run, partner, w).argmax(axis=1) == labels for w in WEIGHTS}
-    groups = np.zeros(len(labels)) if groups is None else np.asarray(groups)
-    chosen = {}
-    for k in np.unique(folds):
-        rows = choosers & (folds != k)
-        parts = [rows & (groups == g) for g in np.unique(groups[rows])]
-        chosen[int(k)] = max(WEIGHTS, key=lambda w: (np.mean([hits[w][part].mean() for part in parts]), -w))
-    return chosen
+    (neural_network.third_voice_classifier) trained on every other fold's rows; ``labels`` and
+    ``folds`` (n,) int. ``c``: {fold: the penalty C of its classifier}, when not LR_SETTINGS' C. A
+    class absent from a fold's training rows gets probability 0 there."""
+    c = c or {int(k): LR_SETTINGS["C"] for k in np.unique(folds)}
+    return fold_probs(third_voice_folds(x, labels, folds, c), x, folds)
 
 
 def file_rows(data, model):

@@ -11,14 +11,15 @@ of descriptors from our own front end (audio.py: its log-mel frames and its pitc
 whether a plain classifier on them adds what ComParE's did, licence-free and fast.
 
 1. Features: for each file of the features file, loaded and silence-trimmed by our front end,
-   ``functionals``: FUNCTIONALS of each frame-level descriptor (``descriptors``), and the clip's
-   prosody (audio.prosody). Kept in OWN_NAME beside the features file, with the files, front end
-   settings and this script's descriptor code they were made from; making them prints their time
-   per clip.
+   ``functionals``: FUNCTIONALS of each frame-level descriptor (audio.descriptors), and the clip's
+   prosody (audio.prosody); the code lives in the front end since the product took it up
+   (audio.functionals). Kept in OWN_NAME beside the features file, with the files, front end
+   settings and descriptor code they were made from; making them prints their time per clip.
 2. Probabilities: for each protocol (b) fold k, a logistic regression (compare_partner's
    LR_SETTINGS) trained on every other fold's files; its penalty C is the one of C_GRID that scores
    best on the RAVDESS actors of the other folds, each predicted by a classifier trained without
-   them and without fold k (``choose_c``): nothing about fold k's speakers chooses anything.
+   them and without fold k (neural_network.choose_third_voice_c): nothing about fold k's
+   speakers chooses anything.
    The probabilities and each fold's C are kept in PARTNER_NAME, with what they were made from.
 3. Blend: as compare_partner.py, into every predictions CSV given, each fold's w chosen on the
    other folds' RAVDESS actors.
@@ -32,7 +33,7 @@ raised the unseen actors (+2.7 on the mean) and cost an unseen TESS voice more (
 (experiments/README.md, "Measured: our own functionals fail their bar"). With ``--choose-on both``
 (2026-12-05) it passes its bar on eight seeds: +1.05 overall, RAVDESS +2.27, TESS +0.43 (there,
 "Measured: each fold's weight chosen by both corpora's voices"); a ninth seed after that verdict,
--0.17 (+0.92 on nine). The product's version is not built yet.
+-0.17 (+0.92 on nine). The product's version is neural_network.py's third voice (THIRD_VOICE).
 """
 
 import inspect
@@ -44,9 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
 from create_features import DATASET_DIR  # noqa: E402
 from experiments.compare_partner import (LR_SETTINGS, blend_parser, blend_runs, cached,  # noqa: E402
-                                         classifier, describe, file_rows, fold_probabilities,
-                                         parse_blend_args, read_cached, read_runs)
-from neural_network import speaker_folds  # noqa: E402
+                                         describe, file_rows, fold_probabilities, parse_blend_args,
+                                         read_cached, read_runs)
+from neural_network import THIRD_VOICE_C_GRID, speaker_folds  # noqa: E402
+from neural_network import choose_third_voice_c as choose_c  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -54,133 +56,13 @@ import numpy as np  # noqa: E402
 # classifier's probabilities of every file and each fold's C are (made in about 40 min here).
 OWN_NAME = "own_functionals.joblib"
 PARTNER_NAME = "own_functionals_probabilities.joblib"
-# The penalties C tried for the classifier, each fold choosing its own on other speakers.
-C_GRID = (0.0003, 0.001, 0.003, 0.01)
-# The MFCCs kept (1 to 14, as ComParE's; 0 is the clip's level).
-MFCC_KEPT = slice(1, 15)
-# Frames either side of a frame in its delta (the regression over 2 * DELTA_SPAN + 1 frames).
-DELTA_SPAN = 2
-# The RASTA filter over each log-mel band's frames (Hermansky and Morgan's band-pass on the
-# modulation spectrum): a five-tap slope (numerator, summing to 0, so a constant level, a microphone's
-# gain or colour, gives 0) and the pole of its leaky integrator.
-RASTA_NUMERATOR = np.array([0.2, 0.1, 0.0, -0.1, -0.2])
-RASTA_POLE = 0.98
-# The split between low and high bands in the alpha ratio (ComParE's: 0-1 kHz against 1-5 kHz).
-ALPHA_SPLIT_HZ, ALPHA_TOP_HZ = 1000.0, 5000.0
-# Correlations at the period are clipped to this range before harmonics to noise is taken.
-HNR_CLIP = (0.01, 0.999)
-# What is taken of each descriptor over a clip's frames: moments, percentiles, their range, the
-# slope over time (per second) and the mean change from one frame to the next.
-PERCENTILES = (10, 25, 50, 75, 90)
-FUNCTIONALS = ("mean", "std", "skewness", "kurtosis", *(f"p{q}" for q in PERCENTILES), "p90-p10",
-               "slope", "mean_abs_change")
-
-
-def delta(x):
-    """(T, d) -> (T, d): each frame's regression slope over DELTA_SPAN frames either side (the
-    first and last frames repeated at the edges)."""
-    pad = np.pad(x, ((DELTA_SPAN, DELTA_SPAN), (0, 0)), mode="edge")
-    n = len(x)
-    k = np.arange(1, DELTA_SPAN + 1)
-    return sum(j * (pad[DELTA_SPAN + j:DELTA_SPAN + j + n] - pad[DELTA_SPAN - j:DELTA_SPAN - j + n])
-               for j in k) / (2.0 * np.sum(k * k))
-
-
-def rasta(x):
-    """(T, d) -> (T, d): the RASTA filter along time of each column (the first frame repeated
-    before the clip, so a constant column gives 0)."""
-    taps = len(RASTA_NUMERATOR)
-    pad = np.pad(x, ((taps - 1, 0), (0, 0)), mode="edge")
-    fir = sum(RASTA_NUMERATOR[i] * pad[taps - 1 - i:taps - 1 - i + len(x)] for i in range(taps))
-    out = np.empty_like(fir)
-    state = np.zeros(x.shape[1])
-    for t in range(len(x)):
-        state = RASTA_POLE * state + fir[t]
-        out[t] = state
-    return out
-
-
-def functionals_of(x, *, rate):
-    """(T, d) descriptors -> (len(FUNCTIONALS) * d,) float64, functional by functional; ``rate``:
-    frames per second (for the slope). Zeros when T < 2."""
-    n, d = x.shape
-    if n < 2:
-        return np.zeros(len(FUNCTIONALS) * d)
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    z = (x - mean) / np.where(std > 1e-6, std, np.inf)
-    p = np.percentile(x, PERCENTILES, axis=0)
-    t = np.arange(n) / rate
-    t = t - t.mean()
-    slope = t @ (x - mean) / np.sum(t * t)
-    change = np.abs(np.diff(x, axis=0)).mean(axis=0)
-    return np.concatenate([mean, std, (z ** 3).mean(axis=0), (z ** 4).mean(axis=0) - 3.0 * (std > 1e-6),
-                           *p, p[-1] - p[0], slope, change])
-
-
-def descriptors(y):
-    """The frame-level descriptors of a trimmed clip y (n_samples,): (frame (T, 163), voiced
-    (V, 4), pitch frames (P, 1)) float64.
-
-    frame, at the front end's HOP_LENGTH: MFCC 1-14 and their deltas, the RASTA-filtered log-mel
-    bands, the log-mel bands less the clip's mean level, and seven spectral descriptors (level in dB
-    re the clip's loudest frame; centroid and spread over the mel bands, in bands; flatness in dB;
-    flux, the mean change of the bands in dB; the bands' slope in dB per band; the alpha ratio in
-    dB). voiced, over audio.pitch_track's voiced frames: pitch in semitones re 100 Hz, jitter (the
-    relative change of the period from the voiced frame before), shimmer (the change of the frame's
-    level in dB from the voiced frame before) and harmonics to noise in dB (from the correlation at
-    the period); the first voiced frame's changes are 0, and V is 0 with fewer than three voiced
-    frames. pitch frames: the correlation at the period of every pitch frame.
-    """
-    spec = audio.spectrum(y)
-    mel = audio.mel_power(spec.real ** 2 + spec.imag ** 2).astype(np.float64)
-    bands = 10.0 * np.log10(np.maximum(mel, audio.POWER_FLOOR))
-    mfcc = audio.mfcc(bands).astype(np.float64)[:, MFCC_KEPT]
-    total = mel.sum(axis=1) + audio.POWER_FLOOR
-    level = 10.0 * np.log10(total / total.max())
-    index = np.arange(audio.N_MELS)
-    share = mel / total[:, None]
-    centroid = share @ index
-    spread = np.sqrt(np.maximum(share @ index ** 2 - centroid ** 2, 0.0))
-    flatness = bands.mean(axis=1) - 10.0 * np.log10(mel.mean(axis=1) + audio.POWER_FLOOR)
-    flux = np.concatenate([[0.0], np.abs(np.diff(bands, axis=0)).mean(axis=1)])
-    centred = index - index.mean()
-    tilt = (bands - bands.mean(axis=1, keepdims=True)) @ centred / np.sum(centred ** 2)
-    hz = audio.mel_centres_hz()
-    low, high = hz < ALPHA_SPLIT_HZ, (hz >= ALPHA_SPLIT_HZ) & (hz < ALPHA_TOP_HZ)
-    alpha = 10.0 * np.log10((mel[:, low].sum(axis=1) + audio.POWER_FLOOR) /
-                            (mel[:, high].sum(axis=1) + audio.POWER_FLOOR))
-    spectral = np.stack([level, centroid, spread, flatness, flux, tilt, alpha], axis=1)
-    frame = np.concatenate([mfcc, delta(mfcc), rasta(bands), bands - bands.mean(), spectral], axis=1)
-
-    f0, corr, voiced = audio.pitch_track(y)
-    voiced_rows = np.zeros((0, 4))
-    if voiced.sum() >= 3:
-        frames = audio.pitch_frames(y)
-        frame_db = 10.0 * np.log10(np.mean(np.square(frames[voiced], dtype=np.float64), axis=1) + 1e-12)
-        period = 1.0 / f0[voiced]
-        jitter = np.concatenate([[0.0], np.abs(np.diff(period)) / period[1:]])
-        shimmer = np.concatenate([[0.0], np.abs(np.diff(frame_db))])
-        c = np.clip(corr[voiced].astype(np.float64), *HNR_CLIP)
-        voiced_rows = np.stack([12.0 * np.log2(f0[voiced] / 100.0), jitter, shimmer,
-                                10.0 * np.log10(c / (1.0 - c))], axis=1)
-    return frame, voiced_rows, corr.astype(np.float64)[:, None]
-
-
-def functionals(y):
-    """The functionals of one clip: y (n_samples,) mono SAMPLE_RATE audio -> (2036,) float32:
-    FUNCTIONALS of the 163 frame descriptors, of the 4 voiced-frame descriptors and of the pitch
-    frames' correlation (``descriptors``; zeros for the voiced ones when fewer than three frames are
-    voiced), then audio.prosody's 20 numbers. The clip is trimmed as audio.features trims it."""
-    y = np.ascontiguousarray(y, dtype=np.float32)
-    power = audio.frame_power(y)
-    trimmed = audio.trim_silence(y, power=power)
-    frame, voiced, corr = descriptors(trimmed)
-    frame_rate = audio.SAMPLE_RATE / audio.HOP_LENGTH
-    pitch_rate = audio.PITCH_RATE / audio.PITCH_HOP
-    parts = [functionals_of(frame, rate=frame_rate),
-             functionals_of(voiced, rate=pitch_rate) if len(voiced) else np.zeros(4 * len(FUNCTIONALS)),
-             functionals_of(corr, rate=pitch_rate), audio.prosody(y, power=power)]
-    return np.nan_to_num(np.concatenate(parts)).astype(np.float32)
+# The penalties C tried for the classifier, each fold choosing its own on other speakers (the
+# product's third voice's).
+C_GRID = THIRD_VOICE_C_GRID
+# The functionals of a clip (moved into the front end for the product's third voice, 2026-12-05;
+# bit-identical on all 4240 files to this script's own before).
+FUNCTIONALS = audio.FUNCTIONALS
+functionals = audio.functionals
 
 
 # The descriptor blocks of ``functionals``, by name: (part, first, last + 1), where part is the
@@ -229,36 +111,9 @@ def own_features(paths, *, root=DATASET_DIR, log=print):
 def made_from(paths):
     """What the functionals of ``paths`` depend on besides the audio: the files, the front end's
     settings and the source of this script's descriptor code."""
-    code = "".join(inspect.getsource(f) for f in (delta, rasta, functionals_of, descriptors, functionals))
-    settings = repr((MFCC_KEPT, DELTA_SPAN, RASTA_NUMERATOR.tolist(), RASTA_POLE, ALPHA_SPLIT_HZ,
-                     ALPHA_TOP_HZ, HNR_CLIP, PERCENTILES))
-    return {"paths": list(paths), "frontend": audio.frontend_params(), "code": code + settings}
-
-
-def choose_c(x, labels, folds, choosers, *, grid=C_GRID, log=print):
-    """{fold: C}: for each fold k of ``folds``, the C of ``grid`` whose classifiers are right most
-    often on the rows where ``choosers`` (n,) bool is true and the fold is not k, each such fold j
-    predicted by a classifier trained on the folds other than j and k (the smaller C on a tie).
-    One classifier per pair of folds and C serves both folds of the pair."""
-    inner = [int(j) for j in np.unique(folds[choosers])]
-    right = {}  # (k, j, C): right answers on fold j's chooser rows, trained without folds j and k
-    chosen = {}
-    for k in (int(k) for k in np.unique(folds)):
-        for j in (j for j in inner if j != k):
-            for c in grid:
-                if (k, j, c) in right:
-                    continue
-                clf = classifier(c)
-                train = (folds != k) & (folds != j)
-                clf.fit(x[train], labels[train])
-                for a, b in ((k, j), (j, k)):
-                    test = (folds == b) & choosers
-                    if test.any():
-                        right[(a, b, c)] = int((clf.predict(x[test]) == labels[test]).sum())
-        score = {c: sum(right[(k, j, c)] for j in inner if j != k) for c in grid}
-        chosen[k] = max(grid, key=lambda c: (score[c], -c))
-        log(f"  fold {k}: C = {chosen[k]} (right answers " + ", ".join(f"{c}: {score[c]}" for c in grid) + ")")
-    return chosen
+    code = "".join(inspect.getsource(f) for f in (audio.delta, audio.rasta, audio.functionals_of,
+                                                     audio.descriptors, audio.functionals))
+    return {"paths": list(paths), "frontend": audio.frontend_params(), "code": code + repr(audio.functionals_params())}
 
 
 def classified(x, labels, folds, choosers, cache, key, *, grid=C_GRID):

@@ -198,8 +198,10 @@ def test_shipped_model_has_a_fresh_copy_equal_to_keras():
     clips = sorted((REPO / "examples").glob("*.wav"))
     feats = [audio.file_features(c) for c in clips]
     prosody = np.stack([audio.prosody(audio.load_audio(c)) for c in clips])  # the partner reads it
-    np.testing.assert_allclose(fast.predict_features(feats, prosody=prosody),
-                               slow.predict_features(feats, prosody=prosody), rtol=0, atol=ATOL)
+    functionals = np.stack([audio.functionals(audio.load_audio(c)) for c in clips])  # the third voice
+    np.testing.assert_allclose(fast.predict_features(feats, prosody=prosody, functionals=functionals),
+                               slow.predict_features(feats, prosody=prosody, functionals=functionals),
+                               rtol=0, atol=ATOL)
 
 
 def test_fast_path_imports_neither_keras_nor_librosa():

@@ -3,40 +3,12 @@
 import sys
 
 import joblib
-import numpy as np
 
 import audio
-from conftest import REPO, blended_probabilities, needs_data, real_file, run_script
+from conftest import REPO, blended_probabilities, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import own_functionals  # noqa: E402
-
-
-def test_delta_and_rasta_on_known_columns():
-    t = np.arange(50, dtype=float)
-    x = np.stack([np.full(50, 7.0), 0.5 * t], axis=1)
-    d = own_functionals.delta(x)
-    assert np.allclose(d[:, 0], 0.0)
-    assert np.allclose(d[2:-2, 1], 0.5)  # a ramp's slope, away from the repeated edges
-    r = own_functionals.rasta(x)
-    assert np.allclose(r[:, 0], 0.0)  # a constant level (a microphone's gain) gives nothing
-    assert abs(r[-1, 1]) > 0.5  # a steady rise passes
-
-
-@needs_data
-def test_functionals_are_finite_and_blind_to_gain():
-    y = audio.load_audio(real_file("RAVDESS/Actor_01/03-01-05-01-01-01-01.flac"))
-    f = own_functionals.functionals(y)
-    n = len(own_functionals.FUNCTIONALS)
-    assert f.shape == ((163 + 4 + 1) * n + audio.N_PROSODY,) and np.isfinite(f).all()
-    assert f.std() > 0
-    # The voiced-frame descriptors are there: the clip is voiced, so their block is not all zero.
-    assert np.abs(f[163 * n:167 * n]).max() > 0
-    quieter = own_functionals.functionals(y * 0.25)  # 12 dB down, far above the power floor
-    assert np.mean(np.isclose(f, quieter, rtol=1e-3, atol=1e-3)) > 0.99
-    # A clip too short to be voiced has zeros there, and still the right shape.
-    short = own_functionals.functionals(y[:2000])
-    assert short.shape == f.shape and np.isfinite(short).all()
 
 
 def test_the_blocks_split_the_functionals():
@@ -46,29 +18,6 @@ def test_the_blocks_split_the_functionals():
     assert masks["mfcc"].sum() == 14 * n and masks["prosody"][-audio.N_PROSODY:].all()
     # Functional by functional: the first 163 columns are the frame descriptors' means, MFCCs first.
     assert masks["mfcc"][:14].all() and masks["delta"][14:28].all() and masks["spectral"][156:163].all()
-
-
-def test_each_folds_penalty_is_chosen_without_its_own_rows():
-    rng = np.random.default_rng(0)
-    folds = np.repeat([0, 1, 2, 3], 40)
-    labels = np.tile(np.arange(4), 40)
-    x = rng.normal(size=(160, 12))
-    x[:, :4] += 1.5 * np.eye(4)[labels]
-    choosers = folds < 3  # fold 3 stands for a TESS voice: it never chooses
-    logs = []
-    own_functionals.choose_c(x, labels, folds, choosers, grid=(0.01, 1.0), log=logs.append)
-    # Fold 0's rows replaced by noise with other labels: fold 0's own counts must not move.
-    x2, labels2 = x.copy(), labels.copy()
-    x2[folds == 0] = rng.normal(size=(40, 12))
-    labels2[folds == 0] = 3
-    logs2 = []
-    own_functionals.choose_c(x2, labels2, folds, choosers, grid=(0.01, 1.0), log=logs2.append)
-    fold0 = next(line for line in logs if line.startswith("  fold 0:"))
-    assert fold0 == next(line for line in logs2 if line.startswith("  fold 0:"))
-    # ... while a fold that chooses on fold 0's actors sees the change.
-    assert next(line for line in logs if line.startswith("  fold 1:")) != \
-        next(line for line in logs2 if line.startswith("  fold 1:"))
-    assert len(logs) == 4  # every fold gets a C, the TESS one too
 
 
 def test_the_script_blends_a_run_and_keeps_its_functionals(small_features, small_dataset, blend_run, tmp_path):

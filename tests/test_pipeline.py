@@ -317,6 +317,23 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
     assert "| cnn | (b) unseen speakers | 0.3, 0.3, 0.3, 0.3 |" in text
     assert meta["blend"]["weight"] == 0.3 and model_lib.load(tmp_path / "model").blended.arch == model_lib.PARTNER
     assert "blend weight 0.3 (partner)" in text and "MFCC means and its prosody" in text
+    # The third voice (on by default): each (b) fold's C from the grid and weight from the weights,
+    # reported beside the run without it and it alone; (a) takes the shipped model's choices.
+    third = metrics["cnn"]["b"]["third_voice"]
+    assert len(third["c"]) == len(third["weights"]) == 4 and "third_voice" not in metrics["seed"]["b"]
+    assert set(third["c"]) <= set(neural_network.THIRD_VOICE_C_GRID)
+    assert set(third["weights"]) | {third["weight_all_folds"]} <= set(neural_network.THIRD_VOICE_WEIGHTS)
+    assert third["c_all_folds"] == neural_network.shipped_third_voice_c(dict(enumerate(third["c"])))
+    assert metrics["cnn"]["a"]["third_voice"]["weights"] == [third["weight_all_folds"]]
+    assert set(metrics["cnn"]["b"]["without_third_voice"]) == set(metrics["cnn"]["b"]["third_voice_alone"]) \
+        == {"all", "RAVDESS", "TESS"}
+    assert "| cnn | (b) unseen speakers | " + ", ".join(f"{c:g}" for c in third["c"]) + " | " in text
+    if third["weight_all_folds"] > 0:  # shipped in the model folder, and predicted through
+        assert meta["third_voice"]["weight"] == third["weight_all_folds"] == \
+            model_lib.load(tmp_path / "model").third_weight
+        assert f"third voice weight {third['weight_all_folds']:g}" in text
+    else:
+        assert "third_voice" not in meta and "third voice none" in text
     # Every file's protocol (b) probabilities, once per model, agreeing with the scores.
     import csv
     with open(tmp_path / "media" / neural_network.PREDICTIONS_FILE, newline="") as f:
@@ -362,6 +379,9 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
     assert model_lib.read_meta(tmp_path / "model")["input"]["test_time_noise_db"] is None
     assert "blend" not in model_lib.read_meta(tmp_path / "model")
     assert not (tmp_path / "model" / model_lib.BLEND_FOLDER).exists()
+    # Nor a third voice, whose C and weight protocol (b) chooses.
+    assert "third_voice" not in model_lib.read_meta(tmp_path / "model")
+    assert not (tmp_path / "model" / model_lib.THIRD_VOICE_FILE).exists() and "no third voice shipped" in result.stdout
 
 
 def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_features, tmp_path,
@@ -376,7 +396,9 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
     cache = tmp_path / "cache"
     first = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
-    assert sorted(p.name for p in cache.iterdir()) == ["cnn-b-fold6.joblib"]
+    assert sorted(p.name for p in cache.iterdir()) == ["cnn-b-fold6.joblib", "third-voice-b.joblib"]
+    # One fold alone has no other fold's files to choose the third voice's weight on: none.
+    assert first["b"]["third_voice"]["weights"] == [0.0]
     # Run again: the fold's model is read back, not trained (training would fail), and predicts the same.
     lines = []
     import keras
@@ -386,6 +408,7 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     assert again["b"]["scores"] == first["b"]["scores"] and again["b"]["robustness"] == first["b"]["robustness"]
     assert again["b"]["seconds"] > 0 and again["b"]["epochs"] == first["b"]["epochs"]
     assert any("fold 6" in line and f"read from {cache}" in line for line in lines)
+    assert any(line.startswith(f"  third voice: read from {cache}") for line in lines)
     # The kept model serves another test-time setting too: its noisy copies are scored, still untrained.
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", (10.0,))
     noisy = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
@@ -457,6 +480,7 @@ def test_refit_trains_on_held_out_speakers_never_test_ones_and_keeps_the_choices
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", (0.9, 1.1))  # a choice the refit must keep
     monkeypatch.setattr(neural_network, "REFIT", True)
+    monkeypatch.setattr(neural_network, "THIRD_VOICE", False)  # a pilot of our model's folds alone
     seen = []
     real_fit = neural_network.fit
 

@@ -1,0 +1,225 @@
+"""The third voice: each clip's functionals (audio.functionals), the logistic regression on them that
+neural_network.py trains, chooses and ships, and the model folder's copy of it that Predictor blends
+in last; on real files."""
+
+import json
+
+import numpy as np
+import pytest
+
+import audio
+import corpus
+import model as model_lib
+import neural_network
+from conftest import REPO, needs_data, real_file
+from create_features import load_features
+
+
+def test_delta_and_rasta_on_known_columns():
+    t = np.arange(50, dtype=float)
+    x = np.stack([np.full(50, 7.0), 0.5 * t], axis=1)
+    d = audio.delta(x)
+    assert np.allclose(d[:, 0], 0.0)
+    assert np.allclose(d[2:-2, 1], 0.5)  # a ramp's slope, away from the repeated edges
+    r = audio.rasta(x)
+    assert np.allclose(r[:, 0], 0.0)  # a constant level (a microphone's gain) gives nothing
+    assert abs(r[-1, 1]) > 0.5  # a steady rise passes
+
+
+@needs_data
+def test_functionals_are_finite_blind_to_gain_and_end_with_the_prosody():
+    n = len(audio.FUNCTIONALS)
+    for rel in ("RAVDESS/Actor_01/03-01-05-01-01-01-01.flac", "TESS/OAF_angry/OAF_back_angry.flac",
+                "RAVDESS/Actor_24/03-01-03-02-02-02-24.flac"):
+        y = audio.load_audio(real_file(rel))
+        f = audio.functionals(y)
+        assert f.shape == (audio.N_FUNCTIONALS,) == ((163 + 4 + 1) * n + audio.N_PROSODY,)
+        assert np.isfinite(f).all() and f.std() > 0
+        # Its last numbers are the prosody the partner reads, bit for bit (Predictor takes them there).
+        assert np.array_equal(f[-audio.N_PROSODY:], audio.prosody(y))
+    y = audio.load_audio(real_file("RAVDESS/Actor_01/03-01-05-01-01-01-01.flac"))
+    f = audio.functionals(y)
+    # The voiced-frame descriptors are there: the clip is voiced, so their block is not all zero.
+    assert np.abs(f[163 * n:167 * n]).max() > 0
+    quieter = audio.functionals(y * 0.25)  # 12 dB down, far above the power floor
+    assert np.mean(np.isclose(f, quieter, rtol=1e-3, atol=1e-3)) > 0.99
+    # A clip too short to be voiced has zeros there, and still the right shape.
+    short = audio.functionals(y[:2000])
+    assert short.shape == f.shape and np.isfinite(short).all()
+
+
+def test_each_folds_penalty_is_chosen_without_its_own_rows():
+    rng = np.random.default_rng(0)
+    folds = np.repeat([0, 1, 2, 3], 40)
+    labels = np.tile(np.arange(4), 40)
+    x = rng.normal(size=(160, 12))
+    x[:, :4] += 1.5 * np.eye(4)[labels]
+    choosers = folds < 3  # fold 3 stands for a TESS voice: it never chooses
+    logs = []
+    neural_network.choose_third_voice_c(x, labels, folds, choosers, grid=(0.01, 1.0), log=logs.append)
+    # Fold 0's rows replaced by noise with other labels: fold 0's own counts must not move.
+    x2, labels2 = x.copy(), labels.copy()
+    x2[folds == 0] = rng.normal(size=(40, 12))
+    labels2[folds == 0] = 3
+    logs2 = []
+    neural_network.choose_third_voice_c(x2, labels2, folds, choosers, grid=(0.01, 1.0), log=logs2.append)
+    fold0 = next(line for line in logs if line.startswith("  fold 0:"))
+    assert fold0 == next(line for line in logs2 if line.startswith("  fold 0:"))
+    # ... while a fold that chooses on fold 0's actors sees the change.
+    assert next(line for line in logs if line.startswith("  fold 1:")) != \
+        next(line for line in logs2 if line.startswith("  fold 1:"))
+    assert len(logs) == 4  # every fold gets a C, the TESS one too
+
+
+def test_the_shipped_weight_is_chosen_on_every_row_and_the_shipped_c_by_most_folds():
+    rng = np.random.default_rng(1)
+    labels = np.tile(np.arange(8), 30)
+    folds = np.repeat([0, 1, 2], 80)
+    run = rng.dirichlet(np.ones(8), size=240)
+    other = np.eye(8)[labels] * 0.9 + 0.0125  # a voice that is always right
+    everyone = np.ones(240, dtype=bool)
+    per_fold = neural_network.choose_third_voice_weights(run, other, labels, folds, everyone)
+    shipped = neural_network.choose_third_voice_weights(run, other, labels, folds, everyone, every=True)
+    assert set(per_fold) == {0, 1, 2}
+    assert shipped > 0 and all(w > 0 for w in per_fold.values())
+    assert shipped in neural_network.THIRD_VOICE_WEIGHTS
+    # A voice that is always wrong is never blended in.
+    wrong = np.eye(8)[(labels + 1) % 8] * 0.9 + 0.0125
+    assert neural_network.choose_third_voice_weights(run, wrong, labels, folds, everyone, every=True) == 0.0
+    # With no other fold's rows to choose on, no blend.
+    assert neural_network.choose_third_voice_weights(run, other, labels, np.zeros(240, int), everyone) == {0: 0.0}
+    assert neural_network.shipped_third_voice_c({0: 0.001, 1: 0.01, 2: 0.01, 3: 0.001}) == 0.001
+    assert neural_network.shipped_third_voice_c({0: 0.001, 1: 0.01, 2: 0.01}) == 0.01
+
+
+def test_the_kept_folds_of_our_model_and_the_partner_do_not_hash_the_third_voice(monkeypatch):
+    data = {"prosody": np.zeros((2, audio.N_PROSODY), np.float32), "condition_prosody": {}}
+
+    def hashes():
+        return [neural_network.run_settings(a, data, data_digest="x")["code_sha256"]
+                for a in ("cnn", model_lib.PARTNER)]
+
+    before = hashes()
+    monkeypatch.setattr(model_lib, "THIRD_VOICE_FILE", "elsewhere.npz")
+    assert hashes() == before
+    monkeypatch.setattr(model_lib, "N_FRAMES", model_lib.N_FRAMES + 1)  # a name that trains does count
+    assert all(a != b for a, b in zip(hashes(), before))
+
+
+@pytest.fixture(scope="module")
+def trained_third_voice(small_features):
+    """The small subset's features and a third voice trained on them (its export, as model.save
+    takes it)."""
+    data = load_features(small_features)
+    classifier = neural_network.third_voice_classifier(0.001).fit(data["functionals"], data["labels"])
+    return data, classifier, neural_network.third_voice_export(classifier, 0.001, 0.25)
+
+
+def test_the_features_file_holds_every_files_functionals_under_every_condition(trained_third_voice):
+    data, _, _ = trained_third_voice
+    assert data["functionals"].shape == (len(data["path"]), audio.N_FUNCTIONALS)
+    assert set(data["condition_functionals"]) == set(data["condition_prosody"]) and data["condition_functionals"]
+    y = audio.load_audio(real_file(data["path"][3]))
+    np.testing.assert_array_equal(data["functionals"][3], audio.functionals(y))
+    # The telephone band changes what the functionals see.
+    assert not np.allclose(data["condition_functionals"]["telephone"][3], data["functionals"][3])
+
+
+def test_a_saved_third_voice_predicts_as_trained_and_is_blended_in_last(trained_third_voice, tmp_path):
+    data, classifier, export = trained_third_voice
+    shipped = model_lib.load(REPO / "model", backend="keras")
+    shipped.third_voice = None  # the shipped model's Keras parts alone
+    folder = tmp_path / "model"
+    blended = shipped.blended
+    model_lib.save(shipped.keras_model, folder, arch=shipped.arch, temperature=shipped.temperature,
+                   test_time_noise_db=shipped.noise_db, test_time_warps=shipped.warps,
+                   blend_with=(blended.keras_model, shipped.blend_weight, blended.prosody_scale),
+                   third_voice=export)
+    assert (folder / model_lib.THIRD_VOICE_FILE).is_file()
+    predictor = model_lib.load(folder)
+    assert predictor.needs_functionals and predictor.third_weight == 0.25
+    # Its NumPy copy gives the scikit-learn classifier's probabilities.
+    x = data["functionals"][:20]
+    np.testing.assert_allclose(predictor.third_voice_probs(x), classifier.predict_proba(x), atol=1e-5)
+    # A prediction is the model without it, blended with it at its weight, last.
+    path = real_file(data["path"][0])
+    y = audio.load_audio(path)
+    views, prosody, functionals = predictor.clip_inputs(y)
+    np.testing.assert_array_equal(functionals, audio.functionals(y))
+    without = shipped.predict_inputs([shipped.clip_inputs(y)])
+    expected = model_lib.blend(without, predictor.third_voice_probs(functionals[None]), 0.25)[0]
+    got = predictor.predict_file(path)
+    np.testing.assert_allclose([got[e] for e in corpus.EMOTIONS], expected, atol=1e-5)
+    with pytest.raises(ValueError, match="functionals"):
+        predictor.predict_features([views], prosody=prosody[None])
+
+
+def test_a_damaged_or_mismatched_third_voice_is_refused_in_one_line(trained_third_voice, tmp_path):
+    _, _, export = trained_third_voice
+    shipped = model_lib.load(REPO / "model", backend="keras")
+    folder = tmp_path / "model"
+    model_lib.save(shipped.keras_model, folder, arch=shipped.arch, third_voice=export)
+    model_lib.load(folder)
+    # Its arrays changed after saving: the hash in the metadata no longer matches.
+    path = folder / model_lib.THIRD_VOICE_FILE
+    original = path.read_bytes()
+    path.write_bytes(original[:-10] + b"0123456789")
+    with pytest.raises(model_lib.ModelError, match=model_lib.THIRD_VOICE_FILE) as err:
+        model_lib.load(folder)
+    assert "\n" not in str(err.value)
+    path.unlink()
+    with pytest.raises(model_lib.ModelError, match="missing"):
+        model_lib.load(folder)
+    path.write_bytes(original)
+    # Trained on functionals with other settings than the front end's now.
+    meta_path = folder / model_lib.META_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["third_voice"]["functionals"]["percentiles"] = [5, 50, 95]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(model_lib.ModelError, match="other settings"):
+        model_lib.load(folder)
+    # A weight outside (0, 1) is never saved.
+    with pytest.raises(ValueError, match="weight"):
+        model_lib.save(shipped.keras_model, tmp_path / "other", arch=shipped.arch, third_voice={**export, "weight": 0.0})
+    assert not (tmp_path / "other").exists()
+
+
+def test_each_fold_blends_in_last_a_third_voice_that_never_heard_its_speakers(small_features, tmp_path,
+                                                                               monkeypatch):
+    data = neural_network.load_data(small_features)
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    monkeypatch.setattr(neural_network, "MFCC_BLEND_WEIGHTS", (0.0,))  # ours alone before it
+    monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
+    cache = tmp_path / "cache"
+    r = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={0, 6}, cache=cache)["b"]
+    monkeypatch.setattr(neural_network, "THIRD_VOICE", False)
+    plain = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={0, 6}, cache=cache)["b"]
+    np.testing.assert_array_equal(r["idx"], plain["idx"])
+    assert r["without_third_voice"] == plain["scores"] and "third_voice" not in plain
+    third = r["third_voice"]
+    assert len(third["c"]) == 2 and set(third["c"]) <= set(neural_network.THIRD_VOICE_C_GRID)
+    # Each fold's third voice: trained on every other fold's files (all of the subset's folds, not
+    # only those run), at the C that fold chose; so never on its own speakers.
+    x, labels = data["functionals"], data["labels"]
+    folds = neural_network.speaker_folds(data)
+    idx = r["idx"]
+    alone = np.zeros((len(idx), len(corpus.EMOTIONS)))
+    phone = np.zeros_like(alone)
+    for k, c in zip((0, 6), third["c"]):
+        clf = neural_network.third_voice_classifier(c).fit(x[folds != k], labels[folds != k])
+        rows = folds[idx] == k
+        alone[rows] = clf.predict_proba(x[idx[rows]])
+        phone[rows] = clf.predict_proba(data["condition_functionals"]["telephone"][idx[rows]])
+    # Each fold's weight, chosen on the other fold's files (each corpus counting the same) ...
+    chosen = neural_network.choose_third_voice_weights(
+        plain["probs"], alone, labels[idx], folds[idx], np.ones(len(idx), dtype=bool),
+        groups=np.asarray(data["corpus"])[idx])
+    assert third["weights"] == [chosen[0], chosen[6]]
+    # ... blends it in last, on the clean files and under every robustness condition alike.
+    for k, w in zip((0, 6), third["weights"]):
+        rows = folds[idx] == k
+        np.testing.assert_allclose(r["probs"][rows], model_lib.blend(plain["probs"][rows], alone[rows], w), atol=1e-6)
+        np.testing.assert_allclose(r["condition_probs"]["telephone"][rows],
+                                   model_lib.blend(plain["condition_probs"]["telephone"][rows], phone[rows], w),
+                                   atol=1e-6)
