@@ -46,6 +46,7 @@ which --score-predictions scores again) and the model to model/.
 
 import argparse
 import collections
+import functools
 import json
 import os
 import sys
@@ -522,6 +523,17 @@ def data_sha256(data):
     return content.hexdigest()
 
 
+@functools.lru_cache(maxsize=None)
+def source(obj):
+    """inspect.getsource(obj), read once per process. inspect reads the file as it is on disk now, at
+    the line numbers of the code loaded; read once, every fold of a long run hashes the same text even
+    when its files are edited while it runs, so its later folds are not refused as made by other
+    code."""
+    import inspect
+
+    return inspect.getsource(obj)
+
+
 def run_settings(arch, data, *, data_digest=None):
     """Everything one protocol run of ``arch`` on ``data`` depends on, as a JSON-able dict: the
     training settings, whether TensorFlow's oneDNN kernels are on (they round differently; see
@@ -542,11 +554,11 @@ def run_settings(arch, data, *, data_digest=None):
             continue
         if inspect.isfunction(value) or inspect.isclass(value):
             if value.__module__ == model_lib.__name__:
-                code.update(inspect.getsource(value).encode())
+                code.update(source(value).encode())
         elif name.isupper() and name not in ("TOWERS", "CNN_TOWERS"):
             code.update(f"{name}={value!r}".encode())
     for name in TRAINING_CODE + (("fit_partner",) if arch == model_lib.PARTNER else ()):
-        code.update(inspect.getsource(globals()[name]).encode())
+        code.update(source(globals()[name]).encode())
     recipe = "seed" if arch == model_lib.PARTNER else arch
     settings = {"arch": arch, "seed": SEED, "test_size": TEST_SIZE, "epochs": EPOCHS[recipe],
                 "batch_size": BATCH_SIZE[recipe], "early_stop_patience": EARLY_STOP_PATIENCE,
@@ -802,11 +814,10 @@ def refit_runs(arch, data, runs, log=print, cache=None, settings=None):
     model refit on the held-out files too (refit_fold, refit_run). cache, settings: keep each refit
     model as "ARCH-b-foldK-refit" there (see cached_run), its settings with refit_fold's own code."""
     import hashlib
-    import inspect
 
     folds = speaker_folds(data)
     if settings is not None:
-        settings = dict(settings, refit_sha256=hashlib.sha256(inspect.getsource(refit_fold).encode()).hexdigest())
+        settings = dict(settings, refit_sha256=hashlib.sha256(source(refit_fold).encode()).hexdigest())
     out = []
     for run in runs:
         k = int(folds[run["test"][0]])
@@ -1182,7 +1193,6 @@ def third_voice_settings(data, name, train=None):
     protocol (b)'s folds), THIRD_VOICE_C_GRID and THIRD_VOICE_LR, scikit-learn's version and the
     source of the functions that train them."""
     import hashlib
-    import inspect
 
     import sklearn
 
@@ -1191,7 +1201,7 @@ def third_voice_settings(data, name, train=None):
     content.update(speaker_folds(data).tobytes())
     if train is not None:
         content.update(np.asarray(train).tobytes())
-    code = "".join(inspect.getsource(f) for f in (third_voice_classifier, third_voice_folds, choose_third_voice_c))
+    code = "".join(source(f) for f in (third_voice_classifier, third_voice_folds, choose_third_voice_c))
     return json.loads(json.dumps({"name": name, "functionals": audio.functionals_params(),
                                   "data_sha256": content.hexdigest(), "c_grid": THIRD_VOICE_C_GRID,
                                   "lr": THIRD_VOICE_LR, "sklearn": sklearn.__version__,

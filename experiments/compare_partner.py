@@ -1,6 +1,8 @@
 """Measured: openSMILE's ComParE 2016 functionals as a third voice in the blend.
 
-    python experiments/compare_partner.py --predictions media/predictions_b.csv   # 12 min here the first time
+    # first a run without the shipped third voice (neural_network.THIRD_VOICE), to blend a voice into:
+    python neural_network.py --no-third-voice --no-ship --protocols b --baseline none --predictions runs/b.csv
+    python experiments/compare_partner.py --predictions runs/b.csv   # 12 min here the first time
 
 Our model and its partner both read our own front end's frames (log-mel bands; MFCC means and
 prosody). The ComParE 2016 set (6373 functionals of 65 frame-level descriptors: auditory and

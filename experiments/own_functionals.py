@@ -1,6 +1,8 @@
 """Measured: functionals of our own front end, no openSMILE, as a third voice in the blend.
 
-    python experiments/own_functionals.py --predictions media/predictions_b.csv   # 40 min here the first time
+    # first a run without the shipped third voice (neural_network.THIRD_VOICE), to blend a voice into:
+    python neural_network.py --no-third-voice --no-ship --protocols b --baseline none --predictions runs/b.csv
+    python experiments/own_functionals.py --predictions runs/b.csv   # 40 min here the first time
 
 openSMILE's ComParE functionals blended into a run raised the unseen actors by 3.4 points on the
 mean of six seeds (experiments/compare_partner.py), but openSMILE's licence allows research and

@@ -1,7 +1,9 @@
 """Measured: a pretrained voice encoder's embeddings as a licence-free third voice in the blend.
 
     .venv/bin/pip download --no-deps Resemblyzer==0.1.4 -d joblib_features   # its weights, once (16 MB)
-    python experiments/voice_encoder.py --predictions media/predictions_b.csv   # 8 min here the first time
+    # first a run without the shipped third voice (neural_network.THIRD_VOICE), to blend a voice into:
+    python neural_network.py --no-third-voice --no-ship --protocols b --baseline none --predictions runs/b.csv
+    python experiments/voice_encoder.py --predictions runs/b.csv   # 8 min here the first time
 
 Every voice we blend so far learns from our 26 speakers alone. Resemblyzer's voice encoder (Apache
 2.0; a 3-layer LSTM trained to tell thousands of speakers apart on LibriSpeech, VoxCeleb 1 and 2)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import audio
+import corpus
 import model as model_lib
 from conftest import REPO
 
@@ -56,6 +57,14 @@ def test_benchmarks_time_the_shipped_model_as_it_predicts_and_a_plain_cnn_beside
     model_lib.save(model_lib.build("cnn"), tmp_path / "warped", arch="cnn", test_time_warps=(0.9, 1.1))
     timed = common.our_predictors(tmp_path / "warped", tmp_path / "alone")
     assert [label for _, label, _ in timed] == ["ours (cnn, warps 0.9,1.1)", "ours (cnn, each clip alone)"]
+    # A third voice is named, and timed with it (model.Predictor computes every clip's functionals).
+    n = len(corpus.EMOTIONS)
+    third = {"mean": np.zeros(audio.N_FUNCTIONALS), "scale": np.ones(audio.N_FUNCTIONALS), "c": 0.01,
+             "coef": np.zeros((n, audio.N_FUNCTIONALS)), "intercept": np.zeros(n), "weight": 0.1}
+    model_lib.save(model_lib.build("cnn"), tmp_path / "third", arch="cnn", third_voice=third)
+    timed = common.our_predictors(tmp_path / "third", tmp_path / "alone_too")
+    assert [label for _, label, _ in timed] == ["ours (cnn, third voice at 0.1)", "ours (cnn, each clip alone)"]
+    assert timed[0][2].needs_functionals and not timed[1][2].needs_functionals
 
 
 def test_train_step_benchmark_times_each_tower_set_and_refuses_unknown_towers():

@@ -749,3 +749,18 @@ def test_score_predictions_scores_the_ravdess_actors_of_each_sex(tmp_path):
     assert corpus.speaker_sex("TESS", "OAF") == "female" and corpus.speaker_sex("RAVDESS", "Actor_01") == "male"
     with pytest.raises(corpus.CorpusError, match="XAF"):
         corpus.speaker_sex("TESS", "XAF")
+
+
+def test_a_long_run_hashes_the_code_as_it_first_read_it_even_when_its_file_changes(tmp_path, monkeypatch):
+    # The fold cache's code hash reads each function's source once per process: a run that outlives
+    # an edit of its files must not hash its later folds from the edited file at the old line numbers.
+    module = tmp_path / "edited_while_running.py"
+    module.write_text("def step(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import edited_while_running
+
+    first = neural_network.source(edited_while_running.step)
+    module.write_text("# a line added above\ndef step(x):\n    return x + 2\n")
+    assert neural_network.source(edited_while_running.step) == first == "def step(x):\n    return x + 1\n"
+    import inspect
+    assert inspect.getsource(edited_while_running.step) != first  # what reading the file again gives
