@@ -1310,17 +1310,16 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
         if third_voice and p == "b":  # last, the third voice: each fold's w chosen on the other folds' files
             trained = third_voice_b(data, cache, log)
             folds = speaker_folds(data)
-            probs = np.concatenate([r["probs"] for r in runs])
-            other = fold_probs(trained["classifiers"], data["functionals"][idx], folds[idx])
-            args = (probs, other, data["labels"][idx])
+            ks = [int(folds[run["test"][0]]) for run in runs]
+            alone = [third_voice_probs(trained["classifiers"][k], data["functionals"][run["test"]])
+                     for run, k in zip(runs, ks)]  # in idx's order, as the runs' probabilities
+            args = (np.concatenate([r["probs"] for r in runs]), np.concatenate(alone), data["labels"][idx])
             everyone, groups = np.ones(len(idx), dtype=bool), np.asarray(data["corpus"])[idx]
             per_fold = choose_third_voice_weights(*args, folds[idx], everyone, groups=groups)
             shipped = choose_third_voice_weights(*args, folds[idx], everyone, groups=groups, every=True)
-            ks = [int(folds[run["test"][0]]) for run in runs]
-            runs = [third_voice_run(run, third_voice_probs(trained["classifiers"][k], data["functionals"][run["test"]]),
-                                    third_voice_condition_probs(data, trained["classifiers"][k], run["test"],
-                                                                run["conditions"]), per_fold[k])
-                    for run, k in zip(runs, ks)]
+            runs = [third_voice_run(run, a, third_voice_condition_probs(data, trained["classifiers"][k], run["test"],
+                                                                        run["conditions"]), per_fold[k])
+                    for run, k, a in zip(runs, ks, alone)]
             third = {"c": [trained["c"][k] for k in ks], "weights": [per_fold[k] for k in ks],
                      "c_all_folds": shipped_third_voice_c(trained["c"]), "weight_all_folds": shipped,
                      "seconds": trained["seconds"]}
