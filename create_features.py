@@ -67,7 +67,8 @@ def featurize(path, relpath="", n_augment=0, conditions=()):
 
     Returns (result, None) or (None, reason). ``result`` holds "base": (n_frames, N_MELS) float32,
     "prosody": (N_PROSODY,) float32, "functionals": (N_FUNCTIONALS,) float32, "augmented":
-    n_augment such arrays of random copies (seeded by ``relpath``), "conditions": {condition:
+    n_augment such arrays of random copies (seeded by ``relpath``) and "augmented_functionals"
+    their functionals, "conditions": {condition:
     array} for the robustness conditions, and "condition_prosody" and "condition_functionals":
     {condition: the same of the degraded audio}.
     """
@@ -81,8 +82,9 @@ def featurize(path, relpath="", n_augment=0, conditions=()):
     degraded = {c: augment.apply_condition(y, c, augment.seed_for(relpath, -1)) for c in conditions}
     base, base_prosody, base_functionals = clip_features(y)
     each = {c: clip_features(z) for c, z in degraded.items()}
+    copied = [clip_features(z) for z in copies]
     return {"base": base, "prosody": base_prosody, "functionals": base_functionals,
-            "augmented": [audio.features(z) for z in copies],
+            "augmented": [f for f, _, _ in copied], "augmented_functionals": [x for _, _, x in copied],
             "conditions": {c: f for c, (f, _, _) in each.items()},
             "condition_prosody": {c: p for c, (_, p, _) in each.items()},
             "condition_functionals": {c: x for c, (_, _, x) in each.items()}}, None
@@ -90,10 +92,10 @@ def featurize(path, relpath="", n_augment=0, conditions=()):
 
 def clip_features(y):
     """(audio.features(y), audio.prosody(y), audio.functionals(y)), the frame power they all trim
-    by taken once."""
+    by taken once; the prosody is the functionals' last N_PROSODY numbers (the same values)."""
     power = audio.frame_power(y)
-    return (audio.features(y, power=power), audio.prosody(y, power=power),
-            audio.functionals(y, power=power))
+    functionals = audio.functionals(y, power=power)
+    return audio.features(y, power=power), functionals[-audio.N_PROSODY:].copy(), functionals
 
 
 def featurize_all(paths, relpaths=None, n_jobs=N_JOBS, progress=True, n_augment=0, conditions=(),
@@ -204,7 +206,8 @@ def load_companion(features_path, name, base):
     """Read augmented.joblib or robustness.joblib beside a features file; None when absent.
 
     Checks that it was made from the same files with the same front end as ``base`` (the dict
-    load_features returned). Returns {"augmented": list, "source": (n,) int} for the augmented
+    load_features returned). Returns {"augmented": list, "source": (n,) int, "functionals": (n,
+    N_FUNCTIONALS) float32 or None when the file predates them} for the augmented
     copies, or {condition: list of arrays aligned with base} for the robustness conditions.
     """
     import joblib
@@ -218,7 +221,13 @@ def load_companion(features_path, name, base):
             raise FeaturesError(f"{path}: made from other files or settings than {features_path}; "
                                 "re-run `python create_features.py`")
         if name == AUGMENTED_NAME:
-            return {"augmented": unpack(data["frames"], data["offsets"]), "source": data["source"]}
+            functionals = data.get("functionals")  # None in a file made before they were stored
+            if functionals is not None and (data.get("functionals_params") != audio.functionals_params()
+                                            or functionals.shape != (len(data["source"]), audio.N_FUNCTIONALS)):
+                raise FeaturesError(f"{path}: its functionals are made with other settings than audio.py's; "
+                                    "re-run `python create_features.py`")
+            return {"augmented": unpack(data["frames"], data["offsets"]), "source": data["source"],
+                    "functionals": functionals}
         return {c: unpack(*data["conditions"][c]) for c in data["conditions"]}
     except FeaturesError:
         raise
@@ -279,7 +288,10 @@ def build_features(dataset, n_jobs=N_JOBS, progress=True, n_augment=0, condition
         frames, offsets = pack16([a for _, f in kept for a in f["augmented"]])
         augmented = {**common, "frames": frames, "offsets": offsets,
                      "source": np.repeat(np.arange(len(kept)), n_augment),
-                     "copy": np.tile(np.arange(n_augment), len(kept))}
+                     "copy": np.tile(np.arange(n_augment), len(kept)),
+                     "functionals": np.array([x for _, f in kept for x in f["augmented_functionals"]],
+                                             dtype=np.float32).reshape(-1, audio.N_FUNCTIONALS),
+                     "functionals_params": data["functionals_params"]}
     if conditions:
         robustness = {**common, "conditions": {c: pack16([f["conditions"][c] for _, f in kept])
                                                for c in conditions}}

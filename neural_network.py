@@ -169,6 +169,10 @@ THIRD_VOICE_LR = {"max_iter": 3000, "class_weight": "balanced"}
 # the one whose blend is right most often on the files of every other fold, each corpus counting
 # the same (choose_third_voice_weights); the shipped model's, the one chosen on every fold's files.
 THIRD_VOICE_WEIGHTS = tuple(np.round(np.arange(0.0, 0.801, 0.05), 2).tolist())
+# Whether its classifiers also learn from the functionals of the augmented training copies (noise,
+# gain, band limits, reverberation, pitch and tempo; see augment.py), each copy in the fold of the
+# file it copies, so a copy never trains the fold that tests its file (third_voice_rows).
+THIRD_VOICE_AUGMENTED = False
 
 
 def set_seed(seed):
@@ -1187,11 +1191,29 @@ def shipped_third_voice_c(per_fold):
     return max(counts, key=lambda c: (counts[c], -c))
 
 
+def third_voice_rows(data, files):
+    """What the third voice trains on for ``files`` ((m,) int indices into ``data``): their
+    functionals, then, with THIRD_VOICE_AUGMENTED, those of their augmented copies. Returns
+    (x (m', N_FUNCTIONALS), labels (m',) int, source (m',) int: the file each row is or copies;
+    the first m rows are ``files`` themselves)."""
+    files = np.asarray(files)
+    x, source = data["functionals"][files], files
+    if THIRD_VOICE_AUGMENTED:
+        aug = data.get("augmented")
+        if aug is None or aug.get("functionals") is None:
+            raise FeaturesError("the features have no functionals of augmented copies, which "
+                                "THIRD_VOICE_AUGMENTED trains on; re-run `python create_features.py`")
+        keep = np.flatnonzero(np.isin(aug["source"], files))
+        x = np.concatenate([x, aug["functionals"][keep]])
+        source = np.concatenate([files, aug["source"][keep]])
+    return x, np.asarray(data["labels"])[source], source
+
+
 def third_voice_settings(data, name, train=None):
     """Everything the kept third-voice classifiers ``name`` depend on, as a JSON-able dict: the
-    functionals (their settings and sha256), labels, folds, the rows trained on (``train``, None:
-    protocol (b)'s folds), THIRD_VOICE_C_GRID and THIRD_VOICE_LR, scikit-learn's version and the
-    source of the functions that train them."""
+    functionals (their settings and sha256; with THIRD_VOICE_AUGMENTED, the copies' too), labels,
+    folds, the rows trained on (``train``, None: protocol (b)'s folds), THIRD_VOICE_C_GRID and
+    THIRD_VOICE_LR, scikit-learn's version and the source of the functions that train them."""
     import hashlib
 
     import sklearn
@@ -1201,29 +1223,40 @@ def third_voice_settings(data, name, train=None):
     content.update(speaker_folds(data).tobytes())
     if train is not None:
         content.update(np.asarray(train).tobytes())
-    code = "".join(source(f) for f in (third_voice_classifier, third_voice_folds, choose_third_voice_c))
+    functions = [third_voice_classifier, third_voice_folds, choose_third_voice_c]
+    more = {}
+    if THIRD_VOICE_AUGMENTED:  # only then, so the classifiers kept before it existed stay valid
+        _, _, copied = third_voice_rows(data, np.arange(len(data["labels"])))
+        content.update(np.ascontiguousarray(data["augmented"]["functionals"]).tobytes())
+        content.update(copied.tobytes())
+        functions.append(third_voice_rows)
+        more = {"augmented": True}
+    code = "".join(source(f) for f in functions)
     return json.loads(json.dumps({"name": name, "functionals": audio.functionals_params(),
                                   "data_sha256": content.hexdigest(), "c_grid": THIRD_VOICE_C_GRID,
                                   "lr": THIRD_VOICE_LR, "sklearn": sklearn.__version__,
-                                  "code_sha256": hashlib.sha256(code.encode()).hexdigest()}))
+                                  "code_sha256": hashlib.sha256(code.encode()).hexdigest(), **more}))
 
 
 def third_voice_b(data, cache=None, log=print):
     """The third voice's classifier of every protocol (b) fold, trained on every other fold's files
-    (all of them: it has no early stopping), each at the C it chose (choose_third_voice_c, on the
-    other folds' RAVDESS actors). Kept in ``cache`` as "third-voice-b" (see cached_run). Returns
+    (all of them: it has no early stopping; with THIRD_VOICE_AUGMENTED their copies too), each at
+    the C it chose (choose_third_voice_c, on the other folds' RAVDESS actors, never on a copy).
+    Kept in ``cache`` as "third-voice-b" ("third-voice-b-augmented"; see cached_run). Returns
     {"c": {fold: C}, "classifiers": {fold: classifier}, "seconds"}."""
-    folds, labels = speaker_folds(data), np.asarray(data["labels"])
-    choosers = np.asarray(data["corpus"]) == "RAVDESS"
+    x, labels, source = third_voice_rows(data, np.arange(len(data["labels"])))
+    folds = speaker_folds(data)[source]
+    choosers = (np.asarray(data["corpus"])[source] == "RAVDESS") & (np.arange(len(source)) < len(data["labels"]))
 
     def train():
         start = time.perf_counter()
-        log(f"third voice: choosing each fold's C among {THIRD_VOICE_C_GRID} on the other folds' RAVDESS actors")
-        c = choose_third_voice_c(data["functionals"], labels, folds, choosers, log=log)
-        return {"c": c, "classifiers": third_voice_folds(data["functionals"], labels, folds, c),
+        log(f"third voice: choosing each fold's C among {THIRD_VOICE_C_GRID} on the other folds' RAVDESS actors"
+            + (f" (trained with {len(source) - len(data['labels'])} augmented copies)" if THIRD_VOICE_AUGMENTED else ""))
+        c = choose_third_voice_c(x, labels, folds, choosers, log=log)
+        return {"c": c, "classifiers": third_voice_folds(x, labels, folds, c),
                 "seconds": round(time.perf_counter() - start, 1)}
 
-    name = "third-voice-b"
+    name = "third-voice-b" + ("-augmented" if THIRD_VOICE_AUGMENTED else "")
     trained, kept = cached_run(cache, name, None if cache is None else third_voice_settings(data, name), train)
     trained["c"] = {int(k): c for k, c in trained["c"].items()}
     if kept:
@@ -1329,8 +1362,7 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
             run = runs[0]
             train = np.concatenate([run["train"], run["held"]])
             start = time.perf_counter()
-            classifier = third_voice_classifier(chosen["c_all_folds"]).fit(data["functionals"][train],
-                                                                              data["labels"][train])
+            classifier = third_voice_classifier(chosen["c_all_folds"]).fit(*third_voice_rows(data, train)[:2])
             runs = [third_voice_run(run, third_voice_probs(classifier, data["functionals"][run["test"]]), {},
                                     chosen["weight_all_folds"])]
             third = {"c": [chosen["c_all_folds"]], "weights": [chosen["weight_all_folds"]],
@@ -1891,7 +1923,7 @@ def option_numbers(text, allowed):
 
 
 def main(argv=None):
-    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER, FIT_TEMPERATURE, FIT_BIAS, TEST_TIME_NOISE_RULE, REFIT, THIRD_VOICE  # every run's
+    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER, FIT_TEMPERATURE, FIT_BIAS, TEST_TIME_NOISE_RULE, REFIT, THIRD_VOICE, THIRD_VOICE_AUGMENTED  # every run's
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
                         help="architecture to ship")
@@ -1936,6 +1968,10 @@ def main(argv=None):
                         help="blend in, last, a logistic regression on each clip's functionals, its C and "
                              "weight chosen under protocol (b) on speakers outside each fold (default "
                              f"{'on' if THIRD_VOICE else 'off'}; see THIRD_VOICE)")
+    parser.add_argument("--third-voice-augmented", action=argparse.BooleanOptionalAction,
+                        default=THIRD_VOICE_AUGMENTED,
+                        help="train the third voice on the augmented copies' functionals too (default "
+                             f"{'on' if THIRD_VOICE_AUGMENTED else 'off'}; see THIRD_VOICE_AUGMENTED)")
     parser.add_argument("--fit-temperature", action=argparse.BooleanOptionalAction, default=FIT_TEMPERATURE,
                         help="calibrate the (blended) probabilities by a temperature fitted on held-out "
                              f"speakers, or keep the model's own (default {'on' if FIT_TEMPERATURE else 'off'}; "
@@ -2012,6 +2048,7 @@ def main(argv=None):
     BLEND_PARTNER = args.blend_partner
     FIT_TEMPERATURE = args.fit_temperature
     THIRD_VOICE = args.third_voice
+    THIRD_VOICE_AUGMENTED = args.third_voice_augmented
     REFIT = args.refit
     TEST_TIME_NOISE_RULE = args.test_time_noise_rule
     if args.fit_bias and not args.no_ship:
@@ -2097,7 +2134,8 @@ def main(argv=None):
     if THIRD_VOICE and args.arch != "seed" and chosen and "third_voice" in chosen:  # on all files
         c, weight = chosen["third_voice"]["c_all_folds"], chosen["third_voice"]["weight_all_folds"]
         if weight > 0:
-            third_voice = third_voice_export(third_voice_classifier(c).fit(data["functionals"], data["labels"]), c, weight)
+            every = third_voice_rows(data, np.arange(len(data["labels"])))
+            third_voice = third_voice_export(third_voice_classifier(c).fit(*every[:2]), c, weight)
     elif THIRD_VOICE and args.arch != "seed":
         print("note: no third voice shipped: its C and weight are chosen under protocol (b), which this run skipped")
     train_seconds = time.perf_counter() - t
