@@ -125,6 +125,57 @@ def test_the_features_file_holds_every_files_functionals_under_every_condition(t
     assert not np.allclose(data["condition_functionals"]["telephone"][3], data["functionals"][3])
 
 
+def test_the_augmented_copies_functionals_are_stored_beside_their_frames(small_features):
+    import augment
+    from create_features import AUGMENTED_NAME, FeaturesError, load_companion
+
+    data = load_features(small_features)
+    aug = load_companion(small_features, AUGMENTED_NAME, data)
+    assert aug["functionals"].shape == (len(aug["source"]), audio.N_FUNCTIONALS) and len(aug["source"]) > 0
+    # Row j is the functionals of the copy whose frames are aug["augmented"][j], made afresh here.
+    j = 5
+    i, copy = int(aug["source"][j]), j % (len(aug["source"]) // len(data["path"]))
+    y = audio.load_audio(real_file(data["path"][i]))
+    z = augment.augment(y, np.random.default_rng(augment.seed_for(data["path"][i], copy)))
+    np.testing.assert_array_equal(aug["functionals"][j], audio.functionals(z))
+    np.testing.assert_array_equal(aug["augmented"][j], audio.features(z).astype(np.float16))
+    # The stored prosody is the functionals' last numbers, as the prediction path takes it.
+    np.testing.assert_array_equal(data["prosody"], data["functionals"][:, -audio.N_PROSODY:])
+    # Functionals made with other settings are refused, naming the file.
+    import joblib
+
+    stored = joblib.load(small_features.parent / AUGMENTED_NAME)
+    other = small_features.parent.parent / "other" / small_features.name
+    other.parent.mkdir()
+    joblib.dump({**stored, "functionals_params": {**stored["functionals_params"], "percentiles": [5, 50]}},
+                other.parent / AUGMENTED_NAME)
+    with pytest.raises(FeaturesError, match=f"{AUGMENTED_NAME}.*other settings") as err:
+        load_companion(other, AUGMENTED_NAME, data)
+    assert "\n" not in str(err.value)
+
+
+def test_the_third_voice_learns_from_the_copies_of_its_training_files_only(small_features, monkeypatch):
+    data = neural_network.load_data(small_features)
+    files = np.flatnonzero(neural_network.speaker_folds(data) != 0)
+    x, labels, source = neural_network.third_voice_rows(data, files)
+    assert len(x) == len(files)  # off: the files alone
+    clean = neural_network.third_voice_settings(data, "third-voice-b")
+    assert "augmented" not in clean  # the classifiers kept before the copies existed stay valid
+    monkeypatch.setattr(neural_network, "THIRD_VOICE_AUGMENTED", True)
+    x, labels, source = neural_network.third_voice_rows(data, files)
+    aug = data["augmented"]
+    copies = len(aug["source"]) // len(data["labels"])
+    assert len(x) == len(files) * (1 + copies)
+    np.testing.assert_array_equal(source[:len(files)], files)
+    assert set(source[len(files):]) == set(files)  # no copy of a fold-0 file
+    np.testing.assert_array_equal(labels, data["labels"][source])
+    np.testing.assert_array_equal(x[len(files):], aug["functionals"][np.isin(aug["source"], files)])
+    assert neural_network.third_voice_settings(data, "third-voice-b")["data_sha256"] != clean["data_sha256"]
+    # Features made before the copies' functionals were stored: one line that says what to do.
+    with pytest.raises(neural_network.FeaturesError, match="create_features.py"):
+        neural_network.third_voice_rows({**data, "augmented": {**aug, "functionals": None}}, files)
+
+
 def test_a_saved_third_voice_predicts_as_trained_and_is_blended_in_last(trained_third_voice, tmp_path):
     data, classifier, export = trained_third_voice
     shipped = model_lib.load(REPO / "model", backend="keras")
@@ -223,3 +274,19 @@ def test_each_fold_blends_in_last_a_third_voice_that_never_heard_its_speakers(sm
         np.testing.assert_allclose(r["condition_probs"]["telephone"][rows],
                                    model_lib.blend(plain["condition_probs"]["telephone"][rows], phone[rows], w),
                                    atol=1e-6)
+    # Trained on the copies too: each fold's classifier learns from the other folds' files and
+    # their copies, and is kept apart from the clean one (both are read back from the cache).
+    monkeypatch.setattr(neural_network, "THIRD_VOICE", True)
+    monkeypatch.setattr(neural_network, "THIRD_VOICE_AUGMENTED", True)
+    r2 = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={0, 6}, cache=cache)["b"]
+    assert (cache / "third-voice-b.joblib").is_file() and (cache / "third-voice-b-augmented.joblib").is_file()
+    aug = data["augmented"]
+    for k, c, w in zip((0, 6), r2["third_voice"]["c"], r2["third_voice"]["weights"]):
+        train = np.concatenate([np.flatnonzero(folds != k), aug["source"][folds[aug["source"]] != k]])
+        xs = np.concatenate([x[folds != k], aug["functionals"][folds[aug["source"]] != k]])
+        clf = neural_network.third_voice_classifier(c).fit(xs, labels[train])
+        rows = folds[idx] == k
+        np.testing.assert_allclose(r2["probs"][rows],
+                                   model_lib.blend(plain["probs"][rows], clf.predict_proba(x[idx[rows]]), w),
+                                   atol=1e-6)
+    assert r2["without_third_voice"] == plain["scores"]
