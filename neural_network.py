@@ -171,7 +171,8 @@ THIRD_VOICE_LR = {"max_iter": 3000, "class_weight": "balanced"}
 THIRD_VOICE_WEIGHTS = tuple(np.round(np.arange(0.0, 0.801, 0.05), 2).tolist())
 # Whether its classifiers also learn from the functionals of the augmented training copies (noise,
 # gain, band limits, reverberation, pitch and tempo; see augment.py), each copy in the fold of the
-# file it copies, so a copy never trains the fold that tests its file (third_voice_rows).
+# file it copies, so a copy never trains the fold that tests its file (third_voice_rows); each
+# fold's C is the one it chose without them (third_voice_b).
 THIRD_VOICE_AUGMENTED = False
 
 
@@ -1191,14 +1192,14 @@ def shipped_third_voice_c(per_fold):
     return max(counts, key=lambda c: (counts[c], -c))
 
 
-def third_voice_rows(data, files):
+def third_voice_rows(data, files, *, augmented=None):
     """What the third voice trains on for ``files`` ((m,) int indices into ``data``): their
-    functionals, then, with THIRD_VOICE_AUGMENTED, those of their augmented copies. Returns
-    (x (m', N_FUNCTIONALS), labels (m',) int, source (m',) int: the file each row is or copies;
-    the first m rows are ``files`` themselves)."""
+    functionals, then, with ``augmented`` (None: THIRD_VOICE_AUGMENTED), those of their augmented
+    copies. Returns (x (m', N_FUNCTIONALS), labels (m',) int, source (m',) int: the file each row
+    is or copies; the first m rows are ``files`` themselves)."""
     files = np.asarray(files)
     x, source = data["functionals"][files], files
-    if THIRD_VOICE_AUGMENTED:
+    if THIRD_VOICE_AUGMENTED if augmented is None else augmented:
         aug = data.get("augmented")
         if aug is None or aug.get("functionals") is None:
             raise FeaturesError("the features have no functionals of augmented copies, which "
@@ -1209,9 +1210,9 @@ def third_voice_rows(data, files):
     return x, np.asarray(data["labels"])[source], source
 
 
-def third_voice_settings(data, name, train=None):
+def third_voice_settings(data, name, train=None, *, augmented=False):
     """Everything the kept third-voice classifiers ``name`` depend on, as a JSON-able dict: the
-    functionals (their settings and sha256; with THIRD_VOICE_AUGMENTED, the copies' too), labels,
+    functionals (their settings and sha256; ``augmented``: the copies' too), labels,
     folds, the rows trained on (``train``, None: protocol (b)'s folds), THIRD_VOICE_C_GRID and
     THIRD_VOICE_LR, scikit-learn's version and the source of the functions that train them."""
     import hashlib
@@ -1225,8 +1226,8 @@ def third_voice_settings(data, name, train=None):
         content.update(np.asarray(train).tobytes())
     functions = [third_voice_classifier, third_voice_folds, choose_third_voice_c]
     more = {}
-    if THIRD_VOICE_AUGMENTED:  # only then, so the classifiers kept before it existed stay valid
-        _, _, copied = third_voice_rows(data, np.arange(len(data["labels"])))
+    if augmented:  # only then, so the classifiers kept before the copies existed stay valid
+        _, _, copied = third_voice_rows(data, np.arange(len(data["labels"])), augmented=True)
         content.update(np.ascontiguousarray(data["augmented"]["functionals"]).tobytes())
         content.update(copied.tobytes())
         functions.append(third_voice_rows)
@@ -1240,28 +1241,43 @@ def third_voice_settings(data, name, train=None):
 
 def third_voice_b(data, cache=None, log=print):
     """The third voice's classifier of every protocol (b) fold, trained on every other fold's files
-    (all of them: it has no early stopping; with THIRD_VOICE_AUGMENTED their copies too), each at
-    the C it chose (choose_third_voice_c, on the other folds' RAVDESS actors, never on a copy).
-    Kept in ``cache`` as "third-voice-b" ("third-voice-b-augmented"; see cached_run). Returns
+    (all of them: it has no early stopping), each at the C it chose (choose_third_voice_c, on the
+    other folds' RAVDESS actors). With THIRD_VOICE_AUGMENTED, each fold's classifier is then
+    trained again on those files and their augmented copies, at the C the first one chose
+    (choosing among classifiers trained with the copies took about two hours here, against 6 min).
+    Kept in ``cache`` as "third-voice-b" and "third-voice-b-augmented" (see cached_run). Returns
     {"c": {fold: C}, "classifiers": {fold: classifier}, "seconds"}."""
-    x, labels, source = third_voice_rows(data, np.arange(len(data["labels"])))
-    folds = speaker_folds(data)[source]
-    choosers = (np.asarray(data["corpus"])[source] == "RAVDESS") & (np.arange(len(source)) < len(data["labels"]))
+    folds, labels = speaker_folds(data), np.asarray(data["labels"])
+    choosers = np.asarray(data["corpus"]) == "RAVDESS"
 
     def train():
         start = time.perf_counter()
-        log(f"third voice: choosing each fold's C among {THIRD_VOICE_C_GRID} on the other folds' RAVDESS actors"
-            + (f" (trained with {len(source) - len(data['labels'])} augmented copies)" if THIRD_VOICE_AUGMENTED else ""))
-        c = choose_third_voice_c(x, labels, folds, choosers, log=log)
-        return {"c": c, "classifiers": third_voice_folds(x, labels, folds, c),
+        log(f"third voice: choosing each fold's C among {THIRD_VOICE_C_GRID} on the other folds' RAVDESS actors")
+        c = choose_third_voice_c(data["functionals"], labels, folds, choosers, log=log)
+        return {"c": c, "classifiers": third_voice_folds(data["functionals"], labels, folds, c),
                 "seconds": round(time.perf_counter() - start, 1)}
 
-    name = "third-voice-b" + ("-augmented" if THIRD_VOICE_AUGMENTED else "")
-    trained, kept = cached_run(cache, name, None if cache is None else third_voice_settings(data, name), train)
-    trained["c"] = {int(k): c for k, c in trained["c"].items()}
-    if kept:
-        log(f"  third voice: read from {cache} (trained in {trained['seconds']:.0f} s)")
-    return trained
+    def kept_run(name, compute, augmented=False):
+        settings = None if cache is None else third_voice_settings(data, name, augmented=augmented)
+        trained, kept = cached_run(cache, name, settings, compute)
+        trained["c"] = {int(k): c for k, c in trained["c"].items()}
+        if kept:
+            log(f"  third voice: {name} read from {cache} (trained in {trained['seconds']:.0f} s)")
+        return trained
+
+    clean = kept_run("third-voice-b", train)
+    if not THIRD_VOICE_AUGMENTED:
+        return clean
+
+    def train_augmented():
+        start = time.perf_counter()
+        x, y, source = third_voice_rows(data, np.arange(len(labels)), augmented=True)
+        log(f"third voice: each fold's classifier trained again with {len(source) - len(labels)} augmented "
+            "copies, at the C it chose")
+        return {"c": clean["c"], "classifiers": third_voice_folds(x, y, folds[source], clean["c"]),
+                "seconds": round(clean["seconds"] + time.perf_counter() - start, 1)}
+
+    return kept_run("third-voice-b-augmented", train_augmented, augmented=True)
 
 
 def third_voice_run(run, probs, conditions, weight):

@@ -170,7 +170,8 @@ def test_the_third_voice_learns_from_the_copies_of_its_training_files_only(small
     assert set(source[len(files):]) == set(files)  # no copy of a fold-0 file
     np.testing.assert_array_equal(labels, data["labels"][source])
     np.testing.assert_array_equal(x[len(files):], aug["functionals"][np.isin(aug["source"], files)])
-    assert neural_network.third_voice_settings(data, "third-voice-b")["data_sha256"] != clean["data_sha256"]
+    assert neural_network.third_voice_settings(data, "third-voice-b", augmented=True)["data_sha256"] != \
+        clean["data_sha256"]
     # Features made before the copies' functionals were stored: one line that says what to do.
     with pytest.raises(neural_network.FeaturesError, match="create_features.py"):
         neural_network.third_voice_rows({**data, "augmented": {**aug, "functionals": None}}, files)
@@ -275,11 +276,12 @@ def test_each_fold_blends_in_last_a_third_voice_that_never_heard_its_speakers(sm
                                    model_lib.blend(plain["condition_probs"]["telephone"][rows], phone[rows], w),
                                    atol=1e-6)
     # Trained on the copies too: each fold's classifier learns from the other folds' files and
-    # their copies, and is kept apart from the clean one (both are read back from the cache).
+    # their copies at the C its clean classifier chose, kept apart from the clean one.
     monkeypatch.setattr(neural_network, "THIRD_VOICE", True)
     monkeypatch.setattr(neural_network, "THIRD_VOICE_AUGMENTED", True)
     r2 = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={0, 6}, cache=cache)["b"]
     assert (cache / "third-voice-b.joblib").is_file() and (cache / "third-voice-b-augmented.joblib").is_file()
+    assert r2["third_voice"]["c"] == third["c"]
     aug = data["augmented"]
     for k, c, w in zip((0, 6), r2["third_voice"]["c"], r2["third_voice"]["weights"]):
         train = np.concatenate([np.flatnonzero(folds != k), aug["source"][folds[aug["source"]] != k]])
