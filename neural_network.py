@@ -1197,13 +1197,13 @@ def shipped_third_voice_c(per_fold):
 def third_voice_rows(data, files, *, augmented=None):
     """What the third voice trains on for ``files`` ((m,) int indices into ``data``): their
     functionals, then, with ``augmented`` (None: THIRD_VOICE_AUGMENTED), those of their augmented
-    copies. Returns (x (m', N_FUNCTIONALS), labels (m',) int, source (m',) int: the file each row
-    is or copies; the first m rows are ``files`` themselves)."""
+    copies, if the features have copies. Returns (x (m', N_FUNCTIONALS), labels (m',) int, source
+    (m',) int: the file each row is or copies; the first m rows are ``files`` themselves)."""
     files = np.asarray(files)
     x, source = data["functionals"][files], files
-    if THIRD_VOICE_AUGMENTED if augmented is None else augmented:
-        aug = data.get("augmented")
-        if aug is None or aug.get("functionals") is None:
+    aug = data.get("augmented")
+    if (THIRD_VOICE_AUGMENTED if augmented is None else augmented) and aug is not None:
+        if aug.get("functionals") is None:
             raise FeaturesError("the features have no functionals of augmented copies, which "
                                 "THIRD_VOICE_AUGMENTED trains on; re-run `python create_features.py`")
         keep = np.flatnonzero(np.isin(aug["source"], files))
@@ -1228,7 +1228,7 @@ def third_voice_settings(data, name, train=None, *, augmented=False):
         content.update(np.asarray(train).tobytes())
     functions = [third_voice_classifier, third_voice_folds, choose_third_voice_c]
     more = {}
-    if augmented:  # only then, so the classifiers kept before the copies existed stay valid
+    if augmented and data.get("augmented") is not None:  # only then: the classifiers kept before stay valid
         _, _, copied = third_voice_rows(data, np.arange(len(data["labels"])), augmented=True)
         content.update(np.ascontiguousarray(data["augmented"]["functionals"]).tobytes())
         content.update(copied.tobytes())
@@ -1268,7 +1268,7 @@ def third_voice_b(data, cache=None, log=print):
         return trained
 
     clean = kept_run("third-voice-b", train)
-    if not THIRD_VOICE_AUGMENTED:
+    if not THIRD_VOICE_AUGMENTED or data.get("augmented") is None:  # no copies: the same classifiers
         return clean
 
     def train_augmented():
@@ -2112,6 +2112,11 @@ def main(argv=None):
         if data[key] is None:
             print(f"note: no {name} beside {args.features}: "
                   f"{'training without augmented copies' if key == 'augmented' else 'no robustness report'}")
+    if THIRD_VOICE and THIRD_VOICE_AUGMENTED and data["augmented"] is not None and data["augmented"]["functionals"] is None:
+        print(f"error: {args.features.parent / AUGMENTED_NAME}: it has no functionals of the augmented copies, which "
+              "the third voice trains on; re-run `python create_features.py` (or pass --no-third-voice-augmented)",
+              file=sys.stderr)
+        return 1
 
     start = time.perf_counter()
     archs = [args.arch] + ([args.baseline] if args.baseline not in ("none", args.arch) else [])

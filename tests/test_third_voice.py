@@ -154,6 +154,27 @@ def test_the_augmented_copies_functionals_are_stored_beside_their_frames(small_f
     assert "\n" not in str(err.value)
 
 
+def test_training_refuses_copies_without_functionals_before_it_trains(small_features, tmp_path, capsys):
+    import shutil
+
+    import joblib
+
+    from create_features import AUGMENTED_NAME
+
+    # Features made before the copies' functionals were stored: refused at once, in one line.
+    folder = tmp_path / "old"
+    folder.mkdir()
+    shutil.copy(small_features, folder / small_features.name)
+    stored = joblib.load(small_features.parent / AUGMENTED_NAME)
+    joblib.dump({k: v for k, v in stored.items() if k not in ("functionals", "functionals_params")},
+                folder / AUGMENTED_NAME)
+    args = ["--features", str(folder / small_features.name), "--no-ship", "--protocols", "b", "--baseline", "none"]
+    assert neural_network.main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert AUGMENTED_NAME in err and "create_features.py" in err and "\n" not in err
+    assert not list(folder.glob("*.tmp*"))
+
+
 def test_the_third_voice_learns_from_the_copies_of_its_training_files_only(small_features, monkeypatch):
     data = neural_network.load_data(small_features)
     files = np.flatnonzero(neural_network.speaker_folds(data) != 0)
@@ -175,6 +196,9 @@ def test_the_third_voice_learns_from_the_copies_of_its_training_files_only(small
     # Features made before the copies' functionals were stored: one line that says what to do.
     with pytest.raises(neural_network.FeaturesError, match="create_features.py"):
         neural_network.third_voice_rows({**data, "augmented": {**aug, "functionals": None}}, files)
+    # Features made without copies (create_features.py --augment 0): the files alone.
+    x, labels, source = neural_network.third_voice_rows({**data, "augmented": None}, files)
+    np.testing.assert_array_equal(source, files)
 
 
 def test_a_saved_third_voice_predicts_as_trained_and_is_blended_in_last(trained_third_voice, tmp_path):
