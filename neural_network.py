@@ -25,6 +25,7 @@
     python neural_network.py --mfcc-blend none   # ours alone, without the partner blended in
     python neural_network.py --blend-partner seed  # the seed's MFCC-mean model as the partner
     python neural_network.py --no-third-voice    # without the third voice blended in last
+    python neural_network.py --no-third-voice-augmented  # the third voice trained on clean clips only
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
@@ -37,8 +38,8 @@ applied to the blended probabilities when FIT_TEMPERATURE is set. The shipped mo
 trained on all files (plus their augmented copies), for as many epochs (and with the
 temperature, test-time noise, test-time warps and blend weight) that protocol (b) selected; the
 partner it blends in (BLEND_PARTNER) is trained on all files by its own recipe, and the third voice
-(THIRD_VOICE: a logistic regression on each clip's functionals, blended in last) on all files at
-the penalty most (b) folds chose, with the weight chosen on every fold's files. Results go to
+(THIRD_VOICE: a logistic regression on each clip's functionals, blended in last) on all files and
+their augmented copies (THIRD_VOICE_AUGMENTED) at the penalty most (b) folds chose, with the weight chosen on every fold's files. Results go to
 media/ (metrics.json, reports, confusion matrix, training curves, model summary, every file's
 protocol (b) probabilities, as it is and under each robustness condition, in predictions_b.csv,
 which --score-predictions scores again) and the model to model/.

@@ -396,7 +396,8 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
     cache = tmp_path / "cache"
     first = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
-    assert sorted(p.name for p in cache.iterdir()) == ["cnn-b-fold6.joblib", "third-voice-b.joblib"]
+    assert sorted(p.name for p in cache.iterdir()) == ["cnn-b-fold6.joblib", "third-voice-b-augmented.joblib",
+                                                       "third-voice-b.joblib"]
     # One fold alone has no other fold's files to choose the third voice's weight on: none.
     assert first["b"]["third_voice"]["weights"] == [0.0]
     # Run again: the fold's model is read back, not trained (training would fail), and predicts the same.

@@ -178,6 +178,7 @@ def test_training_refuses_copies_without_functionals_before_it_trains(small_feat
 def test_the_third_voice_learns_from_the_copies_of_its_training_files_only(small_features, monkeypatch):
     data = neural_network.load_data(small_features)
     files = np.flatnonzero(neural_network.speaker_folds(data) != 0)
+    monkeypatch.setattr(neural_network, "THIRD_VOICE_AUGMENTED", False)
     x, labels, source = neural_network.third_voice_rows(data, files)
     assert len(x) == len(files)  # off: the files alone
     clean = neural_network.third_voice_settings(data, "third-voice-b")
@@ -267,6 +268,7 @@ def test_each_fold_blends_in_last_a_third_voice_that_never_heard_its_speakers(sm
     monkeypatch.setattr(neural_network, "MFCC_BLEND_WEIGHTS", (0.0,))  # ours alone before it
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
+    monkeypatch.setattr(neural_network, "THIRD_VOICE_AUGMENTED", False)  # first trained on the files alone
     cache = tmp_path / "cache"
     r = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={0, 6}, cache=cache)["b"]
     monkeypatch.setattr(neural_network, "THIRD_VOICE", False)
