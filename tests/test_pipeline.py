@@ -409,7 +409,8 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     assert again["b"]["scores"] == first["b"]["scores"] and again["b"]["robustness"] == first["b"]["robustness"]
     assert again["b"]["seconds"] > 0 and again["b"]["epochs"] == first["b"]["epochs"]
     assert any("fold 6" in line and f"read from {cache}" in line for line in lines)
-    assert any(line.startswith(f"  third voice: read from {cache}") for line in lines)
+    for name in ("third-voice-b", "third-voice-b-augmented"):  # both of the third voice's sets
+        assert any(line.startswith(f"  third voice: {name} read from {cache}") for line in lines)
     # The kept model serves another test-time setting too: its noisy copies are scored, still untrained.
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", (10.0,))
     noisy = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
