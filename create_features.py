@@ -8,7 +8,8 @@
 Writes three files: features.joblib (every file's features, its prosody (audio.prosody) and its
 functionals (audio.functionals), both also under each robustness condition, label, speaker,
 corpus and path), augmented.joblib
-(AUGMENT_COPIES randomly distorted training copies of every file, see augment.py) and
+(AUGMENT_COPIES randomly distorted training copies of every file, see augment.py, and their
+functionals) and
 robustness.joblib (every file under the fixed conditions of the robustness report).
 Every audio file is read through the one front end (audio.py); its parameters are saved in the
 features file, so training refuses features made with other settings. The file is written to a
@@ -67,10 +68,9 @@ def featurize(path, relpath="", n_augment=0, conditions=()):
 
     Returns (result, None) or (None, reason). ``result`` holds "base": (n_frames, N_MELS) float32,
     "prosody": (N_PROSODY,) float32, "functionals": (N_FUNCTIONALS,) float32, "augmented":
-    n_augment such arrays of random copies (seeded by ``relpath``) and "augmented_functionals"
-    their functionals, "conditions": {condition:
-    array} for the robustness conditions, and "condition_prosody" and "condition_functionals":
-    {condition: the same of the degraded audio}.
+    n_augment such arrays of random copies (seeded by ``relpath``), "augmented_functionals": their
+    functionals, "conditions": {condition: array} for the robustness conditions, and
+    "condition_prosody" and "condition_functionals": {condition: the same of the degraded audio}.
     """
     try:
         y = audio.load_audio(path)
@@ -207,8 +207,8 @@ def load_companion(features_path, name, base):
 
     Checks that it was made from the same files with the same front end as ``base`` (the dict
     load_features returned). Returns {"augmented": list, "source": (n,) int, "functionals": (n,
-    N_FUNCTIONALS) float32 or None when the file predates them} for the augmented
-    copies, or {condition: list of arrays aligned with base} for the robustness conditions.
+    N_FUNCTIONALS) float32, or None in a file made before they were stored} for the augmented copies,
+    or {condition: list of arrays aligned with base} for the robustness conditions.
     """
     import joblib
 
