@@ -193,13 +193,20 @@ def load_features(path=FEATURES_FILE):
             np.shape(p) != shape for p in [data.get("prosody"), *conditions.values()]):
         raise FeaturesError(f"{path}: its prosody is missing or not one row per file; "
                             "re-run `python create_features.py`")
-    shape, conditions = (n, audio.N_FUNCTIONALS), data.get("condition_functionals")
-    if data.get("functionals_params") != audio.functionals_params() or not isinstance(conditions, dict) or any(
-            np.shape(x) != shape for x in [data.get("functionals"), *conditions.values()]):
+    conditions = data.get("condition_functionals")
+    if not isinstance(conditions, dict) or not functionals_match(data, [data.get("functionals"),
+                                                                         *conditions.values()], n):
         raise FeaturesError(f"{path}: its functionals are missing or made with other settings than "
                             "audio.py's; re-run `python create_features.py`")
     data["features"] = features
     return data
+
+
+def functionals_match(data, arrays, rows):
+    """Whether ``arrays``, functionals read from a stored features dict ``data``, were made with
+    audio.py's settings (``data``'s "functionals_params") and are each (rows, N_FUNCTIONALS)."""
+    return data.get("functionals_params") == audio.functionals_params() and all(
+        np.shape(x) == (rows, audio.N_FUNCTIONALS) for x in arrays)
 
 
 def load_companion(features_path, name, base):
@@ -222,8 +229,7 @@ def load_companion(features_path, name, base):
                                 "re-run `python create_features.py`")
         if name == AUGMENTED_NAME:
             functionals = data.get("functionals")  # None in a file made before they were stored
-            if functionals is not None and (data.get("functionals_params") != audio.functionals_params()
-                                            or functionals.shape != (len(data["source"]), audio.N_FUNCTIONALS)):
+            if functionals is not None and not functionals_match(data, [functionals], len(data["source"])):
                 raise FeaturesError(f"{path}: its functionals are made with other settings than audio.py's; "
                                     "re-run `python create_features.py`")
             return {"augmented": unpack(data["frames"], data["offsets"]), "source": data["source"],

@@ -39,10 +39,11 @@ trained on all files (plus their augmented copies), for as many epochs (and with
 temperature, test-time noise, test-time warps and blend weight) that protocol (b) selected; the
 partner it blends in (BLEND_PARTNER) is trained on all files by its own recipe, and the third voice
 (THIRD_VOICE: a logistic regression on each clip's functionals, blended in last) on all files and
-their augmented copies (THIRD_VOICE_AUGMENTED) at the penalty most (b) folds chose, with the weight chosen on every fold's files. Results go to
-media/ (metrics.json, reports, confusion matrix, training curves, model summary, every file's
-protocol (b) probabilities, as it is and under each robustness condition, in predictions_b.csv,
-which --score-predictions scores again) and the model to model/.
+their augmented copies (THIRD_VOICE_AUGMENTED) at the penalty most (b) folds chose, with the weight
+chosen on every fold's files. Results go to media/ (metrics.json, reports, confusion matrix,
+training curves, model summary, every file's protocol (b) probabilities, as it is and under each
+robustness condition, in predictions_b.csv, which --score-predictions scores again) and the model
+to model/.
 """
 
 import argparse
@@ -1274,10 +1275,10 @@ def third_voice_b(data, cache=None, log=print):
 
     def train_augmented():
         start = time.perf_counter()
-        x, y, source = third_voice_rows(data, np.arange(len(labels)), augmented=True)
-        log(f"third voice: each fold's classifier trained again with {len(source) - len(labels)} augmented "
+        x, y, origin = third_voice_rows(data, np.arange(len(labels)), augmented=True)
+        log(f"third voice: each fold's classifier trained again with {len(origin) - len(labels)} augmented "
             "copies, at the C it chose")
-        return {"c": clean["c"], "classifiers": third_voice_folds(x, y, folds[source], clean["c"]),
+        return {"c": clean["c"], "classifiers": third_voice_folds(x, y, folds[origin], clean["c"]),
                 "seconds": round(clean["seconds"] + time.perf_counter() - start, 1)}
 
     return kept_run("third-voice-b-augmented", train_augmented, augmented=True)
