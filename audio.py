@@ -508,7 +508,7 @@ N_FRAME_DESCRIPTORS = 2 * 14 + 2 * N_MELS + 7
 N_VOICED_DESCRIPTORS = 4
 N_FUNCTIONALS = len(FUNCTIONALS) * (N_FRAME_DESCRIPTORS + N_VOICED_DESCRIPTORS + 1) + N_PROSODY
 # Version of the functionals' code; bump it when they change in a way the constants do not show.
-FUNCTIONALS_VERSION = 1
+FUNCTIONALS_VERSION = 2
 
 
 def functionals_params():
@@ -553,12 +553,19 @@ def functionals_of(x, *, rate):
         return np.zeros(len(FUNCTIONALS) * d)
     mean, std = x.mean(axis=0), x.std(axis=0)
     z = (x - mean) / np.where(std > 1e-6, std, np.inf)
-    p = np.percentile(x, PERCENTILES, axis=0)
+    z2 = z * z  # products, not z ** 3 and z ** 4: NumPy's general power is a hundred times slower
+    # Percentiles as np.percentile's linear method takes them, from one sort of each column
+    # (several times faster than np.percentile's partitions for five of them).
+    ordered = np.sort(x, axis=0)
+    at = np.asarray(PERCENTILES) / 100.0 * (n - 1)
+    below = np.floor(at).astype(int)
+    above = np.minimum(below + 1, n - 1)
+    p = ordered[below] + (ordered[above] - ordered[below]) * (at - below)[:, None]
     t = np.arange(n) / rate
     t = t - t.mean()
     slope = t @ (x - mean) / np.sum(t * t)
     change = np.abs(np.diff(x, axis=0)).mean(axis=0)
-    return np.concatenate([mean, std, (z ** 3).mean(axis=0), (z ** 4).mean(axis=0) - 3.0 * (std > 1e-6),
+    return np.concatenate([mean, std, (z2 * z).mean(axis=0), (z2 * z2).mean(axis=0) - 3.0 * (std > 1e-6),
                            *p, p[-1] - p[0], slope, change])
 
 

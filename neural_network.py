@@ -1199,10 +1199,10 @@ def shipped_third_voice_c(per_fold):
 def third_voice_rows(data, files, *, augmented=None):
     """What the third voice trains on for ``files`` ((m,) int indices into ``data``): their
     functionals, then, with ``augmented`` (None: THIRD_VOICE_AUGMENTED), those of their augmented
-    copies, if the features have copies. Returns (x (m', N_FUNCTIONALS), labels (m',) int, source
+    copies, if the features have copies. Returns (x (m', N_FUNCTIONALS), labels (m',) int, origin
     (m',) int: the file each row is or copies; the first m rows are ``files`` themselves)."""
     files = np.asarray(files)
-    x, source = data["functionals"][files], files
+    x, origin = data["functionals"][files], files
     aug = data.get("augmented")
     if (THIRD_VOICE_AUGMENTED if augmented is None else augmented) and aug is not None:
         if aug.get("functionals") is None:
@@ -1210,8 +1210,8 @@ def third_voice_rows(data, files, *, augmented=None):
                                 "THIRD_VOICE_AUGMENTED trains on; re-run `python create_features.py`")
         keep = np.flatnonzero(np.isin(aug["source"], files))
         x = np.concatenate([x, aug["functionals"][keep]])
-        source = np.concatenate([files, aug["source"][keep]])
-    return x, np.asarray(data["labels"])[source], source
+        origin = np.concatenate([files, aug["source"][keep]])
+    return x, np.asarray(data["labels"])[origin], origin
 
 
 def third_voice_settings(data, name, train=None, *, augmented=False):
@@ -1231,9 +1231,10 @@ def third_voice_settings(data, name, train=None, *, augmented=False):
     functions = [third_voice_classifier, third_voice_folds, choose_third_voice_c]
     more = {}
     if augmented and data.get("augmented") is not None:  # only then: the classifiers kept before stay valid
-        _, _, copied = third_voice_rows(data, np.arange(len(data["labels"])), augmented=True)
+        # Trained on every file (third_voice_rows' first rows) and every copy: their functionals and
+        # the file each copy is of.
         content.update(np.ascontiguousarray(data["augmented"]["functionals"]).tobytes())
-        content.update(copied.tobytes())
+        content.update(np.asarray(data["augmented"]["source"]).tobytes())
         functions.append(third_voice_rows)
         more = {"augmented": True}
     code = "".join(source(f) for f in functions)

@@ -26,6 +26,32 @@ def test_delta_and_rasta_on_known_columns():
     assert abs(r[-1, 1]) > 0.5  # a steady rise passes
 
 
+def test_functionals_of_are_the_textbook_statistics():
+    # functionals_of takes its percentiles from one sort and its moments from products, for speed;
+    # here they are checked against NumPy's and SciPy's own, on odd and even lengths and on ties.
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    for x in (rng.normal(size=(391, 5)) * [1, 3, 0.1, 10, 2], rng.gamma(2.0, size=(40, 3)),
+              rng.integers(0, 4, size=(7, 2)).astype(float), np.arange(2.0)[:, None]):
+        n, d = x.shape
+        f = audio.functionals_of(x, rate=100.0).reshape(len(audio.FUNCTIONALS), d)
+        got = dict(zip(audio.FUNCTIONALS, f))
+        assert np.allclose(got["mean"], x.mean(axis=0)) and np.allclose(got["std"], x.std(axis=0))
+        for q in audio.PERCENTILES:
+            assert np.allclose(got[f"p{q}"], np.percentile(x, q, axis=0), rtol=1e-12, atol=1e-12)
+        assert np.allclose(got["p90-p10"], np.percentile(x, 90, axis=0) - np.percentile(x, 10, axis=0))
+        varies = x.std(axis=0) > 1e-6
+        assert np.allclose(got["skewness"][varies], stats.skew(x[:, varies], axis=0))
+        assert np.allclose(got["kurtosis"][varies], stats.kurtosis(x[:, varies], axis=0))
+        slope = [np.polyfit(np.arange(n) / 100.0, x[:, j], 1)[0] for j in range(d)]
+        assert np.allclose(got["slope"], slope)
+        assert np.allclose(got["mean_abs_change"], np.abs(np.diff(x, axis=0)).mean(axis=0))
+    # A column that never changes has no shape: skewness and excess kurtosis 0, not NaN.
+    flat = audio.functionals_of(np.full((10, 1), 3.0), rate=100.0)
+    assert np.isfinite(flat).all() and flat[2] == 0.0 and flat[3] == 0.0
+
+
 @needs_data
 def test_functionals_are_finite_blind_to_gain_and_end_with_the_prosody():
     n = len(audio.FUNCTIONALS)
