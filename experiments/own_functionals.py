@@ -2,7 +2,7 @@
 
     # first a run without the shipped third voice (neural_network.THIRD_VOICE), to blend a voice into:
     python neural_network.py --no-third-voice --no-ship --protocols b --baseline none --predictions runs/b.csv
-    python experiments/own_functionals.py --predictions runs/b.csv   # 40 min here the first time
+    python experiments/own_functionals.py --predictions runs/b.csv   # about 40 min here the first time
 
 openSMILE's ComParE functionals blended into a run raised the unseen actors by 3.4 points on the
 mean of six seeds (experiments/compare_partner.py), but openSMILE's licence allows research and
@@ -12,11 +12,12 @@ RAVDESS; none of those but the MFCCs' means are in our models' inputs. This buil
 of descriptors from our own front end (audio.py: its log-mel frames and its pitch track) and asks
 whether a plain classifier on them adds what ComParE's did, licence-free and fast.
 
-1. Features: for each file of the features file, loaded and silence-trimmed by our front end,
-   ``functionals``: FUNCTIONALS of each frame-level descriptor (audio.descriptors), and the clip's
-   prosody (audio.prosody); the code lives in the front end since the product took it up
-   (audio.functionals). Kept in OWN_NAME beside the features file, with the files, front end
-   settings and descriptor code they were made from; making them prints their time per clip.
+1. Features: for each file of the features file, ``functionals``: FUNCTIONALS of each
+   frame-level descriptor (audio.descriptors), and the clip's prosody (audio.prosody). The code
+   lives in the front end since the product took it up (audio.functionals), and create_features.py
+   stores every file's functionals in the features file, checked against the front end's settings
+   when it is read; this script used to compute them again from the audio and now reads them
+   there. Their cost per clip is in the README's speed table (benchmarks/run_all.py).
 2. Probabilities: for each protocol (b) fold k, a logistic regression (compare_partner's
    LR_SETTINGS) trained on every other fold's files; its penalty C is the one of C_GRID that scores
    best on the RAVDESS actors of the other folds, each predicted by a classifier trained without
@@ -38,14 +39,11 @@ raised the unseen actors (+2.7 on the mean) and cost an unseen TESS voice more (
 -0.17 (+0.92 on nine). The product's version is neural_network.py's third voice (THIRD_VOICE).
 """
 
-import inspect
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
-from create_features import DATASET_DIR  # noqa: E402
 from experiments.compare_partner import (LR_SETTINGS, blend_parser, blend_runs, cached,  # noqa: E402
                                          describe, file_rows, fold_probabilities, parse_blend_args,
                                          read_cached, read_runs)
@@ -54,17 +52,15 @@ from neural_network import choose_third_voice_c as choose_c  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-# Where the functionals are kept, beside the features file they were made from, and where the
-# classifier's probabilities of every file and each fold's C are (made in about 40 min here).
-OWN_NAME = "own_functionals.joblib"
+# Where the classifier's probabilities of every file and each fold's C are kept, beside the
+# features file whose functionals they were made from.
 PARTNER_NAME = "own_functionals_probabilities.joblib"
 # The penalties C tried for the classifier, each fold choosing its own on other speakers (the
 # product's third voice's).
 C_GRID = THIRD_VOICE_C_GRID
-# The functionals of a clip (moved into the front end for the product's third voice, 2026-12-05;
-# bit-identical on all 4240 files to this script's own before).
+# What is taken of each descriptor over a clip (the front end's, moved there for the product's
+# third voice, 2026-12-05; bit-identical on all 4240 files to this script's own before).
 FUNCTIONALS = audio.FUNCTIONALS
-functionals = audio.functionals
 
 
 # The descriptor blocks of ``functionals``, by name: (part, first, last + 1), where part is the
@@ -93,29 +89,13 @@ def block_columns(names):
     return np.concatenate(keep)
 
 
-def own_features(paths, *, root=DATASET_DIR, log=print):
-    """(n, 2036) float32: ``functionals`` of each file of ``paths`` (relative to ``root``). Raises
-    audio.AudioError naming a file that cannot be read."""
-    rows, spent = [], 0.0
-    for i, path in enumerate(paths):
-        y = audio.load_audio(Path(root) / path)
-        start = time.perf_counter()
-        rows.append(functionals(y))
-        spent += time.perf_counter() - start
-        if (i + 1) % 1000 == 0:
-            log(f"  own functionals: {i + 1} of {len(paths)} files")
-    if paths:
-        log(f"own functionals took {1000 * spent / len(paths):.1f} ms per clip on the mean, one process "
-            "(the log-mel frames and pitch track included, which a prediction already computes)")
-    return np.array(rows, dtype=np.float32)
+def made_from(data):
+    """What the classifier's probabilities depend on besides its settings: the files, the
+    functionals' settings (audio.functionals_params, which load_features checked) and their sha256."""
+    import hashlib
 
-
-def made_from(paths):
-    """What the functionals of ``paths`` depend on besides the audio: the files, the front end's
-    settings and the source of this script's descriptor code."""
-    code = "".join(inspect.getsource(f) for f in (audio.delta, audio.rasta, audio.functionals_of,
-                                                     audio.descriptors, audio.functionals))
-    return {"paths": list(paths), "frontend": audio.frontend_params(), "code": code + repr(audio.functionals_params())}
+    digest = hashlib.sha256(np.ascontiguousarray(data["functionals"]).tobytes()).hexdigest()
+    return {"paths": list(data["path"]), "functionals": audio.functionals_params(), "functionals_sha256": digest}
 
 
 def classified(x, labels, folds, choosers, cache, key, *, grid=C_GRID):
@@ -144,16 +124,12 @@ def main(argv=None):
     except ValueError as err:
         sys.exit(f"error: {err}")
     data, runs = read_runs(args.predictions, args.model, args.features)
-    try:
-        x = cached(args.features.parent / OWN_NAME, made_from(data["path"]),
-                   lambda: own_features(data["path"], root=args.dataset), what="own functionals")
-    except audio.AudioError as err:  # a corpus file gone since the features were made
-        sys.exit(f"error: {err}; --dataset names the corpora's folder the features were made from")
+    x = np.asarray(data["functionals"])  # every file's, as create_features.py stored them
     labels = np.asarray(data["labels"])
     folds = speaker_folds(data)
     choosers = np.asarray(data["corpus"]) == "RAVDESS"
     rows = file_rows(data, "own")
-    key = {**made_from(data["path"]), "c_grid": C_GRID, "lr": LR_SETTINGS, "labels": labels.tolist()}
+    key = {**made_from(data), "c_grid": C_GRID, "lr": LR_SETTINGS, "labels": labels.tolist()}
     cache = args.features.parent / PARTNER_NAME
 
     if args.blocks:  # after the verdict: which descriptors do what, at the C the whole set chose

@@ -20,13 +20,16 @@ def test_the_blocks_split_the_functionals():
     assert masks["mfcc"][:14].all() and masks["delta"][14:28].all() and masks["spectral"][156:163].all()
 
 
-def test_the_script_blends_a_run_and_keeps_its_functionals(small_features, small_dataset, blend_run, tmp_path):
+def test_the_script_blends_a_run_from_the_features_files_functionals(small_features, small_dataset, blend_run, tmp_path):
     data, run_csv, out_csv, args = blend_run
-    first = run_script("experiments/own_functionals.py", *args)
+    # The functionals are the features file's: the corpora's folder is not read (one that does not
+    # exist will do).
+    first = run_script("experiments/own_functionals.py", *args[:3], tmp_path / "no corpora", *args[4:])
     assert first.returncode == 0, first.stderr
-    assert "making the own functionals" in first.stdout and "ms per clip on the mean" in first.stdout
-    kept = joblib.load(small_features.parent / own_functionals.OWN_NAME)
-    assert kept["paths"] == list(data["path"]) and kept["features"].shape == (len(data["path"]), 2036)
+    assert "making the classifier's probabilities" in first.stdout
+    kept = joblib.load(small_features.parent / own_functionals.PARTNER_NAME)
+    assert kept["paths"] == list(data["path"]) and kept["functionals"] == audio.functionals_params()
+    assert kept["features"]["probabilities"].shape == (len(data["path"]), 8)
     lines = first.stdout.splitlines()
     assert any(line.startswith("own functionals' classifier alone (2036 functionals): overall ") for line in lines)
     # The subset's folds: actors 1, 2 (fold 0), 5, 6 (fold 1) and both TESS voices (6, 7).
@@ -36,7 +39,6 @@ def test_the_script_blends_a_run_and_keeps_its_functionals(small_features, small
     blended_probabilities(out_csv, data)
 
     chosen = next(line for line in lines if line.startswith("each fold's C: "))
-    assert (small_features.parent / own_functionals.PARTNER_NAME).is_file()
 
     # A block of descriptors alone, at the C the whole set chose; a block that is none is one line.
     block = run_script("experiments/own_functionals.py", *args[:-2], "--blocks", "voiced,prosody")
