@@ -317,7 +317,11 @@ def spectrum(y):
 def mel_db(spec):
     """Log-mel power in dB of a spectrum: (n_frames, N_FFT // 2 + 1) complex -> (n_frames, N_MELS)
     float32."""
-    mel = mel_power(spec.real ** 2 + spec.imag ** 2)
+    return mel_to_db(mel_power(spec.real ** 2 + spec.imag ** 2))
+
+
+def mel_to_db(mel):
+    """Mel power in dB, floored at POWER_FLOOR: (n_frames, N_MELS) float32 -> the same shape, float32."""
     return 10.0 * np.log10(np.maximum(mel, POWER_FLOOR))
 
 
@@ -334,13 +338,23 @@ def mfcc(log_mel_db):
     return np.asarray(log_mel_db, dtype=np.float32) @ _DCT
 
 
-def features(y, *, power=None):
+def clip_mel(y, *, power=None):
+    """The mel power of a clip after silence trimming, which ``features`` and ``functionals`` both
+    start from: y (n_samples,) mono SAMPLE_RATE audio -> (n_frames, N_MELS) float32. Take it once
+    and give it to both as ``mel=`` (the spectrum is a clip's costliest step after its pitch track).
+    power: frame_power(y), when the caller already has it."""
+    spec = spectrum(trim_silence(y, power=power))
+    return mel_power(spec.real ** 2 + spec.imag ** 2)
+
+
+def features(y, *, power=None, mel=None):
     """The stored features of one clip: its log-mel spectrogram after silence trimming.
 
-    y: (n_samples,) mono SAMPLE_RATE audio; power: frame_power(y), when the caller already has
-    it. Returns (n_frames, N_MELS) float32; every model derives its input from this (see model.py).
+    y: (n_samples,) mono SAMPLE_RATE audio; power: frame_power(y), and mel: clip_mel(y), when the
+    caller already has them. Returns (n_frames, N_MELS) float32, the same with or without them;
+    every model derives its input from this (see model.py).
     """
-    return log_mel(trim_silence(y, power=power))
+    return mel_to_db(clip_mel(y, power=power) if mel is None else mel)
 
 
 def _slope(t, v):
@@ -569,10 +583,11 @@ def functionals_of(x, *, rate):
                            *p, p[-1] - p[0], slope, change])
 
 
-def descriptors(y, *, track=None):
+def descriptors(y, *, track=None, mel=None):
     """The frame-level descriptors of a trimmed clip y (n_samples,): (frame (T,
     N_FRAME_DESCRIPTORS), voiced (V, N_VOICED_DESCRIPTORS), pitch frames (P, 1)) float64.
-    track: pitch_track(y), when the caller already has it.
+    track: pitch_track(y), and mel: mel_power of y's spectrum ((T, N_MELS) float32, what clip_mel
+    gives for the untrimmed clip), when the caller already has them.
 
     frame, every HOP_LENGTH: MFCC 1-14 and their deltas, the RASTA-filtered log-mel bands, the
     log-mel bands less the clip's mean level, and seven spectral descriptors (level in dB re the
@@ -584,8 +599,10 @@ def descriptors(y, *, track=None):
     period); the first voiced frame's changes are 0, and V is 0 with fewer than three voiced frames.
     pitch frames: the correlation at the period of every pitch frame.
     """
-    spec = spectrum(y)
-    mel = mel_power(spec.real ** 2 + spec.imag ** 2).astype(np.float64)
+    if mel is None:
+        spec = spectrum(y)
+        mel = mel_power(spec.real ** 2 + spec.imag ** 2)
+    mel = mel.astype(np.float64)
     bands = 10.0 * np.log10(np.maximum(mel, POWER_FLOOR))
     cepstra = mfcc(bands).astype(np.float64)[:, FUNCTIONALS_MFCC]
     total = mel.sum(axis=1) + POWER_FLOOR
@@ -619,18 +636,19 @@ def descriptors(y, *, track=None):
     return frame, voiced_rows, corr.astype(np.float64)[:, None]
 
 
-def functionals(y, *, power=None):
+def functionals(y, *, power=None, mel=None):
     """The functionals of one clip: y (n_samples,) mono SAMPLE_RATE audio -> (N_FUNCTIONALS,)
     float32: FUNCTIONALS of the frame descriptors, of the voiced-frame ones and of the pitch frames'
     correlation (``descriptors``; zeros for the voiced ones when fewer than three frames are
     voiced), then ``prosody``'s N_PROSODY numbers, the pitch track taken once for both. The clip is
-    trimmed as ``features`` trims it; power: frame_power(y), when the caller already has it.
+    trimmed as ``features`` trims it; power: frame_power(y), and mel: clip_mel(y), when the caller
+    already has them (the same numbers either way).
     """
     y = np.ascontiguousarray(y, dtype=np.float32)
     power = frame_power(y) if power is None else power
     trimmed = trim_silence(y, power=power)
     track = pitch_track(trimmed)
-    frame, voiced, corr = descriptors(trimmed, track=track)
+    frame, voiced, corr = descriptors(trimmed, track=track, mel=mel)
     pitch_rate = PITCH_RATE / PITCH_HOP
     parts = [functionals_of(frame, rate=SAMPLE_RATE / HOP_LENGTH),
              (functionals_of(voiced, rate=pitch_rate) if len(voiced)

@@ -92,10 +92,12 @@ def featurize(path, relpath="", n_augment=0, conditions=()):
 
 def clip_features(y):
     """(audio.features(y), audio.prosody(y), audio.functionals(y)), the frame power they all trim
-    by taken once; the prosody is the functionals' last N_PROSODY numbers (the same values)."""
+    by and the mel power the first and last start from taken once; the prosody is the functionals'
+    last N_PROSODY numbers (the same values)."""
     power = audio.frame_power(y)
-    functionals = audio.functionals(y, power=power)
-    return audio.features(y, power=power), functionals[-audio.N_PROSODY:].copy(), functionals
+    mel = audio.clip_mel(y, power=power)
+    functionals = audio.functionals(y, power=power, mel=mel)
+    return audio.features(y, power=power, mel=mel), functionals[-audio.N_PROSODY:].copy(), functionals
 
 
 def featurize_all(paths, relpaths=None, n_jobs=N_JOBS, progress=True, n_augment=0, conditions=(),

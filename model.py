@@ -325,14 +325,15 @@ def warps_key(warps):
     return ",".join(f"{w:g}" for w in warps or ())
 
 
-def clip_views(y, noise_db=None, warps=(), *, power=None):
+def clip_views(y, noise_db=None, warps=(), *, power=None, mel=None):
     """The features a model predicts one clip from: [audio.features(y)], plus those of its noisy
     copy at each SNR ``noise_db`` names (noisy_view; None: none, one SNR, or several, see
     noise_snrs), plus each of those warped by every factor of ``warps`` (warped_views).
-    y: (n_samples,) mono SAMPLE_RATE audio; power: audio.frame_power(y), when the caller already
-    has it. Each view (n_frames, N_MELS) float32; the copies keep the pauses."""
+    y: (n_samples,) mono SAMPLE_RATE audio; power: audio.frame_power(y), and mel:
+    audio.clip_mel(y), when the caller already has them. Each view (n_frames, N_MELS) float32; the
+    copies keep the pauses."""
     power = audio.frame_power(y) if power is None else power  # for the trimming and the copy
-    feats = audio.features(y, power=power)
+    feats = audio.features(y, power=power, mel=mel)
     return warped_views([feats] + [noisy_view(feats, power, snr) for snr in noise_snrs(noise_db)], warps)
 
 
@@ -814,11 +815,12 @@ class Predictor:
             return seed_input([feats])
         return np.stack(windows(normalise(feats, self.normalisation, range_db=self.range_db), self.n_frames, self.window_hop))
 
-    def clip_views(self, y, *, power=None):
+    def clip_views(self, y, *, power=None, mel=None):
         """What this model predicts mono SAMPLE_RATE audio y from: a list of (n_frames, N_MELS)
         features, the clip's own and, with test-time noise, its noisy copy's, and with test-time
-        warps each of those warped (see clip_views). power: audio.frame_power(y), if known."""
-        return clip_views(y, self.noise_db, self.warps, power=power)
+        warps each of those warped (see clip_views). power: audio.frame_power(y), and mel:
+        audio.clip_mel(y), if known."""
+        return clip_views(y, self.noise_db, self.warps, power=power, mel=mel)
 
     def clip_inputs(self, y):
         """Everything this model predicts mono SAMPLE_RATE audio y from: (``clip_views(y)``, its
@@ -826,12 +828,13 @@ class Predictor:
         when ``needs_functionals``, else None), for ``predict_inputs``. The prosody is then the
         functionals' last N_PROSODY numbers, which are audio.prosody's."""
         power = audio.frame_power(y)  # for the trimming of all three: taken once
-        functionals = audio.functionals(y, power=power) if self.needs_functionals else None
+        mel = audio.clip_mel(y, power=power)  # the features' and the functionals' start: taken once
+        functionals = audio.functionals(y, power=power, mel=mel) if self.needs_functionals else None
         prosody = None
         if self.needs_prosody:
             prosody = (functionals[-audio.N_PROSODY:] if functionals is not None
                        else audio.prosody(y, power=power))
-        return self.clip_views(y, power=power), prosody, functionals
+        return self.clip_views(y, power=power, mel=mel), prosody, functionals
 
     def predict_inputs(self, inputs):
         """Probabilities (n_clips, n_emotions) for a list of ``clip_inputs`` results."""

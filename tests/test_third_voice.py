@@ -53,6 +53,27 @@ def test_functionals_of_are_the_textbook_statistics():
 
 
 @needs_data
+def test_the_mel_power_taken_once_gives_the_same_features_and_functionals():
+    # create_features.clip_features and Predictor.clip_inputs take a clip's mel power once for its
+    # features and its functionals; each must be what it is when taken alone, to the bit.
+    y = audio.load_audio(real_file("RAVDESS/Actor_01/03-01-05-01-01-01-01.flac"))
+    y = np.concatenate([np.zeros(4000, np.float32), y])  # a pause to trim first
+    power = audio.frame_power(y)
+    mel = audio.clip_mel(y, power=power)
+    assert mel.shape == audio.features(y).shape and mel.dtype == np.float32
+    np.testing.assert_array_equal(audio.features(y, power=power, mel=mel), audio.features(y))
+    np.testing.assert_array_equal(audio.features(y), audio.log_mel(audio.trim_silence(y)))
+    np.testing.assert_array_equal(audio.functionals(y, power=power, mel=mel), audio.functionals(y))
+    import create_features
+    feats, prosody, functionals = create_features.clip_features(y)
+    np.testing.assert_array_equal(feats, audio.features(y))
+    np.testing.assert_array_equal(functionals, audio.functionals(y))
+    np.testing.assert_array_equal(prosody, audio.prosody(y))
+    # Someone else's mel power is used as given (so it must be this clip's).
+    assert not np.array_equal(audio.features(y, mel=mel * 4.0), audio.features(y))
+
+
+@needs_data
 def test_functionals_are_finite_blind_to_gain_and_end_with_the_prosody():
     n = len(audio.FUNCTIONALS)
     for rel in ("RAVDESS/Actor_01/03-01-05-01-01-01-01.flac", "TESS/OAF_angry/OAF_back_angry.flac",
