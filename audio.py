@@ -341,7 +341,7 @@ def mfcc(log_mel_db):
 def clip_mel(y, *, power=None):
     """The mel power of a clip after silence trimming, which ``features`` and ``functionals`` both
     start from: y (n_samples,) mono SAMPLE_RATE audio -> (n_frames, N_MELS) float32. Take it once
-    and give it to both as ``mel=`` (the spectrum is a clip's costliest step after its pitch track).
+    and give it to both as ``mel=`` (the spectrum is among a clip's costliest steps).
     power: frame_power(y), when the caller already has it."""
     spec = spectrum(trim_silence(y, power=power))
     return mel_power(spec.real ** 2 + spec.imag ** 2)
