@@ -2,7 +2,7 @@
 
     # first a run without the shipped third voice (neural_network.THIRD_VOICE), to blend a voice into:
     python neural_network.py --no-third-voice --no-ship --protocols b --baseline none --predictions runs/b.csv
-    python experiments/own_functionals.py --predictions runs/b.csv   # about 40 min here the first time
+    python experiments/own_functionals.py --predictions runs/b.csv   # about 10 min here the first time
 
 openSMILE's ComParE functionals blended into a run raised the unseen actors by 3.4 points on the
 mean of six seeds (experiments/compare_partner.py), but openSMILE's licence allows research and
@@ -17,7 +17,8 @@ whether a plain classifier on them adds what ComParE's did, licence-free and fas
    lives in the front end since the product took it up (audio.functionals), and create_features.py
    stores every file's functionals in the features file, checked against the front end's settings
    when it is read; this script used to compute them again from the audio and now reads them
-   there. Their cost per clip is in the README's speed table (benchmarks/run_all.py).
+   there (``--dataset``, shared with compare_partner.py, is not read). Their cost per clip is in
+   the README's speed table (benchmarks/run_all.py).
 2. Probabilities: for each protocol (b) fold k, a logistic regression (compare_partner's
    LR_SETTINGS) trained on every other fold's files; its penalty C is the one of C_GRID that scores
    best on the RAVDESS actors of the other folds, each predicted by a classifier trained without
