@@ -299,7 +299,7 @@ def mel_power(power):
 
 def white_noise_mel(power):
     """The mel power that white noise of mean power ``power`` per sample puts, on average, in each
-    band of one frame (what ``mel_db`` takes the log of): (N_MELS,) float64. Every FFT bin of a
+    band of one frame (what ``mel_to_db`` takes the log of): (N_MELS,) float64. Every FFT bin of a
     windowed frame of such noise has expected power ``power`` times the window's energy."""
     return float(power) * float(np.sum(np.square(_WINDOW, dtype=np.float64))) * _MEL.sum(axis=0, dtype=np.float64)
 
@@ -314,10 +314,11 @@ def spectrum(y):
     return np.fft.rfft(frames, axis=1)
 
 
-def mel_db(spec):
-    """Log-mel power in dB of a spectrum: (n_frames, N_FFT // 2 + 1) complex -> (n_frames, N_MELS)
-    float32."""
-    return mel_to_db(mel_power(spec.real ** 2 + spec.imag ** 2))
+def mel_spectrogram(y):
+    """Mel power of mono SAMPLE_RATE audio: mel_power of ``spectrum(y)``'s power, (n_samples,) ->
+    (n_frames, N_MELS) float32, n_frames as in ``spectrum``."""
+    spec = spectrum(y)
+    return mel_power(spec.real ** 2 + spec.imag ** 2)
 
 
 def mel_to_db(mel):
@@ -326,11 +327,11 @@ def mel_to_db(mel):
 
 
 def log_mel(y):
-    """Log-mel spectrogram in dB of mono SAMPLE_RATE audio: mel_db(spectrum(y)).
+    """Log-mel spectrogram in dB of mono SAMPLE_RATE audio: mel_to_db(mel_spectrogram(y)).
 
     y: (n_samples,) float. Returns (n_frames, N_MELS) float32, n_frames as in ``spectrum``.
     """
-    return mel_db(spectrum(y))
+    return mel_to_db(mel_spectrogram(y))
 
 
 def mfcc(log_mel_db):
@@ -343,8 +344,7 @@ def clip_mel(y, *, power=None):
     start from: y (n_samples,) mono SAMPLE_RATE audio -> (n_frames, N_MELS) float32. Take it once
     and give it to both as ``mel=`` (the spectrum is among a clip's costliest steps).
     power: frame_power(y), when the caller already has it."""
-    spec = spectrum(trim_silence(y, power=power))
-    return mel_power(spec.real ** 2 + spec.imag ** 2)
+    return mel_spectrogram(trim_silence(y, power=power))
 
 
 def features(y, *, power=None, mel=None):
@@ -586,8 +586,8 @@ def functionals_of(x, *, rate):
 def descriptors(y, *, track=None, mel=None):
     """The frame-level descriptors of a trimmed clip y (n_samples,): (frame (T,
     N_FRAME_DESCRIPTORS), voiced (V, N_VOICED_DESCRIPTORS), pitch frames (P, 1)) float64.
-    track: pitch_track(y), and mel: mel_power of y's spectrum ((T, N_MELS) float32, what clip_mel
-    gives for the untrimmed clip), when the caller already has them.
+    track: pitch_track(y), and mel: mel_spectrogram(y) (what clip_mel gives for the untrimmed clip),
+    when the caller already has them.
 
     frame, every HOP_LENGTH: MFCC 1-14 and their deltas, the RASTA-filtered log-mel bands, the
     log-mel bands less the clip's mean level, and seven spectral descriptors (level in dB re the
@@ -599,10 +599,7 @@ def descriptors(y, *, track=None, mel=None):
     period); the first voiced frame's changes are 0, and V is 0 with fewer than three voiced frames.
     pitch frames: the correlation at the period of every pitch frame.
     """
-    if mel is None:
-        spec = spectrum(y)
-        mel = mel_power(spec.real ** 2 + spec.imag ** 2)
-    mel = mel.astype(np.float64)
+    mel = (mel_spectrogram(y) if mel is None else mel).astype(np.float64)
     bands = 10.0 * np.log10(np.maximum(mel, POWER_FLOOR))
     cepstra = mfcc(bands).astype(np.float64)[:, FUNCTIONALS_MFCC]
     total = mel.sum(axis=1) + POWER_FLOOR
