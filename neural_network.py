@@ -375,11 +375,19 @@ def scores(labels, preds, corpora):
     return out
 
 
-def fit_temperature(probs, labels):
-    """The temperature that minimises the negative log-likelihood of ``labels`` (grid search)."""
+def fit_temperature(probs, labels, *, groups=None):
+    """The temperature that minimises the negative log-likelihood of ``labels`` (n,) under
+    ``probs`` (n, k) (grid search). With ``groups`` ((n,) labels, e.g. each row's corpus), each
+    group's mean counts the same."""
     grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 121))
-    nll = [-np.mean(np.log(model_lib.calibrate(probs, t)[np.arange(len(labels)), labels] + 1e-12)) for t in grid]
-    return float(grid[int(np.argmin(nll))])
+    groups = np.zeros(len(labels)) if groups is None else np.asarray(groups)
+    parts = [groups == g for g in np.unique(groups)]
+
+    def nll(t):
+        right = np.log(model_lib.calibrate(probs, t)[np.arange(len(labels)), labels] + 1e-12)
+        return -np.mean([np.mean(right[part]) for part in parts])
+
+    return float(grid[int(np.argmin([nll(t) for t in grid]))])
 
 
 def fit_bias(probs, labels):

@@ -176,7 +176,8 @@ def describe(probs, labels, rows):
 
 
 def write_blended(path, rows, probs):
-    """A predictions CSV of ``rows`` (a run's clean rows) with ``probs`` in place of theirs."""
+    """A predictions CSV of ``rows`` (a run's rows, read_predictions' dicts; clean rows when they
+    name no condition) with ``probs`` in place of theirs."""
     import csv
 
     names = list(corpus.EMOTIONS)
@@ -186,7 +187,7 @@ def write_blended(path, rows, probs):
             out = csv.writer(f)
             out.writerow([*PREDICTION_COLUMNS, *names])
             for r, p in zip(rows, probs):
-                out.writerow(prediction_row(r["model"], CLEAN, r["fold"], r["corpus"], r["speaker"], r["path"],
+                out.writerow(prediction_row(r["model"], r.get("condition", CLEAN), r["fold"], r["corpus"], r["speaker"], r["path"],
                                             r["emotion"], p))
 
     model_lib.write_atomic(path, write)
