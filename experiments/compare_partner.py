@@ -264,6 +264,30 @@ def read_runs(paths, model, features):
     return data, runs
 
 
+def read_conditions(path, model, data):
+    """{condition: (rows, probs (n, k))} of the ``model`` rows of predictions CSV ``path``, every
+    condition it holds (clean and robustness), each in the order of ``data`` (load_features'
+    dict); exits with a one-line error when it is not a run of those files and emotions."""
+    names = list(corpus.EMOTIONS)
+    try:
+        runs = read_predictions(path)
+    except FileNotFoundError:
+        sys.exit(f"error: {path}: no such file")
+    except ValueError as err:
+        sys.exit(f"error: {err}")
+    out = {}
+    for condition, models in runs.items():
+        run = models.get(model, {})
+        if set(run) != set(data["path"]):
+            sys.exit(f"error: {path}: its {model} rows under {condition} are not the {len(data['path'])} "
+                     "files of the features file; give a protocol (b) run made from it")
+        rows = [run[p] for p in data["path"]]
+        if [names.index(r["emotion"]) for r in rows] != list(data["labels"]):
+            sys.exit(f"error: {path}: its emotions are not those of the features file")
+        out[condition] = rows, np.array([[float(r[e]) for e in names] for r in rows])
+    return out
+
+
 def blend_runs(paths, runs, partner, data, *, outs=(), choose_on="actors"):
     """Blend ``partner`` ((n, k) probabilities in the features file's order) into each run of
     ``runs`` (read_runs), each fold's w chosen (choose_weights) on the other folds' RAVDESS actors,

@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
 import corpus  # noqa: E402
 import model as model_lib  # noqa: E402  (no Keras until a model is built or loaded)
-from compare_partner import describe, file_rows, parse_blend_args, write_blended  # noqa: E402
+from compare_partner import describe, file_rows, parse_blend_args, read_conditions, write_blended  # noqa: E402
 from create_features import FEATURES_FILE  # noqa: E402
 from neural_network import (CLEAN, FeaturesError, FoldCacheError, choose_third_voice_weights,  # noqa: E402
-                            expected_calibration_error, load_data, log_loss, read_predictions, speaker_folds, third_voice_b,
+                            expected_calibration_error, load_data, log_loss, speaker_folds, third_voice_b,
                             third_voice_probs)
 
 import numpy as np  # noqa: E402
@@ -108,29 +108,6 @@ def fold_probs(data, trained, conditions):
     return out
 
 
-def read_run(path, model, data):
-    """{condition: (rows, probs (n, k))} of the ``model`` rows of predictions CSV ``path`` in the
-    features file's order; exits with a one-line error when it is not a run of those files."""
-    names = list(corpus.EMOTIONS)
-    try:
-        runs = read_predictions(path)
-    except FileNotFoundError:
-        sys.exit(f"error: {path}: no such file")
-    except ValueError as err:
-        sys.exit(f"error: {err}")
-    out = {}
-    for condition, models in runs.items():
-        run = models.get(model, {})
-        if set(run) != set(data["path"]):
-            sys.exit(f"error: {path}: its {model} rows under {condition} are not the {len(data['path'])} "
-                     "files of the features file; blend into a protocol (b) run made from it")
-        rows = [run[p] for p in data["path"]]
-        if [names.index(r["emotion"]) for r in rows] != list(data["labels"]):
-            sys.exit(f"error: {path}: its emotions are not those of the features file")
-        out[condition] = rows, np.array([[float(r[e]) for e in names] for r in rows])
-    return out
-
-
 def summary(probs, labels, rows):
     """describe()'s line, then the ECE and log-loss."""
     return (f"{describe(probs, labels, rows)}; ECE {expected_calibration_error(probs, labels):.3f}, "
@@ -159,7 +136,7 @@ def main(argv=None):
     if data["augmented"] is None or data["robustness"] is None:
         sys.exit(f"error: {args.features}: its augmented copies or robustness conditions are missing; "
                  "run `python create_features.py`")
-    runs = [read_run(p, args.model, data) for p in args.predictions]  # checked before minutes are spent
+    runs = [read_conditions(p, args.model, data) for p in args.predictions]  # checked before minutes are spent
     labels, corpora = np.asarray(data["labels"]), np.asarray(data["corpus"])  # corpora: each counts the same
     folds = speaker_folds(data)
     conditions = sorted(data["condition_functionals"])

@@ -25,12 +25,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import corpus  # noqa: E402
 import model as model_lib  # noqa: E402  (no Keras until a model is built or loaded)
-from compare_partner import parse_blend_args, read_runs, write_blended  # noqa: E402
+from compare_partner import parse_blend_args, read_conditions, read_runs, write_blended  # noqa: E402
 from create_features import FEATURES_FILE  # noqa: E402
 from neural_network import (CLEAN, expected_calibration_error, fit_temperature, log_loss,  # noqa: E402
-                            read_predictions, speaker_folds)
+                            speaker_folds)
 
 import numpy as np  # noqa: E402
 
@@ -46,22 +45,6 @@ def choose_voice_temperatures(probs, labels, folds, groups, *, every=False):
         return fit_temperature(probs, labels, groups=groups)
     return {int(k): fit_temperature(probs[folds != k], labels[folds != k], groups=groups[folds != k])
             for k in np.unique(folds)}
-
-
-def condition_probs(path, model, data):
-    """{condition: (rows, probs (n, k))} of the ``model`` rows of predictions CSV ``path``, each
-    condition's rows in the features file's order (``data``, load_features' dict). Exits with a
-    one-line error when a condition lacks a file."""
-    names = list(corpus.EMOTIONS)
-    out = {}
-    for condition, models in read_predictions(path).items():
-        run = models.get(model, {})
-        if set(run) != set(data["path"]):
-            sys.exit(f"error: {path}: its {model} rows under {condition} are not the {len(data['path'])} "
-                     "files of the features file")
-        rows = [run[p] for p in data["path"]]
-        out[condition] = rows, np.array([[float(r[e]) for e in names] for r in rows])
-    return out
 
 
 def calibration(probs, labels, corpora):
@@ -84,7 +67,7 @@ def main(argv=None):
     labels, corpora = np.asarray(data["labels"]), np.asarray(data["corpus"])
     folds = speaker_folds(data)
     for n, path in enumerate(args.predictions):
-        runs = condition_probs(path, args.model, data)
+        runs = read_conditions(path, args.model, data)
         clean = runs[CLEAN][1]
         chosen = choose_voice_temperatures(clean, labels, folds, corpora)
         shipped = choose_voice_temperatures(clean, labels, folds, corpora, every=True)
