@@ -79,6 +79,20 @@ def made_up_run(data, path, seed=0):
             out.writerow(prediction_row("cnn", CLEAN, corpus.speaker_fold(c, s), c, s, p, names[label], probs))
 
 
+def refuses_a_short_run(script, features, run_csv, *args):
+    """Run experiment ``script`` on a made-up run (made_up_run, at ``run_csv``) of only the first 10
+    files of ``features``, with ``args`` after its --features and --predictions, and check it
+    refuses it in one line naming the CSV, with exit status 1. Returns the CompletedProcess."""
+    from create_features import load_features
+
+    data = load_features(features)
+    made_up_run({k: v[:10] for k, v in data.items() if k in ("corpus", "speaker", "path", "labels")}, run_csv)
+    result = run_script(script, "--features", features, "--predictions", run_csv, *args)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and run_csv.name in result.stderr
+    return result
+
+
 def subset_relpaths(actors=(1, 2, 5, 6), tess_per_folder=6):
     """Relative paths of a small real subset: every file of some actors, a few of each TESS folder."""
     rels = []

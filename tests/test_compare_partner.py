@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from conftest import REPO, blended_probabilities, made_up_run, run_script
+from conftest import REPO, blended_probabilities, made_up_run, refuses_a_short_run, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import compare_partner  # noqa: E402
@@ -93,10 +93,7 @@ def test_the_script_blends_a_run_and_writes_a_csv_the_scorer_reads(small_feature
 def test_a_bad_run_csv_is_one_line(small_features, tmp_path):
     data = load_features(small_features)
     run_csv = tmp_path / "run.csv"
-    made_up_run({k: v[:10] for k, v in data.items() if k in ("corpus", "speaker", "path", "labels")}, run_csv)
-    result = run_script("experiments/compare_partner.py", "--features", small_features, "--predictions", run_csv)
-    assert result.returncode == 1
-    assert len(result.stderr.strip().splitlines()) == 1 and "run.csv" in result.stderr
+    refuses_a_short_run("experiments/compare_partner.py", small_features, run_csv)
     made_up_run(data, run_csv)  # every file, but one file's emotion changed
     lines = run_csv.read_text().splitlines()
     first = lines[1].split(",")

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from conftest import REPO, made_up_run, run_script
+from conftest import REPO, made_up_run, refuses_a_short_run, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import modulation_voice as mv  # noqa: E402
@@ -69,11 +69,7 @@ def test_the_script_trains_both_voices_blends_them_and_keeps_them(small_features
 def test_a_bad_run_csv_or_a_stale_cache_is_one_line(small_features, tmp_path):
     data = load_features(small_features)
     run_csv = tmp_path / "run.csv"
-    made_up_run({k: v[:10] for k, v in data.items() if k in ("corpus", "speaker", "path", "labels")}, run_csv)
-    result = run_script("experiments/modulation_voice.py", "--features", small_features, "--predictions", run_csv,
-                        "--fold-cache", tmp_path / "cache")
-    assert result.returncode == 1
-    assert len(result.stderr.strip().splitlines()) == 1 and "run.csv" in result.stderr
+    refuses_a_short_run("experiments/modulation_voice.py", small_features, run_csv, "--fold-cache", tmp_path / "cache")
     assert not (tmp_path / "cache").exists()  # refused before anything was trained
     made_up_run(data, run_csv)
     (tmp_path / "cache").mkdir()

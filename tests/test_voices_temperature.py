@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from conftest import REPO, blended_probabilities, made_up_run, run_script
+from conftest import REPO, blended_probabilities, made_up_run, refuses_a_short_run, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import voices_temperature  # noqa: E402
@@ -88,12 +88,8 @@ def test_the_script_calibrates_every_condition_and_writes_a_csv_the_scorer_reads
 
 
 def test_a_bad_run_csv_is_one_line(small_features, tmp_path):
-    data = load_features(small_features)
     run_csv = tmp_path / "run.csv"
-    made_up_run({k: v[:10] for k, v in data.items() if k in ("corpus", "speaker", "path", "labels")}, run_csv)
-    result = run_script("experiments/voices_temperature.py", "--features", small_features, "--predictions", run_csv)
-    assert result.returncode == 1
-    assert len(result.stderr.strip().splitlines()) == 1 and "run.csv" in result.stderr
+    refuses_a_short_run("experiments/voices_temperature.py", small_features, run_csv)
     result = run_script("experiments/voices_temperature.py", "--features", small_features,
                         "--predictions", run_csv, "--out", tmp_path / "a.csv", tmp_path / "b.csv")
     assert result.returncode == 2 and "one --out per --predictions" in result.stderr
