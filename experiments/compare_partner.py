@@ -187,8 +187,8 @@ def write_blended(path, rows, probs):
             out = csv.writer(f)
             out.writerow([*PREDICTION_COLUMNS, *names])
             for r, p in zip(rows, probs):
-                out.writerow(prediction_row(r["model"], r.get("condition", CLEAN), r["fold"], r["corpus"], r["speaker"], r["path"],
-                                            r["emotion"], p))
+                out.writerow(prediction_row(r["model"], r.get("condition", CLEAN), r["fold"], r["corpus"],
+                                            r["speaker"], r["path"], r["emotion"], p))
 
     model_lib.write_atomic(path, write)
 
@@ -243,25 +243,23 @@ def main(argv=None):
     blend_runs(args.predictions, runs, partner, data, outs=args.out, choose_on=args.choose_on)
 
 
-def read_runs(paths, model, features):
-    """(load_features(features), [the ``model`` rows of each predictions CSV of ``paths``]),
-    checked to be protocol (b) runs of that features file's files and emotions; exits with a
-    one-line error when one is not (before any minutes are spent on features)."""
+def features_or_exit(features):
+    """load_features(features), or a one-line error naming the file and exit status 1."""
     try:
-        data = load_features(features)
-        runs = [read_predictions(p).get(CLEAN, {}).get(model) for p in paths]
+        return load_features(features)
     except FileNotFoundError as err:
         sys.exit(f"error: {err.filename}: no such file")
     except ValueError as err:
         sys.exit(f"error: {err}")
-    names = list(corpus.EMOTIONS)
-    for path, run in zip(paths, runs):
-        if not run or set(run) != set(data["path"]):
-            sys.exit(f"error: {path}: its {model} rows are not the {len(data['path'])} files of "
-                     f"{features}; score a protocol (b) run made from that features file")
-        if [names.index(run[p]["emotion"]) for p in data["path"]] != list(data["labels"]):
-            sys.exit(f"error: {path}: its emotions are not those of {features}")
-    return data, runs
+
+
+def read_runs(paths, model, features):
+    """(load_features(features), [the ``model`` clean rows of each predictions CSV of ``paths``,
+    as {file path: row}]), checked to be protocol (b) runs of that features file's files and
+    emotions (read_conditions); exits with a one-line error when one is not (before any minutes
+    are spent on features)."""
+    data = features_or_exit(features)
+    return data, [{r["path"]: r for r in read_conditions(p, model, data)[CLEAN][0]} for p in paths]
 
 
 def read_conditions(path, model, data):
@@ -275,6 +273,8 @@ def read_conditions(path, model, data):
         sys.exit(f"error: {path}: no such file")
     except ValueError as err:
         sys.exit(f"error: {err}")
+    if CLEAN not in runs:
+        sys.exit(f"error: {path}: no rows of clean clips; give a protocol (b) run made from the features file")
     out = {}
     for condition, models in runs.items():
         run = models.get(model, {})

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import model as model_lib  # noqa: E402  (no Keras until a model is built or loaded)
-from compare_partner import parse_blend_args, read_conditions, read_runs, write_blended  # noqa: E402
+from compare_partner import features_or_exit, parse_blend_args, read_conditions, write_blended  # noqa: E402
 from create_features import FEATURES_FILE  # noqa: E402
 from neural_network import (CLEAN, expected_calibration_error, fit_temperature, log_loss,  # noqa: E402
                             speaker_folds)
@@ -63,11 +63,11 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, nargs="*", default=[],
                         help="a calibrated predictions CSV to write for each of --predictions")
     args = parse_blend_args(parser, argv)
-    data, _ = read_runs(args.predictions, args.model, args.features)  # checks files and emotions
+    data = features_or_exit(args.features)
     labels, corpora = np.asarray(data["labels"]), np.asarray(data["corpus"])
     folds = speaker_folds(data)
-    for n, path in enumerate(args.predictions):
-        runs = read_conditions(path, args.model, data)
+    every = [read_conditions(path, args.model, data) for path in args.predictions]  # all checked first
+    for n, (path, runs) in enumerate(zip(args.predictions, every)):
         clean = runs[CLEAN][1]
         chosen = choose_voice_temperatures(clean, labels, folds, corpora)
         shipped = choose_voice_temperatures(clean, labels, folds, corpora, every=True)
