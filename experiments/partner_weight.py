@@ -1,0 +1,118 @@
+"""Measured: the partner's weight chosen by both corpora's voices, as the third voice's is.
+
+    python experiments/partner_weight.py --fold-cache runs/cache42              # seed 42, about 10 min
+    python experiments/partner_weight.py --fold-cache runs/cache48 --seed 48
+
+The product blends its partner (the seed's layers on MFCC means and prosody) into our model at a
+weight each protocol (b) fold chooses on the held-out RAVDESS actors of the other folds, with ours
+predicting those clips alone (neural_network.choose_blend_weights); the third voice's weight is
+chosen on the other folds' test files, each corpus counting the same
+(neural_network.choose_third_voice_weights), so the TESS voices have a say in it. This chooses
+the partner's weight by the third voice's rule too, among MFCC_BLEND_WEIGHTS, on ours as it
+predicts at test time (its test-time views) and the partner, then blends the third voice last as
+the product does, its weight chosen again after the new blend.
+
+It runs the product's protocol (b) from ``--fold-cache`` (neural_network.evaluate; folds kept
+there are read back, missing ones trained), keeps each fold's run and partner as evaluate chose
+the product's weights on them, and blends both rules into the same folds. It prints, for each
+rule, the partner's and the third voice's weight per fold, and (b) overall, per corpus and on the
+RAVDESS women and men, the ECE and log-loss and each robustness condition. The product's rule
+must give the product's number. ``--out`` writes the new rule's run (every condition) as a
+predictions CSV for `neural_network.py --score-predictions`.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import model as model_lib  # noqa: E402  (no Keras until a model is built or loaded)
+import neural_network as nn  # noqa: E402
+from compare_partner import describe, write_blended  # noqa: E402
+from create_features import FEATURES_FILE  # noqa: E402
+from modulation_voice import fold_probs  # noqa: E402
+from neural_network import CLEAN, choose_third_voice_weights, expected_calibration_error, log_loss  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+
+def product_folds(data, cache, log=print):
+    """Run the product's protocol (b) from ``cache`` (neural_network.evaluate) and return (each
+    fold's run_fold dict, each fold's partner, mfcc_fold's dict), as evaluate chose the partner's
+    weights on them."""
+    kept = {}
+    choose = nn.choose_blend_weights
+
+    def keeping(data, runs, mfccs, weights=None):  # what evaluate blends, kept as it is chosen
+        kept["runs"], kept["mfccs"] = runs, mfccs
+        return choose(data, runs, mfccs, weights)
+
+    nn.choose_blend_weights = keeping
+    try:
+        nn.evaluate("cnn", data, ["b"], log=log, cache=cache)
+    finally:
+        nn.choose_blend_weights = choose
+    return kept["runs"], kept["mfccs"]
+
+
+def blend_folds(probs, other, folds, weights):
+    """``probs`` blended with ``other`` (model.blend), each fold k of ``folds`` at weights[k]."""
+    out = np.zeros_like(probs)
+    for k, w in weights.items():
+        out[folds == k] = model_lib.blend(probs[folds == k], other[folds == k], w)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--fold-cache", type=Path, required=True,
+                        help="the fold cache of a README run (neural_network.py --fold-cache) of this --seed")
+    parser.add_argument("--seed", type=int, default=nn.SEED, help=f"the run's seed (default {nn.SEED})")
+    parser.add_argument("--features", type=Path, default=FEATURES_FILE, help="features file")
+    parser.add_argument("--out", type=Path, help="the new rule's predictions CSV to write")
+    args = parser.parse_args(argv)
+    nn.SEED = args.seed
+    try:
+        data = nn.load_data(args.features)
+        runs, partners = product_folds(data, args.fold_cache)
+        trained = nn.third_voice_b(data, args.fold_cache)
+    except FileNotFoundError as err:
+        sys.exit(f"error: {err.filename}: no such file")
+    except (nn.FeaturesError, nn.FoldCacheError) as err:
+        sys.exit(f"error: {err}")
+    idx = np.concatenate([run["test"] for run in runs])
+    labels, corpora = np.asarray(data["labels"])[idx], np.asarray(data["corpus"])[idx]
+    folds = nn.speaker_folds(data)[idx]
+    conditions = sorted(runs[0]["conditions"])
+    ours = {CLEAN: np.concatenate([run["probs"] for run in runs]),
+            **{c: np.concatenate([run["conditions"][c] for run in runs]) for c in conditions}}
+    partner = {CLEAN: np.concatenate([m["test"] for m in partners]),
+               **{c: np.concatenate([m["conditions"][c] for m in partners]) for c in conditions}}
+    third = {c: p[idx] for c, p in fold_probs(data, trained, conditions).items()}
+    everyone = np.ones(len(idx), dtype=bool)
+    ks = [int(nn.speaker_folds(data)[run["test"][0]]) for run in runs]
+    rules = {"product's rule (held-out actors)": dict(zip(ks, [w for w, _ in nn.choose_blend_weights(data, runs, partners)[0]])),
+             "both corpora's voices": choose_third_voice_weights(ours[CLEAN], partner[CLEAN], labels, folds, everyone,
+                                                                 groups=corpora, weights=nn.MFCC_BLEND_WEIGHTS)}
+    rows = [dict(model="cnn", corpus=c, speaker=s, path=p, fold=str(f), emotion=e) for c, s, p, f, e in zip(
+        corpora, np.asarray(data["speaker"])[idx], np.asarray(data["path"])[idx], folds,
+        np.asarray(data["emotion"])[idx])]
+    print(f"seed {args.seed}, ours alone: {describe(ours[CLEAN], labels, rows)}")
+    for rule, weights in rules.items():
+        blended = {c: blend_folds(ours[c], partner[c], folds, weights) for c in ours}
+        third_weights = choose_third_voice_weights(blended[CLEAN], third[CLEAN], labels, folds, everyone, groups=corpora)
+        final = {c: blend_folds(blended[c], third[c], folds, third_weights) for c in ours}
+        print(f"{rule}: partner's w per fold " + ", ".join(f"{k}: {w:.2f}" for k, w in sorted(weights.items()))
+              + "; third voice's " + ", ".join(f"{k}: {w:.2f}" for k, w in sorted(third_weights.items())))
+        print(f"{rule}: (b) {describe(final[CLEAN], labels, rows)}; ECE "
+              f"{expected_calibration_error(final[CLEAN], labels):.3f}, log-loss {log_loss(final[CLEAN], labels):.3f}; "
+              f"right {int(np.sum(final[CLEAN].argmax(axis=1) == labels))} of {len(labels)}")
+        print(f"{rule}: under " + ", ".join(f"{c} {np.mean(final[c].argmax(axis=1) == labels):.3f}" for c in conditions))
+        if args.out and rule == "both corpora's voices":
+            write_blended(args.out, [dict(r, condition=c) for c in final for r in rows],
+                          np.concatenate([final[c] for c in final]))
+            print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
