@@ -35,11 +35,14 @@ from neural_network import CLEAN, choose_third_voice_weights, expected_calibrati
 
 import numpy as np  # noqa: E402
 
+# The two rules for the partner's weight, as the script names them.
+PRODUCT, BOTH = "product's rule (held-out actors)", "both corpora's voices"
+
 
 def product_folds(data, cache, log=print):
-    """Run the product's protocol (b) from ``cache`` (neural_network.evaluate) and return (each
-    fold's run_fold dict, each fold's partner, mfcc_fold's dict), as evaluate chose the partner's
-    weights on them."""
+    """Run the product's protocol (b) from ``cache`` (neural_network.evaluate) and return (its
+    result for "b", each fold's run_fold dict, each fold's partner: mfcc_fold's dict), the runs and
+    partners as evaluate chose the partner's weights on them."""
     kept = {}
     choose = nn.choose_blend_weights
 
@@ -49,10 +52,39 @@ def product_folds(data, cache, log=print):
 
     nn.choose_blend_weights = keeping
     try:
-        nn.evaluate("cnn", data, ["b"], log=log, cache=cache)
+        result = nn.evaluate("cnn", data, ["b"], log=log, cache=cache)["b"]
     finally:
         nn.choose_blend_weights = choose
-    return kept["runs"], kept["mfccs"]
+    return result, kept["runs"], kept["mfccs"]
+
+
+def rule_runs(data, runs, partners, trained):
+    """Both rules for the partner's weight on the same folds: (idx, the test files in the runs'
+    order, {rule: (partner's weight per fold, third voice's weight per fold, {condition: final
+    probabilities (len(idx), k)})}), the third voice (third_voice_b's ``trained``) blended last,
+    each fold's weight chosen after the partner's blend as the product chooses it."""
+    idx = np.concatenate([run["test"] for run in runs])
+    labels, corpora = np.asarray(data["labels"])[idx], np.asarray(data["corpus"])[idx]
+    folds = nn.speaker_folds(data)[idx]
+    conditions = sorted(runs[0]["conditions"])
+    ours = {CLEAN: np.concatenate([run["probs"] for run in runs]),
+            **{c: np.concatenate([run["conditions"][c] for run in runs]) for c in conditions}}
+    partner = {CLEAN: np.concatenate([m["test"] for m in partners]),
+               **{c: np.concatenate([m["conditions"][c] for m in partners]) for c in conditions}}
+    third = {c: p[idx] for c, p in fold_probs(data, trained, conditions).items()}
+    everyone = np.ones(len(idx), dtype=bool)
+    ks = [int(nn.speaker_folds(data)[run["test"][0]]) for run in runs]
+    product = [w for w, _ in nn.choose_blend_weights(data, runs, partners)[0]]
+    rules = {PRODUCT: dict(zip(ks, product)),
+             BOTH: choose_third_voice_weights(ours[CLEAN], partner[CLEAN], labels, folds, everyone,
+                                              groups=corpora, weights=nn.MFCC_BLEND_WEIGHTS)}
+    out = {}
+    for rule, weights in rules.items():
+        blended = {c: blend_folds(ours[c], partner[c], folds, weights) for c in ours}
+        third_weights = choose_third_voice_weights(blended[CLEAN], third[CLEAN], labels, folds, everyone,
+                                                   groups=corpora)
+        out[rule] = weights, third_weights, {c: blend_folds(blended[c], third[c], folds, third_weights) for c in ours}
+    return idx, out
 
 
 def blend_folds(probs, other, folds, weights):
@@ -74,45 +106,30 @@ def main(argv=None):
     nn.SEED = args.seed
     try:
         data = nn.load_data(args.features)
-        runs, partners = product_folds(data, args.fold_cache)
+        _, runs, partners = product_folds(data, args.fold_cache)
         trained = nn.third_voice_b(data, args.fold_cache)
     except FileNotFoundError as err:
         sys.exit(f"error: {err.filename}: no such file")
     except (nn.FeaturesError, nn.FoldCacheError) as err:
         sys.exit(f"error: {err}")
-    idx = np.concatenate([run["test"] for run in runs])
-    labels, corpora = np.asarray(data["labels"])[idx], np.asarray(data["corpus"])[idx]
-    folds = nn.speaker_folds(data)[idx]
-    conditions = sorted(runs[0]["conditions"])
-    ours = {CLEAN: np.concatenate([run["probs"] for run in runs]),
-            **{c: np.concatenate([run["conditions"][c] for run in runs]) for c in conditions}}
-    partner = {CLEAN: np.concatenate([m["test"] for m in partners]),
-               **{c: np.concatenate([m["conditions"][c] for m in partners]) for c in conditions}}
-    third = {c: p[idx] for c, p in fold_probs(data, trained, conditions).items()}
-    everyone = np.ones(len(idx), dtype=bool)
-    ks = [int(nn.speaker_folds(data)[run["test"][0]]) for run in runs]
-    rules = {"product's rule (held-out actors)": dict(zip(ks, [w for w, _ in nn.choose_blend_weights(data, runs, partners)[0]])),
-             "both corpora's voices": choose_third_voice_weights(ours[CLEAN], partner[CLEAN], labels, folds, everyone,
-                                                                 groups=corpora, weights=nn.MFCC_BLEND_WEIGHTS)}
+    idx, rules = rule_runs(data, runs, partners, trained)
+    labels = np.asarray(data["labels"])[idx]
     rows = [dict(model="cnn", corpus=c, speaker=s, path=p, fold=str(f), emotion=e) for c, s, p, f, e in zip(
-        corpora, np.asarray(data["speaker"])[idx], np.asarray(data["path"])[idx], folds,
+        *(np.asarray(data[key])[idx] for key in ("corpus", "speaker", "path")), nn.speaker_folds(data)[idx],
         np.asarray(data["emotion"])[idx])]
-    print(f"seed {args.seed}, ours alone: {describe(ours[CLEAN], labels, rows)}")
-    for rule, weights in rules.items():
-        blended = {c: blend_folds(ours[c], partner[c], folds, weights) for c in ours}
-        third_weights = choose_third_voice_weights(blended[CLEAN], third[CLEAN], labels, folds, everyone, groups=corpora)
-        final = {c: blend_folds(blended[c], third[c], folds, third_weights) for c in ours}
+    print(f"seed {args.seed}, ours alone: {describe(np.concatenate([run['probs'] for run in runs]), labels, rows)}")
+    for rule, (weights, third_weights, final) in rules.items():
         print(f"{rule}: partner's w per fold " + ", ".join(f"{k}: {w:.2f}" for k, w in sorted(weights.items()))
               + "; third voice's " + ", ".join(f"{k}: {w:.2f}" for k, w in sorted(third_weights.items())))
         print(f"{rule}: (b) {describe(final[CLEAN], labels, rows)}; ECE "
               f"{expected_calibration_error(final[CLEAN], labels):.3f}, log-loss {log_loss(final[CLEAN], labels):.3f}; "
               f"right {int(np.sum(final[CLEAN].argmax(axis=1) == labels))} of {len(labels)}")
-        print(f"{rule}: under " + ", ".join(f"{c} {np.mean(final[c].argmax(axis=1) == labels):.3f}" for c in conditions))
-        if args.out and rule == "both corpora's voices":
+        print(f"{rule}: under " + ", ".join(f"{c} {np.mean(final[c].argmax(axis=1) == labels):.3f}"
+                                            for c in final if c != CLEAN))
+        if args.out and rule == BOTH:
             write_blended(args.out, [dict(r, condition=c) for c in final for r in rows],
                           np.concatenate([final[c] for c in final]))
             print(f"wrote {args.out}")
-
 
 if __name__ == "__main__":
     main()

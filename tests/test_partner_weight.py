@@ -1,0 +1,48 @@
+"""experiments/partner_weight.py: the partner's weight chosen by both corpora's voices."""
+
+import sys
+
+import numpy as np
+
+from conftest import REPO, run_script
+
+sys.path.insert(0, str(REPO / "experiments"))
+import partner_weight  # noqa: E402
+import model as model_lib  # noqa: E402
+import neural_network  # noqa: E402
+
+
+def test_the_products_rule_gives_the_products_probabilities_and_the_new_rule_its_own(small_features, tmp_path,
+                                                                                     monkeypatch):
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    monkeypatch.setitem(neural_network.EPOCHS, "seed", 2)
+    monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
+    data = neural_network.load_data(small_features)
+    choose = neural_network.choose_blend_weights
+    result, runs, partners = partner_weight.product_folds(data, tmp_path / "cache", log=lambda *_: None)
+    assert neural_network.choose_blend_weights is choose  # put back
+    assert len(runs) == len(partners) == 4  # the subset's folds: actors 1-4, 5-8, OAF, YAF
+    trained = neural_network.third_voice_b(data, tmp_path / "cache", log=lambda *_: None)
+    idx, rules = partner_weight.rule_runs(data, runs, partners, trained)
+    assert sorted(rules) == sorted([partner_weight.PRODUCT, partner_weight.BOTH])
+    weights, third_weights, final = rules[partner_weight.PRODUCT]
+    # The product's rule is the product: its weights, and every file's probabilities as evaluate blends them.
+    assert [weights[k] for k in sorted(weights)] == result["mfcc_blend"]["weights"]
+    assert [third_weights[k] for k in sorted(third_weights)] == result["third_voice"]["weights"]
+    np.testing.assert_allclose(final["clean"], result["probs"], atol=1e-6)
+    assert sorted(final) == ["clean", *sorted(data["robustness"])]
+    weights, _, final = rules[partner_weight.BOTH]
+    assert sorted(weights) == [0, 1, 6, 7] and set(weights.values()) <= set(neural_network.MFCC_BLEND_WEIGHTS)
+    assert np.allclose(final["clean"].sum(axis=1), 1.0) and len(final["clean"]) == len(idx) == len(data["path"])
+
+
+def test_a_damaged_fold_cache_is_one_line(small_features, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "cnn-b-fold0.joblib").write_bytes(b"not a kept fold")
+    result = run_script("experiments/partner_weight.py", "--features", small_features, "--fold-cache", cache)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {cache / 'cnn-b-fold0.joblib'}: corrupted fold cache file")
+    assert "Traceback" not in result.stderr
