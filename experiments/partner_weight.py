@@ -18,7 +18,9 @@ the product's weights on them, and blends both rules into the same folds. It pri
 rule, the partner's and the third voice's weight per fold, and (b) overall, per corpus and on the
 RAVDESS women and men, the ECE and log-loss and each robustness condition. The product's rule
 must give the product's number. ``--out`` writes the new rule's run (every condition) as a
-predictions CSV for `neural_network.py --score-predictions`.
+predictions CSV for `neural_network.py --score-predictions`. ``--modulation`` also blends, by each
+rule, the third voice with each clip's modulation spectrum beside its functionals
+(experiments/modulation_voice.py), printed as "<rule> + modulation".
 """
 
 import argparse
@@ -30,7 +32,7 @@ import model as model_lib  # noqa: E402  (no Keras until a model is built or loa
 import neural_network as nn  # noqa: E402
 from compare_partner import describe, write_blended  # noqa: E402
 from create_features import FEATURES_FILE  # noqa: E402
-from modulation_voice import fold_probs  # noqa: E402
+from modulation_voice import fold_probs, with_modulation  # noqa: E402
 from neural_network import CLEAN, choose_third_voice_weights, expected_calibration_error, log_loss  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -102,34 +104,46 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=nn.SEED, help=f"the run's seed (default {nn.SEED})")
     parser.add_argument("--features", type=Path, default=FEATURES_FILE, help="features file")
     parser.add_argument("--out", type=Path, help="the new rule's predictions CSV to write")
+    parser.add_argument("--modulation", action="store_true",
+                        help="also blend, by both rules, the third voice with each clip's modulation spectrum "
+                             "(experiments/modulation_voice.py; its classifiers kept in the cache's folder "
+                             "'modulation', made if missing)")
     args = parser.parse_args(argv)
     nn.SEED = args.seed
     try:
         data = nn.load_data(args.features)
         _, runs, partners = product_folds(data, args.fold_cache)
-        trained = nn.third_voice_b(data, args.fold_cache)
+        voices = {"": (data, nn.third_voice_b(data, args.fold_cache))}
+        if args.modulation:
+            modulated = with_modulation(data)
+            (args.fold_cache / "modulation").mkdir(exist_ok=True)
+            voices[" + modulation"] = modulated, nn.third_voice_b(modulated, args.fold_cache / "modulation")
     except FileNotFoundError as err:
         sys.exit(f"error: {err.filename}: no such file")
     except (nn.FeaturesError, nn.FoldCacheError) as err:
         sys.exit(f"error: {err}")
-    idx, rules = rule_runs(data, runs, partners, trained)
+    idx = np.concatenate([run["test"] for run in runs])
     labels = np.asarray(data["labels"])[idx]
     rows = [dict(model="cnn", corpus=c, speaker=s, path=p, fold=str(f), emotion=e) for c, s, p, f, e in zip(
         *(np.asarray(data[key])[idx] for key in ("corpus", "speaker", "path")), nn.speaker_folds(data)[idx],
         np.asarray(data["emotion"])[idx])]
     print(f"seed {args.seed}, ours alone: {describe(np.concatenate([run['probs'] for run in runs]), labels, rows)}")
-    for rule, (weights, third_weights, final) in rules.items():
-        print(f"{rule}: partner's w per fold " + ", ".join(f"{k}: {w:.2f}" for k, w in sorted(weights.items()))
-              + "; third voice's " + ", ".join(f"{k}: {w:.2f}" for k, w in sorted(third_weights.items())))
-        print(f"{rule}: (b) {describe(final[CLEAN], labels, rows)}; ECE "
-              f"{expected_calibration_error(final[CLEAN], labels):.3f}, log-loss {log_loss(final[CLEAN], labels):.3f}; "
-              f"right {int(np.sum(final[CLEAN].argmax(axis=1) == labels))} of {len(labels)}")
-        print(f"{rule}: under " + ", ".join(f"{c} {np.mean(final[c].argmax(axis=1) == labels):.3f}"
-                                            for c in final if c != CLEAN))
-        if args.out and rule == BOTH:
-            write_blended(args.out, [dict(r, condition=c) for c in final for r in rows],
-                          np.concatenate([final[c] for c in final]))
-            print(f"wrote {args.out}")
+    for voice, (voice_data, trained) in voices.items():
+        for rule, (weights, third_weights, final) in rule_runs(voice_data, runs, partners, trained)[1].items():
+            name = rule + voice
+            print(f"{name}: partner's w per fold " + ", ".join(f"{k}: {w:.2f}" for k, w in sorted(weights.items()))
+                  + "; third voice's " + ", ".join(f"{k}: {w:.2f}" for k, w in sorted(third_weights.items())))
+            print(f"{name}: (b) {describe(final[CLEAN], labels, rows)}; ECE "
+                  f"{expected_calibration_error(final[CLEAN], labels):.3f}, "
+                  f"log-loss {log_loss(final[CLEAN], labels):.3f}; "
+                  f"right {int(np.sum(final[CLEAN].argmax(axis=1) == labels))} of {len(labels)}")
+            print(f"{name}: under " + ", ".join(f"{c} {np.mean(final[c].argmax(axis=1) == labels):.3f}"
+                                                for c in final if c != CLEAN))
+            if args.out and name == BOTH:
+                write_blended(args.out, [dict(r, condition=c) for c in final for r in rows],
+                              np.concatenate([final[c] for c in final]))
+                print(f"wrote {args.out}")
+
 
 if __name__ == "__main__":
     main()

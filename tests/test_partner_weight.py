@@ -35,6 +35,13 @@ def test_the_products_rule_gives_the_products_probabilities_and_the_new_rule_its
     weights, _, final = rules[partner_weight.BOTH]
     assert sorted(weights) == [0, 1, 6, 7] and set(weights.values()) <= set(neural_network.MFCC_BLEND_WEIGHTS)
     assert np.allclose(final["clean"].sum(axis=1), 1.0) and len(final["clean"]) == len(idx) == len(data["path"])
+    # The third voice with the modulation spectrum (--modulation): the same partner weights, another third voice.
+    modulated = partner_weight.with_modulation(data, log=lambda *_: None)
+    (tmp_path / "cache" / "modulation").mkdir()
+    other = neural_network.third_voice_b(modulated, tmp_path / "cache" / "modulation", log=lambda *_: None)
+    _, with_spectrum = partner_weight.rule_runs(modulated, runs, partners, other)
+    assert with_spectrum[partner_weight.BOTH][0] == weights
+    assert not np.allclose(with_spectrum[partner_weight.PRODUCT][2]["clean"], rules[partner_weight.PRODUCT][2]["clean"])
 
 
 def test_a_damaged_fold_cache_is_one_line(small_features, tmp_path):
