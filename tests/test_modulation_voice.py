@@ -9,6 +9,7 @@ from conftest import REPO, made_up_run, refuses_a_short_run, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import modulation_voice as mv  # noqa: E402
+import neural_network  # noqa: E402
 import audio  # noqa: E402
 from create_features import load_features  # noqa: E402
 
@@ -37,7 +38,10 @@ def test_a_band_swinging_at_a_rate_fills_that_octave_of_that_band():
     assert short.shape == (mv.N_MODULATION,) and np.argmax(short.reshape(-1, n_octaves)[5]) == 3
 
 
-def test_the_script_trains_both_voices_blends_them_and_keeps_them(small_features, tmp_path):
+def test_the_script_trains_both_voices_blends_them_and_keeps_them(small_features, tmp_path, monkeypatch, capsys):
+    # One C for each voice to choose (the choice itself is tested in tests/test_third_voice.py).
+    monkeypatch.setitem(neural_network.choose_third_voice_c.__kwdefaults__, "grid", (0.01,))
+    monkeypatch.setitem(neural_network.THIRD_VOICE_LR, "max_iter", 100)  # and shorter fits: this tests the plumbing
     data = load_features(small_features)
     run_csv, out_csv, cache = tmp_path / "run.csv", tmp_path / "blended.csv", tmp_path / "cache"
     made_up_run(data, run_csv)
@@ -46,9 +50,8 @@ def test_the_script_trains_both_voices_blends_them_and_keeps_them(small_features
     run_csv.write_text("\n".join(lines + [line.replace(",clean,", f",{c},", 1) for c in conditions
                                           for line in lines[1:]]) + "\n")
     args = ["--features", small_features, "--predictions", run_csv, "--fold-cache", cache, "--out", out_csv]
-    first = run_script("experiments/modulation_voice.py", *args)
-    assert first.returncode == 0, first.stderr
-    printed = first.stdout.splitlines()
+    mv.main([str(a) for a in args])
+    printed = capsys.readouterr().out.splitlines()
     inputs = load_features(small_features)["functionals"].shape[1]
     assert f"third voice, functionals ({inputs} inputs):" in printed
     assert f"third voice, functionals + modulation ({inputs + mv.N_MODULATION} inputs):" in printed
