@@ -18,11 +18,15 @@ weight chosen on the other folds' files, each corpus counting the same
 (neural_network.choose_third_voice_weights), as the product blends its own.
 
 The product's classifiers are read from ``--fold-cache`` (the README's run keeps them there; made
-if absent); this arm's are kept in its folder ``modulation`` (about 20 min to make here, then
-read back). It prints each arm's classifier alone, and for each CSV the run alone and each arm
-blended (accuracy overall, per corpus and on the RAVDESS women and men; the ECE and log-loss; each
-robustness condition) and each fold's weight; ``--out`` writes the modulation arm's blended run
-(every condition) as a predictions CSV for `neural_network.py --score-predictions`.
+if absent); this arm's are kept in its folder ``modulation`` (24 min to make here beside another
+run, then read back). It prints each arm's classifier alone, and for each CSV the run alone and
+each arm blended (accuracy overall, per corpus and on the RAVDESS women and men; the ECE and
+log-loss; each robustness condition) and each fold's weight; ``--out`` writes the modulation arm's
+blended run (every condition) as a predictions CSV for `neural_network.py --score-predictions`.
+
+Verdict (2026-12-05): not shipped. It gained on seeds 42, 48 and 49 (+0.28, +0.35, +0.35 points,
+the unseen actors +0.9 to +2.0, the TESS voices 0 to −0.5), short of the +0.5 its plan asked
+(experiments/README.md, "the modulation spectrum beside the functionals").
 """
 
 import argparse

@@ -21,6 +21,11 @@ must give the product's number. ``--out`` writes the new rule's run (every condi
 predictions CSV for `neural_network.py --score-predictions`. ``--modulation`` also blends, by each
 rule, the third voice with each clip's modulation spectrum beside its functionals
 (experiments/modulation_voice.py), printed as "<rule> + modulation".
+
+Verdict (2026-12-05): not shipped. The partner's weight by both corpora's voices gained on seeds
+42 and 48 (+0.54, +0.31), short of its +0.5 bar, and lost on fresh seed 49 (−0.19); with the
+modulation spectrum too, +0.17 on seed 49 (experiments/README.md, "the partner's weight chosen by
+both corpora's voices" and "both near misses together").
 """
 
 import argparse
@@ -61,13 +66,14 @@ def product_folds(data, cache, log=print):
 
 
 def rule_runs(data, runs, partners, trained):
-    """Both rules for the partner's weight on the same folds: (idx, the test files in the runs'
-    order, {rule: (partner's weight per fold, third voice's weight per fold, {condition: final
-    probabilities (len(idx), k)})}), the third voice (third_voice_b's ``trained``) blended last,
-    each fold's weight chosen after the partner's blend as the product chooses it."""
+    """Both rules for the partner's weight on the same folds, the third voice (third_voice_b's
+    ``trained``) blended last, each fold's weight chosen after the partner's blend as the product
+    chooses it. Returns (idx: the test files in the runs' order, {rule: (the partner's weight per
+    fold, the third voice's weight per fold, {condition: final probabilities (len(idx), k)})})."""
     idx = np.concatenate([run["test"] for run in runs])
     labels, corpora = np.asarray(data["labels"])[idx], np.asarray(data["corpus"])[idx]
-    folds = nn.speaker_folds(data)[idx]
+    every_fold = nn.speaker_folds(data)
+    folds = every_fold[idx]
     conditions = sorted(runs[0]["conditions"])
     ours = {CLEAN: np.concatenate([run["probs"] for run in runs]),
             **{c: np.concatenate([run["conditions"][c] for run in runs]) for c in conditions}}
@@ -75,7 +81,7 @@ def rule_runs(data, runs, partners, trained):
                **{c: np.concatenate([m["conditions"][c] for m in partners]) for c in conditions}}
     third = {c: p[idx] for c, p in fold_probs(data, trained, conditions).items()}
     everyone = np.ones(len(idx), dtype=bool)
-    ks = [int(nn.speaker_folds(data)[run["test"][0]]) for run in runs]
+    ks = [int(every_fold[run["test"][0]]) for run in runs]
     product = [w for w, _ in nn.choose_blend_weights(data, runs, partners)[0]]
     rules = {PRODUCT: dict(zip(ks, product)),
              BOTH: choose_third_voice_weights(ours[CLEAN], partner[CLEAN], labels, folds, everyone,

@@ -18,6 +18,10 @@ files (the shipped model's), then before and after: the ECE overall and per corp
 and the ECE under each robustness condition. A temperature keeps every file's top emotion; the
 script checks that accuracy did not move. ``--out`` writes the calibrated run (the ``--model``
 rows, every condition) as a predictions CSV for `neural_network.py --score-predictions`.
+
+Verdict (2026-12-05): not applied. ECE and log-loss both worse on seeds 42 and 48 (ECE 0.094 to
+0.108, 0.091 to 0.115): the two TESS voices want opposite temperatures (experiments/README.md,
+"the temperature fitted on the other folds' voices").
 """
 
 import argparse
