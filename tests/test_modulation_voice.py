@@ -68,7 +68,6 @@ def test_the_script_trains_both_voices_blends_them_and_keeps_them(small_features
     assert scored.returncode == 0, scored.stderr
 
 
-
 def test_a_bad_run_csv_or_a_stale_cache_is_one_line(small_features, tmp_path):
     data = load_features(small_features)
     run_csv = tmp_path / "run.csv"
