@@ -322,7 +322,7 @@ def mel_spectrogram(y):
 
 
 def mel_to_db(mel):
-    """Mel power in dB, floored at POWER_FLOOR: (n_frames, N_MELS) float32 -> the same shape, float32."""
+    """Mel power in dB, floored at POWER_FLOOR: (n_frames, N_MELS) -> the same shape and dtype."""
     return 10.0 * np.log10(np.maximum(mel, POWER_FLOOR))
 
 
@@ -600,7 +600,7 @@ def descriptors(y, *, track=None, mel=None):
     pitch frames: the correlation at the period of every pitch frame.
     """
     mel = (mel_spectrogram(y) if mel is None else mel).astype(np.float64)
-    bands = 10.0 * np.log10(np.maximum(mel, POWER_FLOOR))
+    bands = mel_to_db(mel)
     cepstra = mfcc(bands).astype(np.float64)[:, FUNCTIONALS_MFCC]
     total = mel.sum(axis=1) + POWER_FLOOR
     level = 10.0 * np.log10(total / total.max())

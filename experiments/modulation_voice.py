@@ -36,13 +36,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
-import corpus  # noqa: E402
 import model as model_lib  # noqa: E402  (no Keras until a model is built or loaded)
 from compare_partner import describe, file_rows, parse_blend_args, read_conditions, write_blended  # noqa: E402
 from create_features import FEATURES_FILE  # noqa: E402
 from neural_network import (CLEAN, FeaturesError, FoldCacheError, choose_third_voice_weights,  # noqa: E402
-                            expected_calibration_error, load_data, log_loss, speaker_folds, third_voice_b,
-                            third_voice_probs)
+                            expected_calibration_error, fold_probs, load_data, log_loss, speaker_folds,
+                            third_voice_b)
 
 import numpy as np  # noqa: E402
 
@@ -98,18 +97,12 @@ def with_modulation(data, log=print):
     return out
 
 
-def fold_probs(data, trained, conditions):
+def voice_probs(data, trained, conditions):
     """{condition: (n, k)}: each file's probabilities from its fold's classifier (third_voice_b's
-    ``trained``), clean (CLEAN) and under each of ``conditions``."""
+    ``trained``; neural_network.fold_probs), clean (CLEAN) and under each of ``conditions``."""
     folds = speaker_folds(data)
     inputs = {CLEAN: data["functionals"], **{c: data["condition_functionals"][c] for c in conditions}}
-    out = {}
-    for condition, x in inputs.items():
-        probs = np.zeros((len(folds), len(corpus.EMOTIONS)))
-        for k, classifier in trained["classifiers"].items():
-            probs[folds == k] = third_voice_probs(classifier, x[folds == k])
-        out[condition] = probs
-    return out
+    return {condition: fold_probs(trained["classifiers"], x, folds) for condition, x in inputs.items()}
 
 
 def summary(probs, labels, rows):
@@ -154,7 +147,7 @@ def main(argv=None):
             trained = third_voice_b(arm_data, caches[arm], log=lambda line: print(f"  {line}"))
         except FoldCacheError as err:
             sys.exit(f"error: {err}")
-        voices[arm] = fold_probs(arm_data, trained, conditions)
+        voices[arm] = voice_probs(arm_data, trained, conditions)
         print("  C per fold: " + ", ".join(f"{k}: {c}" for k, c in sorted(trained["c"].items())))
         print(f"  alone: {summary(voices[arm][CLEAN], labels, file_rows(data, 'third voice'))}")
     everyone = np.ones(len(labels), dtype=bool)

@@ -37,8 +37,8 @@ import model as model_lib  # noqa: E402  (no Keras until a model is built or loa
 import neural_network as nn  # noqa: E402
 from compare_partner import describe, write_blended  # noqa: E402
 from create_features import FEATURES_FILE  # noqa: E402
-from modulation_voice import fold_probs, with_modulation  # noqa: E402
-from neural_network import CLEAN, choose_third_voice_weights, expected_calibration_error, log_loss  # noqa: E402
+from modulation_voice import summary, voice_probs, with_modulation  # noqa: E402
+from neural_network import CLEAN, choose_third_voice_weights  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -79,7 +79,7 @@ def rule_runs(data, runs, partners, trained):
             **{c: np.concatenate([run["conditions"][c] for run in runs]) for c in conditions}}
     partner = {CLEAN: np.concatenate([m["test"] for m in partners]),
                **{c: np.concatenate([m["conditions"][c] for m in partners]) for c in conditions}}
-    third = {c: p[idx] for c, p in fold_probs(data, trained, conditions).items()}
+    third = {c: p[idx] for c, p in voice_probs(data, trained, conditions).items()}
     everyone = np.ones(len(idx), dtype=bool)
     ks = [int(every_fold[run["test"][0]]) for run in runs]
     product = [w for w, _ in nn.choose_blend_weights(data, runs, partners)[0]]
@@ -139,9 +139,7 @@ def main(argv=None):
             name = rule + voice
             print(f"{name}: partner's w per fold " + ", ".join(f"{k}: {w:.2f}" for k, w in sorted(weights.items()))
                   + "; third voice's " + ", ".join(f"{k}: {w:.2f}" for k, w in sorted(third_weights.items())))
-            print(f"{name}: (b) {describe(final[CLEAN], labels, rows)}; ECE "
-                  f"{expected_calibration_error(final[CLEAN], labels):.3f}, "
-                  f"log-loss {log_loss(final[CLEAN], labels):.3f}; "
+            print(f"{name}: (b) {summary(final[CLEAN], labels, rows)}; "
                   f"right {int(np.sum(final[CLEAN].argmax(axis=1) == labels))} of {len(labels)}")
             print(f"{name}: under " + ", ".join(f"{c} {np.mean(final[c].argmax(axis=1) == labels):.3f}"
                                                 for c in final if c != CLEAN))
