@@ -390,7 +390,15 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     data = load_features(small_features)
     data["augmented"] = load_companion(small_features, AUGMENTED_NAME, data)
     data["robustness"] = load_companion(small_features, ROBUSTNESS_NAME, data)
-    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+
+    def recipe():  # the run kept below, set again after each monkeypatch.undo()
+        monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+        # The third voice is kept too, but its choices are tested in tests/test_third_voice.py: one C
+        # and shorter fits here.
+        monkeypatch.setitem(neural_network.choose_third_voice_c.__kwdefaults__, "grid", (0.01,))
+        monkeypatch.setitem(neural_network.THIRD_VOICE_LR, "max_iter", 100)
+
+    recipe()
     monkeypatch.setattr(neural_network, "MFCC_BLEND_WEIGHTS", (0.0,))  # ours alone (tests/test_mfcc_blend.py)
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())  # every clip alone first
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
@@ -434,7 +442,7 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     with pytest.raises(neural_network.FoldCacheError, match="code_sha256 differ"):
         neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
     monkeypatch.undo()
-    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    recipe()
     # Another seed (--seed) is another run: the kept fold is refused, and a new one trains another model.
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
@@ -444,13 +452,13 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     other = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6})
     assert not np.allclose(other["b"]["probs"], first["b"]["probs"], atol=1e-3)
     monkeypatch.undo()
-    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    recipe()
     # A run without TensorFlow's oneDNN kernels (set before it starts) rounds differently: refused too.
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     with pytest.raises(neural_network.FoldCacheError, match=r"\(onednn differ\)"):
         neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
     monkeypatch.undo()
-    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    recipe()
     data["features"][0] = data["features"][0] + 1.0
     with pytest.raises(neural_network.FoldCacheError, match="data_sha256 differ"):
         neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
@@ -469,7 +477,6 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     (cache / "cnn-b-fold6.joblib").write_bytes(kept[:1000])
     with pytest.raises(neural_network.FoldCacheError, match="corrupted fold cache file"):
         neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
-
 
 
 def test_refit_trains_on_held_out_speakers_never_test_ones_and_keeps_the_choices(small_features, tmp_path,
@@ -521,6 +528,7 @@ def test_refit_trains_on_held_out_speakers_never_test_ones_and_keeps_the_choices
     assert before["scores"] == kept["before_refit"] and "before_refit" not in before
     assert before["test_time_warps"] == kept["test_time_warps"]
     assert not np.allclose(before["probs"], kept["probs"], atol=1e-3)
+
 
 def test_unknown_tower_or_bad_input_floor_is_refused_in_one_line(tmp_path):
     kept = tmp_path / "kept_b.csv"
