@@ -26,7 +26,9 @@ blended run (every condition) as a predictions CSV for `neural_network.py --scor
 
 Verdict (2026-12-05): not shipped. It gained on seeds 42, 48 and 49 (+0.28, +0.35, +0.35 points,
 the unseen actors +0.9 to +2.0, the TESS voices 0 to −0.5), short of the +0.5 its plan asked
-(experiments/README.md, "the modulation spectrum beside the functionals").
+(experiments/README.md, "the modulation spectrum beside the functionals"); a second plan, judged
+on fresh seed 50 by what it had done (the actors +0.5, overall higher), saw it lose 1.01 points
+overall and 0.5 on the actors ("the modulation spectrum fails on fresh seed 50"). Not tried again.
 """
 
 import argparse

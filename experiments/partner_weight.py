@@ -23,9 +23,10 @@ rule, the third voice with each clip's modulation spectrum beside its functional
 (experiments/modulation_voice.py), printed as "<rule> + modulation".
 
 Verdict (2026-12-05): not shipped. The partner's weight by both corpora's voices gained on seeds
-42 and 48 (+0.54, +0.31), short of its +0.5 bar, and lost on fresh seed 49 (−0.19); with the
-modulation spectrum too, +0.17 on seed 49 (experiments/README.md, "the partner's weight chosen by
-both corpora's voices" and "both near misses together").
+42 and 48 (+0.54, +0.31), short of its +0.5 bar, and lost on fresh seeds 49 and 50 (−0.19,
+−0.94); with the modulation spectrum too, +0.17 on seed 49 and −1.25 on seed 50
+(experiments/README.md, "the partner's weight chosen by both corpora's voices", "both near misses
+together" and "the modulation spectrum fails on fresh seed 50").
 """
 
 import argparse
