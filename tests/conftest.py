@@ -93,6 +93,15 @@ def refuses_a_short_run(script, features, run_csv, *args):
     return result
 
 
+def plumbing_third_voice(monkeypatch):
+    """Make the third voice cheap for a test of the code around it: one C to choose and 100
+    iterations per fit (its choices themselves are tested in tests/test_third_voice.py)."""
+    import neural_network
+
+    monkeypatch.setitem(neural_network.choose_third_voice_c.__kwdefaults__, "grid", (0.01,))
+    monkeypatch.setitem(neural_network.THIRD_VOICE_LR, "max_iter", 100)
+
+
 def subset_relpaths(actors=(1, 2, 5, 6), tess_per_folder=6):
     """Relative paths of a small real subset: every file of some actors, a few of each TESS folder."""
     rels = []

@@ -5,11 +5,10 @@ import sys
 
 import numpy as np
 
-from conftest import REPO, made_up_run, refuses_a_short_run, run_script
+from conftest import REPO, made_up_run, plumbing_third_voice, refuses_a_short_run, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import modulation_voice as mv  # noqa: E402
-import neural_network  # noqa: E402
 import audio  # noqa: E402
 from create_features import load_features  # noqa: E402
 
@@ -39,9 +38,7 @@ def test_a_band_swinging_at_a_rate_fills_that_octave_of_that_band():
 
 
 def test_the_script_trains_both_voices_blends_them_and_keeps_them(small_features, tmp_path, monkeypatch, capsys):
-    # One C for each voice to choose (the choice itself is tested in tests/test_third_voice.py).
-    monkeypatch.setitem(neural_network.choose_third_voice_c.__kwdefaults__, "grid", (0.01,))
-    monkeypatch.setitem(neural_network.THIRD_VOICE_LR, "max_iter", 100)  # and shorter fits: this tests the plumbing
+    plumbing_third_voice(monkeypatch)  # for both voices the script trains
     data = load_features(small_features)
     run_csv, out_csv, cache = tmp_path / "run.csv", tmp_path / "blended.csv", tmp_path / "cache"
     made_up_run(data, run_csv)

@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from conftest import REPO, run_script
+from conftest import REPO, plumbing_third_voice, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import partner_weight  # noqa: E402
@@ -18,9 +18,7 @@ def test_the_products_rule_gives_the_products_probabilities_and_the_new_rule_its
     monkeypatch.setitem(neural_network.EPOCHS, "seed", 2)
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
-    # One C for the third voice to choose (the choice itself is tested in tests/test_third_voice.py).
-    monkeypatch.setitem(neural_network.choose_third_voice_c.__kwdefaults__, "grid", (0.01,))
-    monkeypatch.setitem(neural_network.THIRD_VOICE_LR, "max_iter", 100)  # and shorter fits: this tests the plumbing
+    plumbing_third_voice(monkeypatch)
     data = neural_network.load_data(small_features)
     choose = neural_network.choose_blend_weights
     result, runs, partners = partner_weight.product_folds(data, tmp_path / "cache", log=lambda *_: None)

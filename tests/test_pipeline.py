@@ -8,7 +8,7 @@ import audio
 import corpus
 import model as model_lib
 import neural_network
-from conftest import DATASETS, needs_data, run_script
+from conftest import DATASETS, needs_data, plumbing_third_voice, run_script
 from create_features import FeaturesError, load_features
 
 
@@ -393,10 +393,7 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
 
     def recipe():  # the run kept below, set again after each monkeypatch.undo()
         monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
-        # The third voice is kept too, but its choices are tested in tests/test_third_voice.py: one C
-        # and shorter fits here.
-        monkeypatch.setitem(neural_network.choose_third_voice_c.__kwdefaults__, "grid", (0.01,))
-        monkeypatch.setitem(neural_network.THIRD_VOICE_LR, "max_iter", 100)
+        plumbing_third_voice(monkeypatch)  # kept too, and its files checked; its choices are not
 
     recipe()
     monkeypatch.setattr(neural_network, "MFCC_BLEND_WEIGHTS", (0.0,))  # ours alone (tests/test_mfcc_blend.py)
