@@ -1,0 +1,53 @@
+"""experiments/voice_views.py: the partner and the third voice averaged over the noisy copies."""
+
+import sys
+
+import numpy as np
+
+from conftest import REPO, plumbing_third_voice, run_script
+
+sys.path.insert(0, str(REPO / "experiments"))
+import voice_views  # noqa: E402
+import model as model_lib  # noqa: E402
+import neural_network  # noqa: E402
+
+
+def test_the_product_arm_is_the_product_and_the_others_average_the_noisy_copies(small_features, tmp_path,
+                                                                                monkeypatch):
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    monkeypatch.setitem(neural_network.EPOCHS, "seed", 2)
+    monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
+    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
+    plumbing_third_voice(monkeypatch)
+    data = neural_network.load_data(small_features)
+    result, runs, partners = voice_views.product_folds(data, tmp_path / "cache", log=lambda *_: None)
+    trained = neural_network.third_voice_b(data, tmp_path / "cache", log=lambda *_: None)
+    idx, out = voice_views.arms(data, runs, partners, trained)
+    assert list(out) == list(voice_views.ARMS)
+    weights, final = out[voice_views.PRODUCT]
+    # The product's arm is the product: its third voice's weights and every file's probabilities.
+    assert [weights[k] for k in sorted(weights)] == result["third_voice"]["weights"]
+    np.testing.assert_allclose(final, result["probs"], atol=1e-6)
+    for arm in out:
+        assert np.allclose(out[arm][1].sum(axis=1), 1.0) and len(out[arm][1]) == len(idx) == len(data["path"])
+    # Averaging over the noisy copies changes every averaged voice's blend, and the partner's is the
+    # product's blend with the partner's probabilities over the views put in its place.
+    assert not np.allclose(out["third voice over views"][1], final)
+    assert not np.allclose(out["partner over views"][1], final)
+    every_fold = neural_network.speaker_folds(data)
+    folds = every_fold[idx]
+    partner = {v: np.concatenate([m["test"] if v == "clean" else m["conditions"][v] for m in partners])
+               for v in voice_views.VIEWS}
+    by_fold = dict(zip((int(every_fold[r["test"][0]]) for r in runs), result["mfcc_blend"]["weights"]))
+    ours = np.concatenate([r["probs"] for r in runs])
+    blended = voice_views.blend_folds(ours, np.mean([partner[v] for v in voice_views.VIEWS], axis=0), folds, by_fold)
+    third_weights, expected = out["partner over views"]
+    third = {v: p[idx] for v, p in voice_views.voice_probs(data, trained, voice_views.VIEWS[1:]).items()}
+    np.testing.assert_allclose(expected, voice_views.blend_folds(blended, third["clean"], folds, third_weights))
+
+
+def test_a_run_without_its_seed_is_refused_in_one_line(small_features):
+    result = run_script("experiments/voice_views.py", "--features", small_features, "--run", "runs/cache42")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "argument --run: 'runs/cache42': give a fold cache and its seed as CACHE:SEED")
