@@ -27,6 +27,11 @@ would need, for its robustness rows, each condition's copies' features, which ar
 
 Plan (2026-12-05, twenty-fourth session), committed before any number: experiments/README.md,
 "Plan: the partner and the third voice over the noisy copies".
+
+Verdict (2026-12-05): not shipped. On the five seeds' mean the third voice over the copies lost
+0.68 points (gaining on one seed of five), the partner over them 0.05 (+0.68 to −0.90 by seed), both
+0.78, against a bar of +0.5 and a gain on four seeds (experiments/README.md, "neither the partner
+nor the third voice gains over the noisy copies").
 """
 
 import argparse
