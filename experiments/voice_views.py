@@ -96,54 +96,85 @@ def run_arg(text):
     return Path(cache), int(seed)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def runs_parser(description):
+    """An argparse parser with --run CACHE:SEED (repeatable) and --features."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--run", type=run_arg, action="append", required=True, metavar="CACHE:SEED",
                         help="the fold cache of a README run (neural_network.py --fold-cache) and its seed; repeat "
                              "for more seeds")
     parser.add_argument("--features", type=Path, default=FEATURES_FILE, help="features file")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def data_or_exit(features):
+    """neural_network.load_data(features), or exit with a one-line error naming the file."""
     try:
-        data = nn.load_data(args.features)
+        data = nn.load_data(features)
     except FileNotFoundError as err:
         sys.exit(f"error: {err.filename}: no such file")
     except nn.FeaturesError as err:
         sys.exit(f"error: {err}")
     if data["robustness"] is None or any(v not in data["robustness"] for v in VIEWS[1:]):
-        sys.exit(f"error: {args.features}: no robustness conditions {', '.join(VIEWS[1:])} beside it; "
+        sys.exit(f"error: {features}: no robustness conditions {', '.join(VIEWS[1:])} beside it; "
                  "re-run `python create_features.py` without --no-robustness")
-    gains = {arm: [] for arm in ARMS if arm != PRODUCT}  # (overall, RAVDESS, TESS, ECE) per seed
-    for cache, seed in args.run:
+    return data
+
+
+def seed_runs(data, run_args):
+    """For each (cache, seed) of ``run_args``: (seed, runs, partners, trained), product_folds' runs and
+    partners of that seed's fold cache and the third voice kept there (neural_network.third_voice_b);
+    exits with a one-line error for a fold cache that cannot be used."""
+    for cache, seed in run_args:
         nn.SEED = seed
         try:
             _, runs, partners = product_folds(data, cache, log=lambda *_: None)
             trained = nn.third_voice_b(data, cache, log=lambda *_: None)
         except nn.FoldCacheError as err:
             sys.exit(f"error: {err}")
-        idx, out = arms(data, runs, partners, trained)
-        labels = np.asarray(data["labels"])[idx]
-        rows = [dict(corpus=c, speaker=s) for c, s in zip(np.asarray(data["corpus"])[idx],
-                                                          np.asarray(data["speaker"])[idx])]
-        print(f"seed {seed}, ours alone: {describe(np.concatenate([run['probs'] for run in runs]), labels, rows)}")
-        numbers = {}
-        for arm, (weights, final) in out.items():
-            preds = final.argmax(axis=1)
-            happy = corpus.EMOTIONS.index("happy")
-            scored = nn.scores(labels, preds, [r["corpus"] for r in rows])
-            numbers[arm] = np.array([scored["all"]["accuracy"], scored["RAVDESS"]["accuracy"],
-                                     scored["TESS"]["accuracy"], nn.expected_calibration_error(final, labels)])
-            print(f"seed {seed}, {arm}: {summary(final, labels, rows)}; happy recall "
-                  f"{np.mean(preds[labels == happy] == happy):.3f}; right {int(np.sum(preds == labels))} of "
-                  f"{len(labels)}; third voice's w per fold " + ", ".join(f"{k}: {w:.2f}" for k, w in sorted(weights.items())),
-                  flush=True)
-        for arm in gains:
-            gains[arm].append(numbers[arm] - numbers[PRODUCT])
-    print(f"gain over the product, mean of {len(args.run)} seed(s) (" + ", ".join(str(s) for _, s in args.run) + "):")
-    for arm, per_seed in gains.items():
-        g = np.array(per_seed)
+        yield seed, runs, partners, trained
+
+
+def score_arms(seed, data, idx, runs, out, *, weights_name="third voice's"):
+    """Print ours alone and every arm of ``out`` ({arm: ({fold: the last voice's weight}, (len(idx), k)
+    final probabilities)}) for one seed, the weights as ``weights_name``; returns {arm: (overall,
+    RAVDESS, TESS accuracy, ECE)}."""
+    labels = np.asarray(data["labels"])[idx]
+    rows = [dict(corpus=c, speaker=s) for c, s in zip(np.asarray(data["corpus"])[idx],
+                                                      np.asarray(data["speaker"])[idx])]
+    print(f"seed {seed}, ours alone: {describe(np.concatenate([run['probs'] for run in runs]), labels, rows)}")
+    numbers = {}
+    for arm, (weights, final) in out.items():
+        preds = final.argmax(axis=1)
+        happy = corpus.EMOTIONS.index("happy")
+        scored = nn.scores(labels, preds, [r["corpus"] for r in rows])
+        numbers[arm] = np.array([scored["all"]["accuracy"], scored["RAVDESS"]["accuracy"],
+                                 scored["TESS"]["accuracy"], nn.expected_calibration_error(final, labels)])
+        print(f"seed {seed}, {arm}: {summary(final, labels, rows)}; happy recall "
+              f"{np.mean(preds[labels == happy] == happy):.3f}; right {int(np.sum(preds == labels))} of "
+              f"{len(labels)}; {weights_name} w per fold " + ", ".join(f"{k}: {w:.2f}" for k, w in sorted(weights.items())),
+              flush=True)
+    return numbers
+
+
+def print_gains(numbers, seeds, product=PRODUCT):
+    """Each arm's gain over ``product``: ``numbers`` is a list, one per seed of ``seeds``, of
+    score_arms' dicts."""
+    print(f"gain over the {product}, mean of {len(seeds)} seed(s) (" + ", ".join(str(s) for s in seeds) + "):")
+    for arm in (a for a in numbers[0] if a != product):
+        g = np.array([n[arm] - n[product] for n in numbers])  # (overall, RAVDESS, TESS, ECE) per seed
         print(f"  {arm}: overall {100 * g[:, 0].mean():+.2f} points (per seed "
               + ", ".join(f"{100 * x:+.2f}" for x in g[:, 0]) + f"; gained on {int(np.sum(g[:, 0] > 0))} of {len(g)}), "
               f"RAVDESS {100 * g[:, 1].mean():+.2f}, TESS {100 * g[:, 2].mean():+.2f}, ECE {g[:, 3].mean():+.3f}")
+
+
+def main(argv=None):
+    args = runs_parser(__doc__.split("\n")[0]).parse_args(argv)
+    data = data_or_exit(args.features)
+    numbers = []
+    for seed, runs, partners, trained in seed_runs(data, args.run):
+        idx, out = arms(data, runs, partners, trained)
+        numbers.append(score_arms(seed, data, idx, runs, out))
+    print_gains(numbers, [seed for _, seed in args.run])
 
 
 if __name__ == "__main__":
