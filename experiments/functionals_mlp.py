@@ -20,6 +20,11 @@ seed, and each arm's gain over the product on the mean of the seeds.
 
 Plan (2026-12-05, twenty-fourth session), committed before any blended number: experiments/README.md,
 "Plan: a network on the functionals".
+
+Verdict (2026-12-05): not shipped. On the five seeds' mean, the network in place of the third voice
+−0.27 points, averaged with it −0.09, as a fourth voice −0.48, each gaining on one seed of five,
+against a bar of +0.5 and a gain on four (experiments/README.md, "the network on the functionals
+fails its bar").
 """
 
 import sys
