@@ -102,6 +102,39 @@ def plumbing_third_voice(monkeypatch):
     monkeypatch.setitem(neural_network.THIRD_VOICE_LR, "max_iter", 100)
 
 
+def product_recipe(monkeypatch):
+    """The product's recipe made cheap for the experiments' tests of the code around it: one epoch
+    for our network, two for the seed's, no test-time noisy copies or warps, the third voice as
+    plumbing_third_voice makes it."""
+    import neural_network
+
+    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+    monkeypatch.setitem(neural_network.EPOCHS, "seed", 2)
+    monkeypatch.setattr(model, "TEST_TIME_NOISE_DB", ())
+    monkeypatch.setattr(model, "TEST_TIME_WARPS", ())
+    plumbing_third_voice(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def small_product(small_features, tmp_path_factory):
+    """The product's protocol (b) on the small subset under product_recipe, as the experiments run
+    it from a fold cache (experiments/partner_weight.product_folds), trained once for every test
+    that blends into it: (data, evaluate's result for "b", each fold's run, each fold's partner,
+    the third voice's neural_network.third_voice_b dict). Shared: no test may change them."""
+    import neural_network
+
+    sys.path.insert(0, str(REPO / "experiments"))
+    import partner_weight
+
+    cache = tmp_path_factory.mktemp("product") / "cache"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        product_recipe(monkeypatch)
+        data = neural_network.load_data(small_features)
+        result, runs, partners = partner_weight.product_folds(data, cache, log=lambda *_: None)
+        trained = neural_network.third_voice_b(data, cache, log=lambda *_: None)
+    return data, result, runs, partners, trained
+
+
 def subset_relpaths(actors=(1, 2, 5, 6), tess_per_folder=6):
     """Relative paths of a small real subset: every file of some actors, a few of each TESS folder."""
     rels = []

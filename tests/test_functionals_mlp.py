@@ -5,30 +5,23 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, plumbing_third_voice
+from conftest import REPO
 
 sys.path.insert(0, str(REPO / "experiments"))
 import functionals_mlp  # noqa: E402
-import partner_weight  # noqa: E402
-import model as model_lib  # noqa: E402
 import neural_network  # noqa: E402
 
 
-def test_the_arms_blend_the_network_as_they_say_and_it_is_kept(small_features, tmp_path, monkeypatch):
-    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
-    monkeypatch.setitem(neural_network.EPOCHS, "seed", 2)
-    monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
-    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
-    plumbing_third_voice(monkeypatch)
+def test_the_arms_blend_the_network_as_they_say_and_it_is_kept(small_product, tmp_path, monkeypatch):
+    data, result, runs, partners, third_voice = small_product
     monkeypatch.setitem(functionals_mlp.MLP_SETTINGS, "max_iter", 20)
-    data = neural_network.load_data(small_features)
     conditions = sorted(data["robustness"])
     lines = []
     trained = functionals_mlp.mlp_folds(data, tmp_path / "mlp", log=lines.append)
     assert sorted(trained["classifiers"]) == [0, 1, 6, 7] and len(lines) == 4  # the subset's folds
     # Each fold's network never saw its own speakers: trained on the other folds' files and copies.
     folds = neural_network.speaker_folds(data)
-    x, _, origin = neural_network.third_voice_rows(data, np.arange(len(folds)), augmented=True)
+    _, _, origin = neural_network.third_voice_rows(data, np.arange(len(folds)), augmented=True)
     for k, clf in trained["classifiers"].items():
         assert clf.named_steps["standardscaler"].n_samples_seen_ == np.sum(folds[origin] != k)
     # Kept: read back, not trained again, the same probabilities.
@@ -41,8 +34,6 @@ def test_the_arms_blend_the_network_as_they_say_and_it_is_kept(small_features, t
     monkeypatch.setitem(functionals_mlp.MLP_SETTINGS, "alpha", 0.5)
     with pytest.raises(neural_network.FoldCacheError, match="other settings"):
         functionals_mlp.mlp_folds(data, tmp_path / "mlp")
-    result, runs, partners = partner_weight.product_folds(data, tmp_path / "cache", log=lambda *_: None)
-    third_voice = neural_network.third_voice_b(data, tmp_path / "cache", log=lambda *_: None)
     third = functionals_mlp.voice_probs(data, third_voice["classifiers"], conditions)
     idx, out = functionals_mlp.arms(data, runs, partners, third, network)
     assert list(out) == [functionals_mlp.PRODUCT, functionals_mlp.IN_PLACE, functionals_mlp.AVERAGED,

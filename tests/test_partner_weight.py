@@ -8,23 +8,14 @@ from conftest import REPO, plumbing_third_voice, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import partner_weight  # noqa: E402
-import model as model_lib  # noqa: E402
 import neural_network  # noqa: E402
 
 
-def test_the_products_rule_gives_the_products_probabilities_and_the_new_rule_its_own(small_features, tmp_path,
+def test_the_products_rule_gives_the_products_probabilities_and_the_new_rule_its_own(small_product, tmp_path,
                                                                                      monkeypatch):
-    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
-    monkeypatch.setitem(neural_network.EPOCHS, "seed", 2)
-    monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
-    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
-    plumbing_third_voice(monkeypatch)
-    data = neural_network.load_data(small_features)
-    choose = neural_network.choose_blend_weights
-    result, runs, partners = partner_weight.product_folds(data, tmp_path / "cache", log=lambda *_: None)
-    assert neural_network.choose_blend_weights is choose  # put back
+    data, result, runs, partners, trained = small_product
+    assert neural_network.choose_blend_weights.__name__ == "choose_blend_weights"  # product_folds put it back
     assert len(runs) == len(partners) == 4  # the subset's folds: actors 1-4, 5-8, OAF, YAF
-    trained = neural_network.third_voice_b(data, tmp_path / "cache", log=lambda *_: None)
     idx, rules = partner_weight.rule_runs(data, runs, partners, trained)
     assert sorted(rules) == sorted([partner_weight.PRODUCT, partner_weight.BOTH])
     weights, third_weights, final = rules[partner_weight.PRODUCT]
@@ -37,9 +28,9 @@ def test_the_products_rule_gives_the_products_probabilities_and_the_new_rule_its
     assert sorted(weights) == [0, 1, 6, 7] and set(weights.values()) <= set(neural_network.MFCC_BLEND_WEIGHTS)
     assert np.allclose(final["clean"].sum(axis=1), 1.0) and len(final["clean"]) == len(idx) == len(data["path"])
     # The third voice with the modulation spectrum (--modulation): the same partner weights, another third voice.
+    plumbing_third_voice(monkeypatch)
     modulated = partner_weight.with_modulation(data, log=lambda *_: None)
-    (tmp_path / "cache" / "modulation").mkdir()
-    other = neural_network.third_voice_b(modulated, tmp_path / "cache" / "modulation", log=lambda *_: None)
+    other = neural_network.third_voice_b(modulated, tmp_path, log=lambda *_: None)
     _, with_spectrum = partner_weight.rule_runs(modulated, runs, partners, other)
     assert with_spectrum[partner_weight.BOTH][0] == weights
     assert not np.allclose(with_spectrum[partner_weight.PRODUCT][2]["clean"], rules[partner_weight.PRODUCT][2]["clean"])

@@ -4,24 +4,15 @@ import sys
 
 import numpy as np
 
-from conftest import REPO, plumbing_third_voice, run_script
+from conftest import REPO, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import voice_views  # noqa: E402
-import model as model_lib  # noqa: E402
 import neural_network  # noqa: E402
 
 
-def test_the_product_arm_is_the_product_and_the_others_average_the_noisy_copies(small_features, tmp_path,
-                                                                                monkeypatch):
-    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
-    monkeypatch.setitem(neural_network.EPOCHS, "seed", 2)
-    monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
-    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
-    plumbing_third_voice(monkeypatch)
-    data = neural_network.load_data(small_features)
-    result, runs, partners = voice_views.product_folds(data, tmp_path / "cache", log=lambda *_: None)
-    trained = neural_network.third_voice_b(data, tmp_path / "cache", log=lambda *_: None)
+def test_the_product_arm_is_the_product_and_the_others_average_the_noisy_copies(small_product):
+    data, result, runs, partners, trained = small_product
     idx, out = voice_views.arms(data, runs, partners, trained)
     assert list(out) == list(voice_views.ARMS)
     weights, final = out[voice_views.PRODUCT]
