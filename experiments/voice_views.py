@@ -14,9 +14,9 @@ which create_features.py stores for every file (white noise 20 and 10 dB below t
 power, seeded by its path), from the fold's own partner and third voice.
 
 For each ``--run CACHE:SEED`` it runs the product's protocol (b) from the fold cache
-(partner_weight.product_folds: neural_network.evaluate, kept folds read back), then blends four
-arms into the same folds: the product, the third voice over the views, the partner over the views,
-and both. Every arm blends the partner at the weights the product chose on each fold (on held-out
+(partner_weight.product_folds: neural_network.evaluate, kept folds read back, missing ones trained,
+about 50 min a seed here), then blends four arms into the same folds: the product, the third voice
+over the views, the partner over the views, and both. Every arm blends the partner at the weights the product chose on each fold (on held-out
 actors, the clips alone) and the third voice last, each fold's weight chosen again as the product
 chooses it (neural_network.choose_third_voice_weights: the other folds' files, each corpus
 counting the same). The product's arm must give the product's numbers. It prints, per seed and

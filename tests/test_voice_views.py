@@ -42,3 +42,13 @@ def test_a_run_without_its_seed_is_refused_in_one_line(small_features):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith(
         "argument --run: 'runs/cache42': give a fold cache and its seed as CACHE:SEED")
+
+
+def test_the_gains_are_each_arms_numbers_less_the_products_seed_by_seed(capsys):
+    numbers = [{"product": np.array([0.70, 0.60, 0.80, 0.10]), "arm": np.array([0.72, 0.61, 0.79, 0.12])},
+               {"product": np.array([0.68, 0.62, 0.75, 0.09]), "arm": np.array([0.68, 0.60, 0.77, 0.09])}]
+    voice_views.print_gains(numbers, [42, 48])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["gain over the product, mean of 2 seed(s) (42, 48):",
+                     "  arm: overall +1.00 points (per seed +2.00, +0.00; gained on 1 of 2), RAVDESS -0.50, "
+                     "TESS +0.50, ECE +0.010"]
