@@ -16,13 +16,13 @@ power, seeded by its path), from the fold's own partner and third voice.
 For each ``--run CACHE:SEED`` it runs the product's protocol (b) from the fold cache
 (partner_weight.product_folds: neural_network.evaluate, kept folds read back, missing ones trained,
 about 50 min a seed here), then blends four arms into the same folds: the product, the third voice
-over the views, the partner over the views, and both. Every arm blends the partner at the weights the product chose on each fold (on held-out
-actors, the clips alone) and the third voice last, each fold's weight chosen again as the product
-chooses it (neural_network.choose_third_voice_weights: the other folds' files, each corpus
-counting the same). The product's arm must give the product's numbers. It prints, per seed and
-arm, (b) overall, per corpus and on the RAVDESS women and men, happy's recall, the ECE and
-log-loss, and at the end each arm's gain over the product on the mean of the seeds given and on
-how many of them it gained. Only clean files are scored: a product that averaged over noisy copies
+over the views, the partner over the views, and both. Every arm blends the partner at the weights
+the product chose on each fold (on held-out actors, the clips alone) and the third voice last, each
+fold's weight chosen again as the product chooses it (neural_network.choose_third_voice_weights:
+the other folds' files, each corpus counting the same). The product's arm must give the product's
+numbers. It prints, per seed and arm, (b) overall, per corpus and on the RAVDESS women and men,
+happy's recall, the ECE and log-loss, and at the end each arm's gain over the product on the mean
+of the seeds given and on how many of them it gained. Only clean files are scored: a product that averaged over noisy copies
 would need, for its robustness rows, each condition's copies' features, which are not stored.
 
 Plan (2026-12-05, twenty-fourth session), committed before any number: experiments/README.md,
