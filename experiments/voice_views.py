@@ -22,8 +22,9 @@ fold's weight chosen again as the product chooses it (neural_network.choose_thir
 the other folds' files, each corpus counting the same). The product's arm must give the product's
 numbers. It prints, per seed and arm, (b) overall, per corpus and on the RAVDESS women and men,
 happy's recall, the ECE and log-loss, and at the end each arm's gain over the product on the mean
-of the seeds given and on how many of them it gained. Only clean files are scored: a product that averaged over noisy copies
-would need, for its robustness rows, each condition's copies' features, which are not stored.
+of the seeds given and on how many of them it gained. Only clean files are scored: a product that
+averaged over noisy copies would need, for its robustness rows, each condition's copies' features,
+which are not stored.
 
 Plan (2026-12-05, twenty-fourth session), committed before any number: experiments/README.md,
 "Plan: the partner and the third voice over the noisy copies".
