@@ -21,6 +21,10 @@ and robustness rows per seed, and the mean arm's gain over the product on the me
 
 Plan (2026-12-05, twenty-fourth session), committed before any number: experiments/README.md,
 "Plan: the partner as the mean of five seeds' partners".
+
+Verdict (2026-12-05): not shipped. −0.08 points on the mean of the five seeds (+0.54, +0.35, −0.35,
+−0.09, −0.83; gained on 2), against a bar of +0.5 and a gain on four (experiments/README.md, "the
+partners' mean fails its bar").
 """
 
 import sys
