@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import neural_network as nn  # noqa: E402
 from neural_network import CLEAN, choose_third_voice_weights  # noqa: E402
+from partner_seeds import blend_partner, fold_layout  # noqa: E402
 from partner_weight import blend_folds  # noqa: E402
 from voice_views import data_or_exit, print_gains, runs_parser, score_arms, seed_runs  # noqa: E402
 
@@ -96,18 +97,8 @@ def arms(data, runs, partners, third, network):
     """The four arms on the same protocol (b) folds. runs, partners: partner_weight.product_folds'
     (before the blend); third, network: voice_probs of the third voice and the network.
     Returns (idx, {arm: ({fold: the last voice's weight}, {CLEAN or condition: (len(idx), k)})})."""
-    idx = np.concatenate([run["test"] for run in runs])
-    labels, corpora = np.asarray(data["labels"])[idx], np.asarray(data["corpus"])[idx]
-    every_fold = nn.speaker_folds(data)
-    folds = every_fold[idx]
-    conditions = sorted(runs[0]["conditions"])
-    ks = [int(every_fold[run["test"][0]]) for run in runs]
-    partner_weights = dict(zip(ks, (w for w, _ in nn.choose_blend_weights(data, runs, partners)[0])))
-    blended = {CLEAN: blend_folds(np.concatenate([run["probs"] for run in runs]),
-                                  np.concatenate([m["test"] for m in partners]), folds, partner_weights),
-               **{c: blend_folds(np.concatenate([run["conditions"][c] for run in runs]),
-                                 np.concatenate([m["conditions"][c] for m in partners]), folds, partner_weights)
-                  for c in conditions}}
+    idx, labels, corpora, folds, ks = fold_layout(data, runs)
+    blended = blend_partner(data, runs, partners, folds, ks)
     third = {c: p[idx] for c, p in third.items()}
     network = {c: p[idx] for c, p in network.items()}
     everyone = np.ones(len(idx), dtype=bool)

@@ -55,27 +55,39 @@ def mean_partners(partner_sets):
     return out
 
 
+def fold_layout(data, runs):
+    """(idx, labels, corpora, folds, ks) of product_folds' ``runs``: their test files in the runs'
+    order, those files' emotions, corpora and protocol (b) folds, and each run's fold."""
+    idx = np.concatenate([run["test"] for run in runs])
+    every_fold = nn.speaker_folds(data)
+    return (idx, np.asarray(data["labels"])[idx], np.asarray(data["corpus"])[idx], every_fold[idx],
+            [int(every_fold[run["test"][0]]) for run in runs])
+
+
+def blend_partner(data, runs, partner, folds, ks):
+    """{CLEAN or condition: (len(idx), k)}: ours (each run's probabilities, clean and under each of
+    its robustness conditions) blended with ``partner`` (mfcc_fold dicts, one per run) at the
+    weight the product chooses on each fold (neural_network.choose_blend_weights); ``folds`` and
+    ``ks`` as fold_layout gives them."""
+    weights = dict(zip(ks, (w for w, _ in nn.choose_blend_weights(data, runs, partner)[0])))
+    return {CLEAN: blend_folds(np.concatenate([run["probs"] for run in runs]),
+                               np.concatenate([m["test"] for m in partner]), folds, weights),
+            **{c: blend_folds(np.concatenate([run["conditions"][c] for run in runs]),
+                              np.concatenate([m["conditions"][c] for m in partner]), folds, weights)
+               for c in sorted(runs[0]["conditions"])}}
+
+
 def arms(data, runs, partners, mean, trained):
     """Both arms on the same protocol (b) folds: runs and partners as product_folds gives them for
     one seed, ``mean`` the partners' mean (mean_partners), trained the third voice
     (neural_network.third_voice_b). Returns (idx, {arm: ({fold: the third voice's weight},
     {CLEAN or condition: (len(idx), k)})})."""
-    idx = np.concatenate([run["test"] for run in runs])
-    labels, corpora = np.asarray(data["labels"])[idx], np.asarray(data["corpus"])[idx]
-    every_fold = nn.speaker_folds(data)
-    folds = every_fold[idx]
-    conditions = sorted(runs[0]["conditions"])
-    ks = [int(every_fold[run["test"][0]]) for run in runs]
-    third = {c: p[idx] for c, p in voice_probs(data, trained, conditions).items()}
+    idx, labels, corpora, folds, ks = fold_layout(data, runs)
+    third = {c: p[idx] for c, p in voice_probs(data, trained, sorted(runs[0]["conditions"])).items()}
     everyone = np.ones(len(idx), dtype=bool)
     out = {}
     for arm, partner in ((PRODUCT, partners), (MEAN, mean)):
-        weights = dict(zip(ks, (w for w, _ in nn.choose_blend_weights(data, runs, partner)[0])))
-        blended = {CLEAN: blend_folds(np.concatenate([run["probs"] for run in runs]),
-                                      np.concatenate([m["test"] for m in partner]), folds, weights),
-                   **{c: blend_folds(np.concatenate([run["conditions"][c] for run in runs]),
-                                     np.concatenate([m["conditions"][c] for m in partner]), folds, weights)
-                      for c in conditions}}
+        blended = blend_partner(data, runs, partner, folds, ks)
         third_weights = choose_third_voice_weights(blended[CLEAN], third[CLEAN], labels, folds, everyone,
                                                    groups=corpora)
         out[arm] = third_weights, {c: blend_folds(blended[c], third[c], folds, third_weights) for c in blended}
