@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import neural_network as nn  # noqa: E402
 from neural_network import CLEAN, choose_third_voice_weights  # noqa: E402
+from modulation_voice import voice_probs  # noqa: E402
 from partner_seeds import blend_partner, fold_layout  # noqa: E402
 from partner_weight import blend_folds  # noqa: E402
 from voice_views import data_or_exit, print_gains, runs_parser, score_arms, seed_runs  # noqa: E402
@@ -86,16 +87,10 @@ def mlp_folds(data, keep=None, log=print):
     return trained
 
 
-def voice_probs(data, classifiers, conditions):
-    """{CLEAN or condition: (n, k)}: every file's probabilities from its fold's classifier."""
-    folds = nn.speaker_folds(data)
-    inputs = {CLEAN: data["functionals"], **{c: data["condition_functionals"][c] for c in conditions}}
-    return {c: nn.fold_probs(classifiers, x, folds) for c, x in inputs.items()}
-
-
 def arms(data, runs, partners, third, network):
     """The four arms on the same protocol (b) folds. runs, partners: partner_weight.product_folds'
-    (before the blend); third, network: voice_probs of the third voice and the network.
+    (before the blend); third, network: modulation_voice.voice_probs of the third voice and the
+    network.
     Returns (idx, {arm: ({fold: the last voice's weight}, {CLEAN or condition: (len(idx), k)})})."""
     idx, labels, corpora, folds, ks = fold_layout(data, runs)
     blended = blend_partner(data, runs, partners, folds, ks)
@@ -121,14 +116,14 @@ def main(argv=None):
     data = data_or_exit(args.features)
     conditions = sorted(data["robustness"])
     try:
-        network = voice_probs(data, mlp_folds(data, args.keep)["classifiers"], conditions)
+        network = voice_probs(data, mlp_folds(data, args.keep), conditions)
     except nn.FoldCacheError as err:
         sys.exit(f"error: {err}")
     labels, corpora = np.asarray(data["labels"]), np.asarray(data["corpus"])
     numbers = []
     for i, (seed, runs, partners, trained) in enumerate(seed_runs(data, args.run)):
         if i == 0:  # both voices alone: they do not depend on the seed
-            third = voice_probs(data, trained["classifiers"], conditions)
+            third = voice_probs(data, trained, conditions)
             for name, probs in (("third voice", third), ("network", network)):
                 hit = probs[CLEAN].argmax(axis=1) == labels
                 print(f"{name} alone under (b): overall {hit.mean():.3f}, RAVDESS {hit[corpora == 'RAVDESS'].mean():.3f}, "

@@ -79,14 +79,14 @@ def blend_partner(data, runs, partner, folds, ks):
 
 def arms(data, runs, partners, mean, trained):
     """Both arms on the same protocol (b) folds: runs and partners as product_folds gives them for
-    one seed, ``mean`` the partners' mean (mean_partners), trained the third voice
-    (neural_network.third_voice_b). Returns (idx, {arm: ({fold: the third voice's weight},
-    {CLEAN or condition: (len(idx), k)})})."""
+    one seed, ``mean`` the partners' mean (mean_partners; None: the product's arm alone), trained
+    the third voice (neural_network.third_voice_b). Returns (idx, {arm: ({fold: the third voice's
+    weight}, {CLEAN or condition: (len(idx), k)})})."""
     idx, labels, corpora, folds, ks = fold_layout(data, runs)
     third = {c: p[idx] for c, p in voice_probs(data, trained, sorted(runs[0]["conditions"])).items()}
     everyone = np.ones(len(idx), dtype=bool)
     out = {}
-    for arm, partner in ((PRODUCT, partners), (MEAN, mean)):
+    for arm, partner in [(PRODUCT, partners)] + ([] if mean is None else [(MEAN, mean)]):
         blended = blend_partner(data, runs, partner, folds, ks)
         third_weights = choose_third_voice_weights(blended[CLEAN], third[CLEAN], labels, folds, everyone,
                                                    groups=corpora)

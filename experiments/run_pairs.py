@@ -52,7 +52,7 @@ def mean_runs(run_sets):
 def product_scores(data, runs, partners, trained):
     """(overall, RAVDESS, TESS accuracy, files right) of the product's blend (partner_seeds.arms'
     PRODUCT arm) of ``runs`` and ``partners``, and its (n, k) clean probabilities."""
-    idx, out = arms(data, runs, partners, partners, trained)
+    idx, out = arms(data, runs, partners, None, trained)
     probs = out[PRODUCT][1][CLEAN]
     labels = np.asarray(data["labels"])[idx]
     right = probs.argmax(axis=1) == labels

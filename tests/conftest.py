@@ -103,7 +103,7 @@ def plumbing_third_voice(monkeypatch):
 
 
 def product_recipe(monkeypatch):
-    """The product's recipe made cheap for the experiments' tests of the code around it: one epoch
+    """The product's recipe made cheap for tests of the code around the training: one epoch
     for our network, two for the seed's, no test-time noisy copies or warps, the third voice as
     plumbing_third_voice makes it."""
     import neural_network

@@ -27,14 +27,14 @@ def test_the_arms_blend_the_network_as_they_say_and_it_is_kept(small_product, tm
     # Kept: read back, not trained again, the same probabilities.
     again = functionals_mlp.mlp_folds(data, tmp_path / "mlp", log=lines.append)
     assert len(lines) == 4
-    network = functionals_mlp.voice_probs(data, trained["classifiers"], conditions)
-    np.testing.assert_array_equal(functionals_mlp.voice_probs(data, again["classifiers"], conditions)["clean"],
+    network = functionals_mlp.voice_probs(data, trained, conditions)
+    np.testing.assert_array_equal(functionals_mlp.voice_probs(data, again, conditions)["clean"],
                                   network["clean"])
     # Another setting makes the kept networks stale: refused, not reused.
     monkeypatch.setitem(functionals_mlp.MLP_SETTINGS, "alpha", 0.5)
     with pytest.raises(neural_network.FoldCacheError, match="other settings"):
         functionals_mlp.mlp_folds(data, tmp_path / "mlp")
-    third = functionals_mlp.voice_probs(data, third_voice["classifiers"], conditions)
+    third = functionals_mlp.voice_probs(data, third_voice, conditions)
     idx, out = functionals_mlp.arms(data, runs, partners, third, network)
     assert list(out) == [functionals_mlp.PRODUCT, functionals_mlp.IN_PLACE, functionals_mlp.AVERAGED,
                          functionals_mlp.FOURTH]

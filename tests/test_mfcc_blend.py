@@ -12,7 +12,7 @@ import corpus
 import live_predictions
 import model as model_lib
 import neural_network
-from conftest import DATASETS
+from conftest import DATASETS, product_recipe
 from create_features import AUGMENTED_NAME, ROBUSTNESS_NAME, load_companion, load_features
 
 
@@ -255,10 +255,7 @@ def test_every_fold_is_blended_and_its_partner_kept(small_features, tmp_path, mo
     data = load_features(small_features)
     data["augmented"] = load_companion(small_features, AUGMENTED_NAME, data)
     data["robustness"] = load_companion(small_features, ROBUSTNESS_NAME, data)
-    monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
-    monkeypatch.setitem(neural_network.EPOCHS, "seed", 2)
-    monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
-    monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
+    product_recipe(monkeypatch)
     monkeypatch.setattr(neural_network, "MFCC_BLEND_WEIGHTS", (0.0, 0.2, 0.4))
     monkeypatch.setattr(neural_network, "BLEND_PARTNER", kind)
     monkeypatch.setattr(neural_network, "THIRD_VOICE", False)  # blended in after; tests/test_third_voice.py
