@@ -1,0 +1,178 @@
+"""Measured: Google's speech embedding (as openWakeWord's wheel carries it) as another voice in the blend.
+
+    .venv/bin/pip download --no-deps openwakeword==0.5.1 -d joblib_features   # its models, once (17 MB)
+    python experiments/speech_embedding.py --predictions media/predictions_b.csv   # 4 min here the first time
+
+Only PyPI is reachable from our machines, and the pretrained speech models that emotion work
+builds on (wav2vec 2.0, HuBERT, WavLM, TRILL) are not on it. openWakeWord's wheel (Apache 2.0)
+carries one model trained on far more voices than ours: Google's speech embedding (TF Hub
+``speech_embedding``, Apache 2.0), trained on keyword spotting over a large speech corpus, as two
+TensorFlow Lite files (its log-mel front end and the embedding network). This reads both from the
+wheel, checked by its SHA-256, and runs them with TensorFlow's own Lite interpreter; the wheel's
+code is neither installed nor imported.
+
+1. Embeddings: each file of the features file, loaded and silence-trimmed by our front end
+   (audio.load_audio, audio.trim_silence), brought to TARGET_DBFS, padded to MIN_SECONDS, as 16-bit
+   samples into the model's front end (its 32 mel bands every 10 ms, scaled as openWakeWord scales
+   them: x / 10 + 2), then every WINDOW_FRAMES frames, every STEP_FRAMES, into the embedding
+   network: 96 numbers per window. A clip is the mean, standard deviation and maximum of its
+   windows: 288 numbers. Kept in EMBEDDING_NAME beside the features file, with what they were made
+   from; making them prints their time per clip.
+2. Probabilities: for each protocol (b) fold, a logistic regression on every other fold's files,
+   its C the one of C_GRID that scores best on the RAVDESS actors of the other folds
+   (own_functionals.classified). Kept in PARTNER_NAME.
+3. Blend: as compare_partner.py, into every predictions CSV given, each fold's w chosen on the
+   other folds' RAVDESS actors (``--choose-on both``: both corpora's voices).
+It prints, before any emotion, how well the embeddings tell the RAVDESS actors apart
+(voice_encoder.speaker_check), then the classifier alone, and each CSV alone and blended.
+"""
+
+import hashlib
+import inspect
+import io
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import audio  # noqa: E402
+from create_features import DATASET_DIR  # noqa: E402
+from experiments.compare_partner import (blend_parser, blend_runs, cached, describe, file_rows,  # noqa: E402
+                                         parse_blend_args, read_runs)
+from experiments.own_functionals import classified  # noqa: E402
+from experiments.voice_encoder import speaker_check  # noqa: E402
+from neural_network import speaker_folds  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+# openWakeWord's wheel on PyPI, its two model files, and the wheel's SHA-256 (checked).
+WHEEL_NAME = "openwakeword-0.5.1-py3-none-any.whl"
+MEL_MEMBER = "openwakeword/resources/models/melspectrogram.tflite"
+EMBEDDING_MEMBER = "openwakeword/resources/models/embedding_model.tflite"
+WHEEL_SHA256 = "015467e49f08b0ef8efa433690ce70566abb72f7c36501a6fa893762b4ddc559"
+# Where the embeddings and the classifier's probabilities and C are kept, beside the features file.
+EMBEDDING_NAME = "speech_embedding.joblib"
+PARTNER_NAME = "speech_embedding_probabilities.joblib"
+# The penalties C tried for the classifier, each fold choosing its own on other speakers.
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+# The embedding network's window (76 frames of 10 ms) and the step between windows (80 ms), as
+# openWakeWord runs it; a clip shorter than MIN_SECONDS is padded with silence to it (one window
+# needs 0.78 s).
+WINDOW_FRAMES = 76
+STEP_FRAMES = 8
+MIN_SECONDS = 1.0
+# Each clip's RMS level in dB below full scale before its 16-bit samples (so gain changes nothing).
+TARGET_DBFS = -25.0
+# The model's mel bands per frame, and the size of one window's embedding.
+MEL_BANDS = 32
+EMBEDDING_SIZE = 96
+
+
+def read_models(wheel):
+    """(front end, embedding network): the two models' bytes (TensorFlow Lite flatbuffers) read
+    from ``wheel``. Raises ValueError naming the wheel when it is missing or not the one of
+    WHEEL_SHA256."""
+    wheel = Path(wheel)
+    if not wheel.exists():
+        raise ValueError(f"{wheel}: no such file; download it with `.venv/bin/pip download --no-deps "
+                         f"openwakeword==0.5.1 -d {wheel.parent}`")
+    content = wheel.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != WHEEL_SHA256:
+        raise ValueError(f"{wheel}: not openWakeWord 0.5.1's wheel (SHA-256 {digest}); download it again")
+    with zipfile.ZipFile(io.BytesIO(content)) as z:
+        return z.read(MEL_MEMBER), z.read(EMBEDDING_MEMBER)
+
+
+class Embedder:
+    """Both models in TensorFlow Lite interpreters; ``embed(y)`` gives a clip's 288 numbers."""
+
+    def __init__(self, models):
+        import tensorflow as tf
+
+        self.mel, self.network = (tf.lite.Interpreter(model_content=m) for m in models)
+
+    @staticmethod
+    def _run(interpreter, x):
+        """The model's output for ``x``, its input resized to x's shape first."""
+        entry = interpreter.get_input_details()[0]
+        interpreter.resize_tensor_input(entry["index"], list(x.shape), strict=True)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(entry["index"], x)
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+    def windows(self, y):
+        """(W, EMBEDDING_SIZE) float32: the embedding of every window of y (n_samples,), mono
+        SAMPLE_RATE audio, trimmed as audio.features trims it and brought to TARGET_DBFS."""
+        y = audio.trim_silence(np.ascontiguousarray(y, dtype=np.float32)).astype(np.float64)
+        rms = np.sqrt(np.mean(y ** 2)) if len(y) else 0.0
+        y = y * (10.0 ** (TARGET_DBFS / 20.0) / max(rms, 1e-9))
+        y = np.pad(y, (0, max(0, int(MIN_SECONDS * audio.SAMPLE_RATE) - len(y))))
+        samples = np.round(np.clip(y * 32768.0, -32768, 32767)).astype(np.float32)[None]
+        bands = self._run(self.mel, samples).reshape(-1, MEL_BANDS) / 10.0 + 2.0  # (T, MEL_BANDS)
+        starts = range(0, len(bands) - WINDOW_FRAMES + 1, STEP_FRAMES)
+        batch = np.stack([bands[s:s + WINDOW_FRAMES] for s in starts])[..., None].astype(np.float32)
+        return self._run(self.network, batch).reshape(len(batch), EMBEDDING_SIZE)
+
+    def embed(self, y):
+        """(3 * EMBEDDING_SIZE,) float32: the mean, standard deviation and maximum of ``windows(y)``."""
+        w = self.windows(y)
+        return np.concatenate([w.mean(axis=0), w.std(axis=0), w.max(axis=0)]).astype(np.float32)
+
+
+def embedding_features(paths, embedder, *, root=DATASET_DIR, log=print):
+    """(n, 3 * EMBEDDING_SIZE) float32: ``embedder.embed`` of each file of ``paths`` (relative to
+    ``root``). Raises audio.AudioError naming a file that cannot be read."""
+    rows, spent = [], 0.0
+    for i, path in enumerate(paths):
+        y = audio.load_audio(Path(root) / path)
+        start = time.perf_counter()
+        rows.append(embedder.embed(y))
+        spent += time.perf_counter() - start
+        if (i + 1) % 500 == 0:
+            log(f"  speech embedding: {i + 1} of {len(paths)} files")
+    if paths:
+        log(f"the speech embedding took {1000 * spent / len(paths):.1f} ms per clip on the mean, one process")
+    return np.array(rows, dtype=np.float32)
+
+
+def made_from(paths):
+    """What the embeddings of ``paths`` depend on besides the audio: the files, the front end's
+    settings, the wheel and the source of this script's embedding code."""
+    code = inspect.getsource(Embedder)
+    settings = repr((WHEEL_SHA256, WINDOW_FRAMES, STEP_FRAMES, MIN_SECONDS, TARGET_DBFS, MEL_BANDS))
+    return {"paths": list(paths), "frontend": audio.frontend_params(), "code": code + settings}
+
+
+def main(argv=None):
+    parser = blend_parser(__doc__.split("\n")[0])
+    parser.add_argument("--wheel", type=Path,
+                        help=f"openWakeWord's wheel (default: {WHEEL_NAME} beside the features file)")
+    args = parse_blend_args(parser, argv)
+    try:
+        models = read_models(args.wheel or args.features.parent / WHEEL_NAME)
+    except ValueError as err:
+        sys.exit(f"error: {err}")
+    data, runs = read_runs(args.predictions, args.model, args.features)
+    try:
+        x = cached(args.features.parent / EMBEDDING_NAME, made_from(data["path"]),
+                   lambda: embedding_features(data["path"], Embedder(models), root=args.dataset),
+                   what="speech embeddings")
+    except audio.AudioError as err:  # a corpus file gone since the features were made
+        sys.exit(f"error: {err}; --dataset names the corpora's folder the features were made from")
+    actors = len({s for c, s in zip(data["corpus"], data["speaker"]) if c == "RAVDESS"})
+    print(f"the embeddings tell the {actors} RAVDESS actors apart {speaker_check(x, data):.3f} of the time "
+          f"(nearest actor's mean embedding; chance {1 / max(actors, 1):.3f})")
+    labels = np.asarray(data["labels"])
+    choosers = np.asarray(data["corpus"]) == "RAVDESS"
+    key = {**made_from(data["path"]), "c_grid": C_GRID, "labels": labels.tolist()}
+    partner = classified(x, labels, speaker_folds(data), choosers, args.features.parent / PARTNER_NAME, key,
+                         grid=C_GRID)
+    print(f"the speech embedding's classifier alone: {describe(partner, labels, file_rows(data, 'embedding'))}")
+    blend_runs(args.predictions, runs, partner, data, outs=args.out, choose_on=args.choose_on)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""experiments/speech_embedding.py: Google's speech embedding read from openWakeWord's wheel, run on real files."""
+
+import subprocess
+import sys
+import zipfile
+
+import joblib
+import numpy as np
+import pytest
+
+import audio
+from conftest import REPO, blended_probabilities, needs_data, real_file, run_script
+
+sys.path.insert(0, str(REPO / "experiments"))
+import speech_embedding  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def embedding_wheel(tmp_path_factory):
+    """openWakeWord 0.5.1's wheel: the one beside the project's features when it is there, else
+    downloaded from PyPI as the script's docstring says (17 MB)."""
+    kept = REPO / "joblib_features" / speech_embedding.WHEEL_NAME
+    if kept.is_file():
+        return kept
+    folder = tmp_path_factory.mktemp("wheel")
+    result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "openwakeword==0.5.1",
+                             "-d", str(folder)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return folder / speech_embedding.WHEEL_NAME
+
+
+def test_a_missing_or_other_wheel_is_one_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no such file; download it with .*pip download --no-deps openwakeword"):
+        speech_embedding.read_models(tmp_path / speech_embedding.WHEEL_NAME)
+    other = tmp_path / "other.whl"
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr(speech_embedding.MEL_MEMBER, b"not a model")
+    with pytest.raises(ValueError, match=r"other\.whl: not openWakeWord 0\.5\.1's wheel"):
+        speech_embedding.read_models(other)
+
+
+@needs_data
+def test_every_window_is_embedded_and_a_quieter_clip_gives_the_same_numbers(embedding_wheel):
+    embedder = speech_embedding.Embedder(speech_embedding.read_models(embedding_wheel))
+    y = audio.load_audio(real_file("RAVDESS/Actor_01/03-01-05-01-01-01-01.flac"))
+    windows = embedder.windows(y)
+    frames = len(audio.trim_silence(y)) // 160  # the model's front end: a frame every 10 ms
+    expected = (frames - speech_embedding.WINDOW_FRAMES) // speech_embedding.STEP_FRAMES + 1
+    assert windows.shape[1] == speech_embedding.EMBEDDING_SIZE and abs(len(windows) - expected) <= 1
+    assert np.all(np.isfinite(windows)) and windows.std(axis=0).mean() > 0  # the windows differ
+    e = embedder.embed(y)
+    np.testing.assert_allclose(e, np.concatenate([windows.mean(0), windows.std(0), windows.max(0)]), rtol=1e-6)
+    # Brought to one level first, a clip 12 dB quieter gives the same numbers (to the 16-bit rounding).
+    np.testing.assert_allclose(embedder.embed(y * 0.25), e, atol=0.05 * np.abs(e).max())
+    # Another voice's clip of the same sentence and emotion gives other numbers.
+    other = embedder.embed(audio.load_audio(real_file("RAVDESS/Actor_02/03-01-05-01-01-01-02.flac")))
+    assert np.abs(other - e).max() > 0.1 * np.abs(e).max()
+    # A clip shorter than one window is padded to MIN_SECONDS: one window at least.
+    assert len(embedder.windows(y[:4000])) >= 1
+
+
+def test_the_script_blends_a_run_and_keeps_its_embeddings(small_features, blend_run, embedding_wheel):
+    data, run_csv, out_csv, args = blend_run
+    first = run_script("experiments/speech_embedding.py", *args, "--wheel", embedding_wheel)
+    assert first.returncode == 0, first.stderr
+    assert "making the speech embeddings" in first.stdout and "ms per clip on the mean" in first.stdout
+    kept = joblib.load(small_features.parent / speech_embedding.EMBEDDING_NAME)
+    assert kept["paths"] == list(data["path"]) and kept["features"].shape == (len(data["path"]), 288)
+    lines = first.stdout.splitlines()
+    assert any(line.startswith("the embeddings tell the 4 RAVDESS actors apart ") for line in lines)
+    assert any(line.startswith("the speech embedding's classifier alone: overall ") for line in lines)
+    assert [line.split(":")[0].strip() for line in lines if line.startswith("  fold ")] == \
+        ["fold 0", "fold 1", "fold 6", "fold 7"]
+    blended_probabilities(out_csv, data)
+    # Run again: the embeddings and the classifier's probabilities are read back, not made again.
+    again = run_script("experiments/speech_embedding.py", *args, "--wheel", embedding_wheel)
+    assert again.returncode == 0, again.stderr
+    assert "making the" not in again.stdout
+    # A wheel that is not there is one line, before any file is read.
+    gone = run_script("experiments/speech_embedding.py", *args, "--wheel", embedding_wheel.parent / "gone.whl")
+    assert gone.returncode == 1 and len(gone.stderr.strip().splitlines()) == 1 and "gone.whl" in gone.stderr
