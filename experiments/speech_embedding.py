@@ -25,6 +25,14 @@ code is neither installed nor imported.
    other folds' RAVDESS actors (``--choose-on both``: both corpora's voices).
 It prints, before any emotion, how well the embeddings tell the RAVDESS actors apart
 (voice_encoder.speaker_check), then the classifier alone, and each CSV alone and blended.
+
+Plan (2026-12-06, twenty-fifth session), committed before seeds 48 to 51 were scored:
+experiments/README.md, "Plan: Google's speech embedding as a fourth voice".
+
+Verdict (2026-12-06): it passes its bar; not yet a product. Blended into the five kept seeds'
+product runs by both corpora's voices (``--choose-on both``): +0.56 points overall on the mean
+(gained on all five), the unseen actors +2.08, the TESS voices -0.23, ECE lower on every seed
+(experiments/README.md, "Google's speech embedding as a fourth voice passes its bar").
 """
 
 import hashlib
