@@ -293,7 +293,8 @@ def blend_runs(paths, runs, partner, data, *, outs=(), choose_on="actors"):
     ``runs`` (read_runs), each fold's w chosen (choose_weights) on the other folds' RAVDESS actors,
     or with ``choose_on`` "both" on every voice outside the fold, each corpus counting the same
     (a TESS fold's w then chosen on the actors and the other TESS voice); print each run alone and
-    blended, and write the blended run to ``outs`` (one path per run) when given."""
+    blended, and write the blended run to ``outs`` (one path per run) when given. Returns each
+    run's {fold: w}."""
     if choose_on not in CHOOSERS:
         raise ValueError(f"choose_on must be one of {CHOOSERS}, not {choose_on!r}")
     names = list(corpus.EMOTIONS)
@@ -301,6 +302,7 @@ def blend_runs(paths, runs, partner, data, *, outs=(), choose_on="actors"):
     folds = speaker_folds(data)
     corpora = np.asarray(data["corpus"])
     choosers = corpora == "RAVDESS" if choose_on == "actors" else np.ones(len(labels), dtype=bool)
+    every = []
     for n, (path, run) in enumerate(zip(paths, runs)):
         rows = [run[p] for p in data["path"]]  # in the features file's order
         probs = np.array([[float(r[e]) for e in names] for r in rows])
@@ -314,6 +316,8 @@ def blend_runs(paths, runs, partner, data, *, outs=(), choose_on="actors"):
         if outs:
             write_blended(outs[n], rows, blended)
             print(f"wrote {outs[n]}")
+        every.append(chosen)
+    return every
 
 
 if __name__ == "__main__":

@@ -26,6 +26,11 @@ code is neither installed nor imported.
 It prints, before any emotion, how well the embeddings tell the RAVDESS actors apart
 (voice_encoder.speaker_check), then the classifier alone, and each CSV alone and blended.
 
+``--conditions`` also embeds every file under each robustness condition (augment.apply_condition,
+seeded as create_features.py seeds it; kept in CONDITIONS_NAME), has each fold's classifier predict
+them, blends them into each CSV's rows of that condition at the fold's w chosen on the clean clips,
+and prints each condition's accuracy alone and blended; ``--out`` then writes every condition.
+
 Plan (2026-12-06, twenty-fifth session), committed before seeds 48 to 51 were scored:
 experiments/README.md, "Plan: Google's speech embedding as a fourth voice".
 
@@ -45,12 +50,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
+import augment  # noqa: E402
+import model as model_lib  # noqa: E402
 from create_features import DATASET_DIR  # noqa: E402
 from experiments.compare_partner import (blend_parser, blend_runs, cached, describe, file_rows,  # noqa: E402
-                                         parse_blend_args, read_runs)
+                                         parse_blend_args, read_cached, read_conditions, read_runs,
+                                         write_blended)
 from experiments.own_functionals import classified  # noqa: E402
 from experiments.voice_encoder import speaker_check  # noqa: E402
-from neural_network import speaker_folds  # noqa: E402
+from neural_network import CLEAN, fold_probs, speaker_folds, third_voice_folds  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -62,6 +70,7 @@ WHEEL_SHA256 = "015467e49f08b0ef8efa433690ce70566abb72f7c36501a6fa893762b4ddc559
 # Where the embeddings and the classifier's probabilities and C are kept, beside the features file.
 EMBEDDING_NAME = "speech_embedding.joblib"
 PARTNER_NAME = "speech_embedding_probabilities.joblib"
+CONDITIONS_NAME = "speech_embedding_conditions.joblib"
 # The penalties C tried for the classifier, each fold choosing its own on other speakers.
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 # The embedding network's window (76 frames of 10 ms) and the step between windows (80 ms), as
@@ -146,6 +155,44 @@ def embedding_features(paths, embedder, *, root=DATASET_DIR, log=print):
     return np.array(rows, dtype=np.float32)
 
 
+def condition_features(paths, embedder, conditions, *, root=DATASET_DIR, log=print):
+    """{condition: (n, 3 * EMBEDDING_SIZE) float32}: ``embedder.embed`` of each file of ``paths``
+    under each of ``conditions`` (augment.apply_condition, seeded by the file's path as
+    create_features.py seeds it). Raises audio.AudioError naming a file that cannot be read."""
+    rows = {c: [] for c in conditions}
+    for i, path in enumerate(paths):
+        y = audio.load_audio(Path(root) / path)
+        for c in conditions:
+            rows[c].append(embedder.embed(augment.apply_condition(y, c, augment.seed_for(path, -1))))
+        if (i + 1) % 500 == 0:
+            log(f"  speech embedding under {len(conditions)} conditions: {i + 1} of {len(paths)} files")
+    return {c: np.array(r, dtype=np.float32).reshape(len(paths), 3 * EMBEDDING_SIZE) for c, r in rows.items()}
+
+
+def blend_conditions(paths, model, partner, weights, data, *, outs=()):
+    """Blend ``partner`` ({condition: (n, k) probabilities in the features file's order}) into each
+    predictions CSV of ``paths``: each condition's ``model`` rows, each fold k at weights[n][k] (the
+    run's w, chosen on its clean clips by blend_runs); print each condition's accuracy alone and
+    blended, and write every condition of the blended run to ``outs`` when given."""
+    labels, folds = np.asarray(data["labels"]), speaker_folds(data)
+    for n, path in enumerate(paths):
+        run = read_conditions(path, model, data)
+        every_row, every_prob = [], []
+        for condition, (rows, probs) in run.items():
+            if condition not in partner:
+                continue
+            blended = np.zeros_like(probs)
+            for k, w in weights[n].items():
+                blended[folds == k] = model_lib.blend(probs[folds == k], partner[condition][folds == k], w)
+            every_row += rows
+            every_prob.append(blended)
+            print(f"{path}: under {condition}: alone {np.mean(probs.argmax(1) == labels):.3f}, "
+                  f"blended {np.mean(blended.argmax(1) == labels):.3f}")
+        if outs:
+            write_blended(outs[n], every_row, np.concatenate(every_prob))
+            print(f"wrote {outs[n]} (every condition)")
+
+
 def made_from(paths):
     """What the embeddings of ``paths`` depend on besides the audio: the files, the front end's
     settings, the wheel and the source of this script's embedding code."""
@@ -158,6 +205,8 @@ def main(argv=None):
     parser = blend_parser(__doc__.split("\n")[0])
     parser.add_argument("--wheel", type=Path,
                         help=f"openWakeWord's wheel (default: {WHEEL_NAME} beside the features file)")
+    parser.add_argument("--conditions", action="store_true",
+                        help="also embed every file under each robustness condition and blend those rows too")
     args = parse_blend_args(parser, argv)
     try:
         models = read_models(args.wheel or args.features.parent / WHEEL_NAME)
@@ -176,10 +225,23 @@ def main(argv=None):
     labels = np.asarray(data["labels"])
     choosers = np.asarray(data["corpus"]) == "RAVDESS"
     key = {**made_from(data["path"]), "c_grid": C_GRID, "labels": labels.tolist()}
-    partner = classified(x, labels, speaker_folds(data), choosers, args.features.parent / PARTNER_NAME, key,
-                         grid=C_GRID)
+    folds = speaker_folds(data)
+    partner = classified(x, labels, folds, choosers, args.features.parent / PARTNER_NAME, key, grid=C_GRID)
     print(f"the speech embedding's classifier alone: {describe(partner, labels, file_rows(data, 'embedding'))}")
-    blend_runs(args.predictions, runs, partner, data, outs=args.out, choose_on=args.choose_on)
+    weights = blend_runs(args.predictions, runs, partner, data, outs=() if args.conditions else args.out,
+                         choose_on=args.choose_on)
+    if args.conditions:
+        try:
+            under = cached(args.features.parent / CONDITIONS_NAME,
+                           {**made_from(data["path"]), "conditions": list(augment.CONDITIONS)},
+                           lambda: condition_features(data["path"], Embedder(models), augment.CONDITIONS,
+                                                      root=args.dataset),
+                           what="speech embeddings under the robustness conditions")
+        except audio.AudioError as err:
+            sys.exit(f"error: {err}; --dataset names the corpora's folder the features were made from")
+        classifiers = third_voice_folds(x, labels, folds, read_cached(args.features.parent / PARTNER_NAME, key)["c"])
+        probs = {CLEAN: fold_probs(classifiers, x, folds), **{c: fold_probs(classifiers, u, folds) for c, u in under.items()}}
+        blend_conditions(args.predictions, args.model, probs, weights, data, outs=args.out)
 
 
 if __name__ == "__main__":

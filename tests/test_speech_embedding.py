@@ -79,3 +79,49 @@ def test_the_script_blends_a_run_and_keeps_its_embeddings(small_features, blend_
     # A wheel that is not there is one line, before any file is read.
     gone = run_script("experiments/speech_embedding.py", *args, "--wheel", embedding_wheel.parent / "gone.whl")
     assert gone.returncode == 1 and len(gone.stderr.strip().splitlines()) == 1 and "gone.whl" in gone.stderr
+
+
+def test_the_conditions_are_embedded_blended_at_the_clean_clips_weights_and_written(small_features, blend_run,
+                                                                                    embedding_wheel, tmp_path):
+    import csv
+
+    import augment
+    from neural_network import CLEAN
+
+    data, run_csv, out_csv, args = blend_run
+    # The made-up run again with rows under every robustness condition: each file's clean
+    # probabilities, shuffled, so that every condition's rows differ.
+    with open(run_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = list(rows[0])
+    rng = np.random.default_rng(1)
+    with open(run_csv, "a", newline="") as f:
+        out = csv.DictWriter(f, fieldnames=columns)
+        for condition in augment.CONDITIONS:
+            for r in rows:
+                probs = rng.permutation([r[e] for e in columns[-8:]])
+                out.writerow({**r, "condition": condition, **dict(zip(columns[-8:], probs))})
+    clean_only = run_script("experiments/speech_embedding.py", *args, "--wheel", embedding_wheel)
+    assert clean_only.returncode == 0, clean_only.stderr
+    with open(out_csv, newline="") as f:
+        clean_blend = {r["path"]: r for r in csv.DictReader(f)}
+    result = run_script("experiments/speech_embedding.py", *args, "--wheel", embedding_wheel, "--conditions")
+    assert result.returncode == 0, result.stderr
+    assert "making the speech embeddings under the robustness conditions" in result.stdout
+    kept = joblib.load(small_features.parent / speech_embedding.CONDITIONS_NAME)
+    assert sorted(kept["features"]) == sorted(augment.CONDITIONS)
+    assert all(v.shape == (len(data["path"]), 288) for v in kept["features"].values())
+    lines = result.stdout.splitlines()
+    for condition in (CLEAN, *augment.CONDITIONS):
+        assert any(line.startswith(f"{run_csv}: under {condition}: alone ") for line in lines)
+    with open(out_csv, newline="") as f:
+        written = list(csv.DictReader(f))
+    assert sorted({r["condition"] for r in written}) == sorted((CLEAN, *augment.CONDITIONS))
+    assert len(written) == 5 * len(data["path"])
+    # The clean rows are the clean-only blend: the same w per fold, the same classifiers.
+    for r in (r for r in written if r["condition"] == CLEAN):
+        np.testing.assert_allclose([float(r[e]) for e in columns[-8:]],
+                                   [float(clean_blend[r["path"]][e]) for e in columns[-8:]], atol=1e-5)
+    # A condition's embeddings are those of its audio: noise 10 dB below the speech changes them.
+    assert not np.allclose(kept["features"]["noise_10db"], joblib.load(
+        small_features.parent / speech_embedding.EMBEDDING_NAME)["features"], atol=1e-3)
