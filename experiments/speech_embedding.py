@@ -26,6 +26,11 @@ code is neither installed nor imported.
 It prints, before any emotion, how well the embeddings tell the RAVDESS actors apart
 (voice_encoder.speaker_check), then the classifier alone, and each CSV alone and blended.
 
+``--augmented`` trains each fold's classifier on its files' augmented copies too (as the product's
+third voice trains, at the C chosen on the clean files): each file's copies made again as
+create_features.py makes them (augment.augment, seeded by the file's path and the copy's number),
+embedded and kept in COPIES_NAME; the copies' classifier is then the one blended.
+
 ``--conditions`` also embeds every file under each robustness condition (augment.apply_condition,
 seeded as create_features.py seeds it; kept in CONDITIONS_NAME), has each fold's classifier predict
 them, blends them into each CSV's rows of that condition at the fold's w chosen on the clean clips,
@@ -52,13 +57,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
 import augment  # noqa: E402
 import model as model_lib  # noqa: E402
-from create_features import DATASET_DIR  # noqa: E402
+from create_features import AUGMENT_COPIES, DATASET_DIR  # noqa: E402
 from experiments.compare_partner import (blend_parser, blend_runs, cached, describe, file_rows,  # noqa: E402
                                          parse_blend_args, read_cached, read_conditions, read_runs,
                                          write_blended)
 from experiments.own_functionals import classified  # noqa: E402
 from experiments.voice_encoder import speaker_check  # noqa: E402
-from neural_network import CLEAN, fold_probs, speaker_folds, third_voice_folds  # noqa: E402
+from neural_network import CLEAN, fold_probs, speaker_folds, third_voice_classifier, third_voice_folds  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -71,6 +76,7 @@ WHEEL_SHA256 = "015467e49f08b0ef8efa433690ce70566abb72f7c36501a6fa893762b4ddc559
 EMBEDDING_NAME = "speech_embedding.joblib"
 PARTNER_NAME = "speech_embedding_probabilities.joblib"
 CONDITIONS_NAME = "speech_embedding_conditions.joblib"
+COPIES_NAME = "speech_embedding_copies.joblib"
 # The penalties C tried for the classifier, each fold choosing its own on other speakers.
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 # The embedding network's window (76 frames of 10 ms) and the step between windows (80 ms), as
@@ -169,6 +175,34 @@ def condition_features(paths, embedder, conditions, *, root=DATASET_DIR, log=pri
     return {c: np.array(r, dtype=np.float32).reshape(len(paths), 3 * EMBEDDING_SIZE) for c, r in rows.items()}
 
 
+def copy_features(paths, embedder, copies, *, root=DATASET_DIR, log=print):
+    """(n * copies, 3 * EMBEDDING_SIZE) float32: ``embedder.embed`` of each file's augmented copies
+    0 to copies - 1, file by file (row i * copies + c is file i's copy c), each made as
+    create_features.featurize makes it (augment.augment, seeded by the file's path and c)."""
+    rows = []
+    for i, path in enumerate(paths):
+        y = audio.load_audio(Path(root) / path)
+        rows += [embedder.embed(augment.augment(y, np.random.default_rng(augment.seed_for(path, c))))
+                 for c in range(copies)]
+        if (i + 1) % 500 == 0:
+            log(f"  speech embedding of {copies} copies each: {i + 1} of {len(paths)} files")
+    return np.array(rows, dtype=np.float32).reshape(len(paths) * copies, 3 * EMBEDDING_SIZE)
+
+
+def copies_folds(x, copies, labels, folds, c):
+    """{fold k: a third_voice_classifier at C c[k] trained on every other fold's rows of ``x`` (n, d)
+    and their copies' rows of ``copies`` (n * m, d), copy_features' order}."""
+    m = len(copies) // len(x)
+    source = np.repeat(np.arange(len(x)), m)
+    trained = {}
+    for k in (int(k) for k in np.unique(folds)):
+        files = np.flatnonzero(folds != k)
+        rows = np.concatenate([x[files], copies[np.isin(source, files)]])
+        targets = np.concatenate([labels[files], labels[source[np.isin(source, files)]]])
+        trained[k] = third_voice_classifier(c[k]).fit(rows, targets)
+    return trained
+
+
 def blend_conditions(paths, model, partner, weights, data, *, outs=()):
     """Blend ``partner`` ({condition: (n, k) probabilities in the features file's order}) into each
     predictions CSV of ``paths``: each condition's ``model`` rows, each fold k at weights[n][k] (the
@@ -193,6 +227,15 @@ def blend_conditions(paths, model, partner, weights, data, *, outs=()):
             print(f"wrote {outs[n]} (every condition)")
 
 
+def embedded(cache, key, make, what):
+    """compare_partner.cached(cache, key, make), or exit with a one-line error when a corpus file is
+    gone since the features were made."""
+    try:
+        return cached(cache, key, make, what=what)
+    except audio.AudioError as err:
+        sys.exit(f"error: {err}; --dataset names the corpora's folder the features were made from")
+
+
 def made_from(paths):
     """What the embeddings of ``paths`` depend on besides the audio: the files, the front end's
     settings, the wheel and the source of this script's embedding code."""
@@ -205,6 +248,8 @@ def main(argv=None):
     parser = blend_parser(__doc__.split("\n")[0])
     parser.add_argument("--wheel", type=Path,
                         help=f"openWakeWord's wheel (default: {WHEEL_NAME} beside the features file)")
+    parser.add_argument("--augmented", action="store_true",
+                        help="train each fold's classifier on its files' augmented copies too")
     parser.add_argument("--conditions", action="store_true",
                         help="also embed every file under each robustness condition and blend those rows too")
     args = parse_blend_args(parser, argv)
@@ -213,12 +258,9 @@ def main(argv=None):
     except ValueError as err:
         sys.exit(f"error: {err}")
     data, runs = read_runs(args.predictions, args.model, args.features)
-    try:
-        x = cached(args.features.parent / EMBEDDING_NAME, made_from(data["path"]),
-                   lambda: embedding_features(data["path"], Embedder(models), root=args.dataset),
-                   what="speech embeddings")
-    except audio.AudioError as err:  # a corpus file gone since the features were made
-        sys.exit(f"error: {err}; --dataset names the corpora's folder the features were made from")
+    folder = args.features.parent
+    x = embedded(folder / EMBEDDING_NAME, made_from(data["path"]),
+                 lambda: embedding_features(data["path"], Embedder(models), root=args.dataset), "speech embeddings")
     actors = len({s for c, s in zip(data["corpus"], data["speaker"]) if c == "RAVDESS"})
     print(f"the embeddings tell the {actors} RAVDESS actors apart {speaker_check(x, data):.3f} of the time "
           f"(nearest actor's mean embedding; chance {1 / max(actors, 1):.3f})")
@@ -226,21 +268,29 @@ def main(argv=None):
     choosers = np.asarray(data["corpus"]) == "RAVDESS"
     key = {**made_from(data["path"]), "c_grid": C_GRID, "labels": labels.tolist()}
     folds = speaker_folds(data)
-    partner = classified(x, labels, folds, choosers, args.features.parent / PARTNER_NAME, key, grid=C_GRID)
+    partner = classified(x, labels, folds, choosers, folder / PARTNER_NAME, key, grid=C_GRID)
     print(f"the speech embedding's classifier alone: {describe(partner, labels, file_rows(data, 'embedding'))}")
+    c = read_cached(folder / PARTNER_NAME, key)["c"]
+    if args.augmented:
+        copies = embedded(folder / COPIES_NAME, {**made_from(data["path"]), "copies": AUGMENT_COPIES,
+                                                 "augment": inspect.getsource(augment)},
+                          lambda: copy_features(data["path"], Embedder(models), AUGMENT_COPIES, root=args.dataset),
+                          "speech embeddings of the augmented copies")
+        classifiers = copies_folds(x, copies, labels, folds, c)
+        partner = fold_probs(classifiers, x, folds)
+        print(f"the classifier trained on the copies too, alone: "
+              f"{describe(partner, labels, file_rows(data, 'embedding'))}")
+    elif args.conditions:  # the classifiers behind ``partner``, to predict the conditions with
+        classifiers = third_voice_folds(x, labels, folds, c)
     weights = blend_runs(args.predictions, runs, partner, data, outs=() if args.conditions else args.out,
                          choose_on=args.choose_on)
     if args.conditions:
-        try:
-            under = cached(args.features.parent / CONDITIONS_NAME,
-                           {**made_from(data["path"]), "conditions": list(augment.CONDITIONS)},
-                           lambda: condition_features(data["path"], Embedder(models), augment.CONDITIONS,
-                                                      root=args.dataset),
-                           what="speech embeddings under the robustness conditions")
-        except audio.AudioError as err:
-            sys.exit(f"error: {err}; --dataset names the corpora's folder the features were made from")
-        classifiers = third_voice_folds(x, labels, folds, read_cached(args.features.parent / PARTNER_NAME, key)["c"])
-        probs = {CLEAN: fold_probs(classifiers, x, folds), **{c: fold_probs(classifiers, u, folds) for c, u in under.items()}}
+        under = embedded(folder / CONDITIONS_NAME, {**made_from(data["path"]), "conditions": list(augment.CONDITIONS)},
+                         lambda: condition_features(data["path"], Embedder(models), augment.CONDITIONS,
+                                                    root=args.dataset),
+                         "speech embeddings under the robustness conditions")
+        probs = {CLEAN: fold_probs(classifiers, x, folds),
+                 **{condition: fold_probs(classifiers, u, folds) for condition, u in under.items()}}
         blend_conditions(args.predictions, args.model, probs, weights, data, outs=args.out)
 
 

@@ -125,3 +125,41 @@ def test_the_conditions_are_embedded_blended_at_the_clean_clips_weights_and_writ
     # A condition's embeddings are those of its audio: noise 10 dB below the speech changes them.
     assert not np.allclose(kept["features"]["noise_10db"], joblib.load(
         small_features.parent / speech_embedding.EMBEDDING_NAME)["features"], atol=1e-3)
+
+
+def test_the_copies_are_made_as_create_features_makes_them_and_trained_on(small_features, blend_run,
+                                                                           embedding_wheel):
+    import augment
+    from create_features import AUGMENT_COPIES
+
+    data, run_csv, out_csv, args = blend_run
+    result = run_script("experiments/speech_embedding.py", *args, "--wheel", embedding_wheel, "--augmented")
+    assert result.returncode == 0, result.stderr
+    assert "making the speech embeddings of the augmented copies" in result.stdout
+    assert any(line.startswith("the classifier trained on the copies too, alone: overall ")
+               for line in result.stdout.splitlines())
+    blended_probabilities(out_csv, data)
+    copies = joblib.load(small_features.parent / speech_embedding.COPIES_NAME)["features"]
+    assert copies.shape == (AUGMENT_COPIES * len(data["path"]), 288)
+    # Row i * copies + c is file i's copy c, made again as create_features.py made it.
+    embedder = speech_embedding.Embedder(speech_embedding.read_models(embedding_wheel))
+    i, c = 5, AUGMENT_COPIES - 1
+    y = audio.load_audio(args[args.index("--dataset") + 1] / data["path"][i])
+    copy = augment.augment(y, np.random.default_rng(augment.seed_for(data["path"][i], c)))
+    np.testing.assert_allclose(copies[i * AUGMENT_COPIES + c], embedder.embed(copy), rtol=1e-5, atol=1e-5)
+    # Each fold's classifier trains on the other folds' files and all their copies, none of its own.
+    x = joblib.load(small_features.parent / speech_embedding.EMBEDDING_NAME)["features"]
+    labels = np.asarray(data["labels"])
+    from neural_network import speaker_folds
+
+    folds = speaker_folds(data)
+    c_of = {int(k): 0.1 for k in np.unique(folds)}
+    trained = speech_embedding.copies_folds(x, copies, labels, folds, c_of)
+    assert sorted(trained) == sorted(c_of)
+    for k, clf in trained.items():
+        assert clf[0].n_samples_seen_ == int(np.sum(folds != k)) * (1 + AUGMENT_COPIES)
+        # Its scaler's mean is that of those rows exactly: the other folds' files and their copies.
+        others = np.flatnonzero(folds != k)
+        source = np.repeat(np.arange(len(x)), AUGMENT_COPIES)  # the file each copy's row copies
+        rows = np.concatenate([x[others], copies[np.isin(source, others)]])
+        np.testing.assert_allclose(clf[0].mean_, rows.mean(axis=0), rtol=1e-4, atol=1e-4)
