@@ -26,6 +26,10 @@ the mean of the seeds given and on how many of them they gained.
 
 Plan (2026-12-06, twenty-fifth session), committed before any number: experiments/README.md,
 "Plan: test-time tempo views".
+
+Verdict (2026-12-06): not shipped. On the five seeds' mean the tempo views lost 0.25 points
+(-0.14, +0.40, -0.54, -0.19, -0.78; gained on one seed of five), against a bar of +0.5 and a gain
+on four seeds; ECE fell on every seed (experiments/README.md, "the tempo views fail their bar").
 """
 
 import sys
