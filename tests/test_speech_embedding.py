@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import audio
-from conftest import REPO, blended_probabilities, needs_data, real_file, run_script
+from conftest import DATASETS, REPO, blended_probabilities, link_subset, made_up_run, needs_data, real_file, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import speech_embedding  # noqa: E402
@@ -27,6 +27,35 @@ def embedding_wheel(tmp_path_factory):
                              "-d", str(folder)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return folder / speech_embedding.WHEEL_NAME
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A tiny real subset, featurized by create_features.py (every fourth file of actors 1 and 5,
+    in two folds, and 2 files of each TESS folder: every emotion, 58 files), with a made-up run
+    of it: (load_features' dict, the run's CSV, a blended CSV's path, the script's arguments that
+    blend the one into the other). Smaller than the suite's small subset, as the script embeds
+    every file up to seven times."""
+    from create_features import load_features
+
+    if not DATASETS.is_dir():
+        pytest.skip(f"corpora not found at {DATASETS}")
+    rels = []
+    for actor in (1, 5):
+        rels += sorted(p.relative_to(DATASETS).as_posix()
+                       for p in (DATASETS / "RAVDESS" / f"Actor_{actor:02d}").glob("*.flac"))[::4]
+    for folder in sorted((DATASETS / "TESS").iterdir()):
+        rels += sorted(p.relative_to(DATASETS).as_posix() for p in folder.glob("*.flac"))[:2]
+    root = tmp_path_factory.mktemp("tiny")
+    dataset = link_subset(root / "dataset", rels)
+    features = root / "features" / "features.joblib"
+    made = run_script("create_features.py", "--dataset", dataset, "--out", features, "--jobs", "2")
+    assert made.returncode == 0, made.stderr
+    data = load_features(features)
+    run_csv, out_csv = root / "run.csv", root / "blended.csv"
+    made_up_run(data, run_csv)
+    return data, run_csv, out_csv, ["--features", features, "--dataset", dataset, "--predictions", run_csv,
+                                    "--out", out_csv]
 
 
 def test_a_missing_or_other_wheel_is_one_clear_error(tmp_path):
@@ -59,15 +88,16 @@ def test_every_window_is_embedded_and_a_quieter_clip_gives_the_same_numbers(embe
     assert len(embedder.windows(y[:4000])) >= 1
 
 
-def test_the_script_blends_a_run_and_keeps_its_embeddings(small_features, blend_run, embedding_wheel):
-    data, run_csv, out_csv, args = blend_run
+def test_the_script_blends_a_run_and_keeps_its_embeddings(tiny_run, embedding_wheel):
+    data, run_csv, out_csv, args = tiny_run
+    folder = args[1].parent
     first = run_script("experiments/speech_embedding.py", *args, "--wheel", embedding_wheel)
     assert first.returncode == 0, first.stderr
     assert "making the speech embeddings" in first.stdout and "ms per clip on the mean" in first.stdout
-    kept = joblib.load(small_features.parent / speech_embedding.EMBEDDING_NAME)
+    kept = joblib.load(folder / speech_embedding.EMBEDDING_NAME)
     assert kept["paths"] == list(data["path"]) and kept["features"].shape == (len(data["path"]), 288)
     lines = first.stdout.splitlines()
-    assert any(line.startswith("the embeddings tell the 4 RAVDESS actors apart ") for line in lines)
+    assert any(line.startswith("the embeddings tell the 2 RAVDESS actors apart ") for line in lines)
     assert any(line.startswith("the speech embedding's classifier alone: overall ") for line in lines)
     assert [line.split(":")[0].strip() for line in lines if line.startswith("  fold ")] == \
         ["fold 0", "fold 1", "fold 6", "fold 7"]
@@ -81,22 +111,26 @@ def test_the_script_blends_a_run_and_keeps_its_embeddings(small_features, blend_
     assert gone.returncode == 1 and len(gone.stderr.strip().splitlines()) == 1 and "gone.whl" in gone.stderr
 
 
-def test_the_conditions_are_embedded_blended_at_the_clean_clips_weights_and_written(small_features, blend_run,
-                                                                                    embedding_wheel, tmp_path):
+def test_the_conditions_are_embedded_blended_at_the_clean_clips_weights_and_written(tiny_run, embedding_wheel):
     import csv
 
     import augment
     from neural_network import CLEAN
 
-    data, run_csv, out_csv, args = blend_run
+    data, made_up, _, args = tiny_run
+    folder = args[1].parent
     # The made-up run again with rows under every robustness condition: each file's clean
     # probabilities, shuffled, so that every condition's rows differ.
-    with open(run_csv, newline="") as f:
+    with open(made_up, newline="") as f:
         rows = list(csv.DictReader(f))
     columns = list(rows[0])
     rng = np.random.default_rng(1)
-    with open(run_csv, "a", newline="") as f:
+    run_csv, out_csv = folder.parent / "conditions.csv", folder.parent / "conditions_blended.csv"
+    args = [*args[:args.index("--predictions")], "--predictions", run_csv, "--out", out_csv]
+    with open(run_csv, "w", newline="") as f:
         out = csv.DictWriter(f, fieldnames=columns)
+        out.writeheader()
+        out.writerows(rows)
         for condition in augment.CONDITIONS:
             for r in rows:
                 probs = rng.permutation([r[e] for e in columns[-8:]])
@@ -108,7 +142,7 @@ def test_the_conditions_are_embedded_blended_at_the_clean_clips_weights_and_writ
     result = run_script("experiments/speech_embedding.py", *args, "--wheel", embedding_wheel, "--conditions")
     assert result.returncode == 0, result.stderr
     assert "making the speech embeddings under the robustness conditions" in result.stdout
-    kept = joblib.load(small_features.parent / speech_embedding.CONDITIONS_NAME)
+    kept = joblib.load(folder / speech_embedding.CONDITIONS_NAME)
     assert sorted(kept["features"]) == sorted(augment.CONDITIONS)
     assert all(v.shape == (len(data["path"]), 288) for v in kept["features"].values())
     lines = result.stdout.splitlines()
@@ -124,22 +158,22 @@ def test_the_conditions_are_embedded_blended_at_the_clean_clips_weights_and_writ
                                    [float(clean_blend[r["path"]][e]) for e in columns[-8:]], atol=1e-5)
     # A condition's embeddings are those of its audio: noise 10 dB below the speech changes them.
     assert not np.allclose(kept["features"]["noise_10db"], joblib.load(
-        small_features.parent / speech_embedding.EMBEDDING_NAME)["features"], atol=1e-3)
+        folder / speech_embedding.EMBEDDING_NAME)["features"], atol=1e-3)
 
 
-def test_the_copies_are_made_as_create_features_makes_them_and_trained_on(small_features, blend_run,
-                                                                           embedding_wheel):
+def test_the_copies_are_made_as_create_features_makes_them_and_trained_on(tiny_run, embedding_wheel):
     import augment
     from create_features import AUGMENT_COPIES
 
-    data, run_csv, out_csv, args = blend_run
+    data, run_csv, out_csv, args = tiny_run
+    folder = args[1].parent
     result = run_script("experiments/speech_embedding.py", *args, "--wheel", embedding_wheel, "--augmented")
     assert result.returncode == 0, result.stderr
     assert "making the speech embeddings of the augmented copies" in result.stdout
     assert any(line.startswith("the classifier trained on the copies too, alone: overall ")
                for line in result.stdout.splitlines())
     blended_probabilities(out_csv, data)
-    copies = joblib.load(small_features.parent / speech_embedding.COPIES_NAME)["features"]
+    copies = joblib.load(folder / speech_embedding.COPIES_NAME)["features"]
     assert copies.shape == (AUGMENT_COPIES * len(data["path"]), 288)
     # Row i * copies + c is file i's copy c, made again as create_features.py made it.
     embedder = speech_embedding.Embedder(speech_embedding.read_models(embedding_wheel))
@@ -148,7 +182,7 @@ def test_the_copies_are_made_as_create_features_makes_them_and_trained_on(small_
     copy = augment.augment(y, np.random.default_rng(augment.seed_for(data["path"][i], c)))
     np.testing.assert_allclose(copies[i * AUGMENT_COPIES + c], embedder.embed(copy), rtol=1e-5, atol=1e-5)
     # Each fold's classifier trains on the other folds' files and all their copies, none of its own.
-    x = joblib.load(small_features.parent / speech_embedding.EMBEDDING_NAME)["features"]
+    x = joblib.load(folder / speech_embedding.EMBEDDING_NAME)["features"]
     labels = np.asarray(data["labels"])
     from neural_network import speaker_folds
 
