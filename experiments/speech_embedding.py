@@ -51,12 +51,9 @@ telephone band +2.0, with 10 dB of noise -1.4. Trained on the copies too (``--au
 ("the fourth voice trained on the copies too stays out of the plan").
 """
 
-import hashlib
 import inspect
-import io
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -68,12 +65,13 @@ from experiments.compare_partner import (blend_parser, blend_runs, cached, descr
                                          parse_blend_args, read_cached, read_conditions, read_runs,
                                          write_blended)
 from experiments.own_functionals import classified  # noqa: E402
-from experiments.voice_encoder import speaker_check  # noqa: E402
+from experiments.voice_encoder import speaker_check, wheel_members  # noqa: E402
 from neural_network import CLEAN, fold_probs, speaker_folds, third_voice_classifier, third_voice_folds  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 # openWakeWord's wheel on PyPI, its two model files, and the wheel's SHA-256 (checked).
+REQUIREMENT = "openWakeWord==0.5.1"
 WHEEL_NAME = "openwakeword-0.5.1-py3-none-any.whl"
 MEL_MEMBER = "openwakeword/resources/models/melspectrogram.tflite"
 EMBEDDING_MEMBER = "openwakeword/resources/models/embedding_model.tflite"
@@ -101,17 +99,8 @@ EMBEDDING_SIZE = 96
 def read_models(wheel):
     """(front end, embedding network): the two models' bytes (TensorFlow Lite flatbuffers) read
     from ``wheel``. Raises ValueError naming the wheel when it is missing or not the one of
-    WHEEL_SHA256."""
-    wheel = Path(wheel)
-    if not wheel.exists():
-        raise ValueError(f"{wheel}: no such file; download it with `.venv/bin/pip download --no-deps "
-                         f"openwakeword==0.5.1 -d {wheel.parent}`")
-    content = wheel.read_bytes()
-    digest = hashlib.sha256(content).hexdigest()
-    if digest != WHEEL_SHA256:
-        raise ValueError(f"{wheel}: not openWakeWord 0.5.1's wheel (SHA-256 {digest}); download it again")
-    with zipfile.ZipFile(io.BytesIO(content)) as z:
-        return z.read(MEL_MEMBER), z.read(EMBEDDING_MEMBER)
+    WHEEL_SHA256 (voice_encoder.wheel_members)."""
+    return tuple(wheel_members(wheel, REQUIREMENT, WHEEL_SHA256, [MEL_MEMBER, EMBEDDING_MEMBER]))
 
 
 class Embedder:

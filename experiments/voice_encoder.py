@@ -115,20 +115,28 @@ class _TorchUnpickler(pickle.Unpickler):
         return self.storages.setdefault(key, {"size": size})
 
 
-def read_weights(wheel):
-    """{name: float32 array}: the voice encoder's weights (the LSTM's and the linear layer's, as
-    torch names them) read from ``wheel`` without torch. Raises ValueError naming the wheel when it
-    is not the one of WHEEL_SHA256."""
+def wheel_members(wheel, requirement, sha256, members):
+    """[the bytes of each of ``members``] inside ``wheel``, the wheel of ``requirement``
+    ("Name==version") on PyPI. Raises ValueError naming the wheel when it is missing (saying how to
+    download it) or its SHA-256 is not ``sha256``."""
     wheel = Path(wheel)
     if not wheel.exists():
         raise ValueError(f"{wheel}: no such file; download it with `.venv/bin/pip download --no-deps "
-                         f"Resemblyzer==0.1.4 -d {wheel.parent}`")
+                         f"{requirement} -d {wheel.parent}`")
     content = wheel.read_bytes()
     digest = hashlib.sha256(content).hexdigest()
-    if digest != WHEEL_SHA256:
-        raise ValueError(f"{wheel}: not Resemblyzer 0.1.4's wheel (SHA-256 {digest}); download it again")
+    if digest != sha256:
+        raise ValueError(f"{wheel}: not {requirement.replace('==', ' ')}'s wheel (SHA-256 {digest}); "
+                         "download it again")
     with zipfile.ZipFile(io.BytesIO(content)) as z:
-        f = io.BytesIO(z.read(WEIGHTS_MEMBER))
+        return [z.read(m) for m in members]
+
+
+def read_weights(wheel):
+    """{name: float32 array}: the voice encoder's weights (the LSTM's and the linear layer's, as
+    torch names them) read from ``wheel`` without torch. Raises ValueError naming the wheel when it
+    is missing or not the one of WHEEL_SHA256 (wheel_members)."""
+    f = io.BytesIO(wheel_members(wheel, "Resemblyzer==0.1.4", WHEEL_SHA256, [WEIGHTS_MEMBER])[0])
     for _ in range(3):  # the magic number, the protocol version, the system's byte order and sizes
         pickle.load(f)
     unpickler = _TorchUnpickler(f)

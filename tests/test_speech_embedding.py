@@ -1,6 +1,5 @@
 """experiments/speech_embedding.py: Google's speech embedding read from openWakeWord's wheel, run on real files."""
 
-import subprocess
 import sys
 import zipfile
 
@@ -9,7 +8,8 @@ import numpy as np
 import pytest
 
 import audio
-from conftest import DATASETS, REPO, blended_probabilities, link_subset, made_up_run, needs_data, real_file, run_script
+from conftest import (DATASETS, REPO, blended_probabilities, link_subset, made_up_run, needs_data, pypi_wheel,
+                      real_file, run_script)
 
 sys.path.insert(0, str(REPO / "experiments"))
 import speech_embedding  # noqa: E402
@@ -19,14 +19,7 @@ import speech_embedding  # noqa: E402
 def embedding_wheel(tmp_path_factory):
     """openWakeWord 0.5.1's wheel: the one beside the project's features when it is there, else
     downloaded from PyPI as the script's docstring says (17 MB)."""
-    kept = REPO / "joblib_features" / speech_embedding.WHEEL_NAME
-    if kept.is_file():
-        return kept
-    folder = tmp_path_factory.mktemp("wheel")
-    result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "openwakeword==0.5.1",
-                             "-d", str(folder)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return folder / speech_embedding.WHEEL_NAME
+    return pypi_wheel(tmp_path_factory, speech_embedding.REQUIREMENT, speech_embedding.WHEEL_NAME)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +52,8 @@ def tiny_run(tmp_path_factory):
 
 
 def test_a_missing_or_other_wheel_is_one_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="no such file; download it with .*pip download --no-deps openwakeword"):
+    missing = r"no such file; download it with .*pip download --no-deps openWakeWord==0\.5\.1"
+    with pytest.raises(ValueError, match=missing):
         speech_embedding.read_models(tmp_path / speech_embedding.WHEEL_NAME)
     other = tmp_path / "other.whl"
     with zipfile.ZipFile(other, "w") as z:

@@ -1,6 +1,5 @@
 """experiments/voice_encoder.py: a pretrained voice encoder read from its wheel, run on real files."""
 
-import subprocess
 import sys
 import zipfile
 
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 
 import audio
-from conftest import REPO, blended_probabilities, needs_data, real_file, run_script
+from conftest import REPO, blended_probabilities, needs_data, pypi_wheel, real_file, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import voice_encoder  # noqa: E402
@@ -19,14 +18,7 @@ import voice_encoder  # noqa: E402
 def encoder_wheel(tmp_path_factory):
     """Resemblyzer 0.1.4's wheel: the one beside the project's features when it is there, else
     downloaded from PyPI as the script's docstring says (16 MB)."""
-    kept = REPO / "joblib_features" / voice_encoder.WHEEL_NAME
-    if kept.is_file():
-        return kept
-    folder = tmp_path_factory.mktemp("wheel")
-    result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "Resemblyzer==0.1.4",
-                             "-d", str(folder)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return folder / voice_encoder.WHEEL_NAME
+    return pypi_wheel(tmp_path_factory, "Resemblyzer==0.1.4", voice_encoder.WHEEL_NAME)
 
 
 def test_partial_utterances_are_cut_as_the_encoders_code_cuts_them():
