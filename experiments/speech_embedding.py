@@ -53,7 +53,6 @@ telephone band +2.0, with 10 dB of noise -1.4. Trained on the copies too (``--au
 
 import inspect
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -65,7 +64,7 @@ from experiments.compare_partner import (blend_parser, blend_runs, cached, descr
                                          parse_blend_args, read_cached, read_conditions, read_runs,
                                          write_blended)
 from experiments.own_functionals import classified  # noqa: E402
-from experiments.voice_encoder import speaker_check, wheel_members  # noqa: E402
+from experiments.voice_encoder import speaker_check, timed_rows, wheel_members  # noqa: E402
 from neural_network import CLEAN, fold_probs, speaker_folds, third_voice_classifier, third_voice_folds  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -142,18 +141,8 @@ class Embedder:
 
 def embedding_features(paths, embedder, *, root=DATASET_DIR, log=print):
     """(n, 3 * EMBEDDING_SIZE) float32: ``embedder.embed`` of each file of ``paths`` (relative to
-    ``root``). Raises audio.AudioError naming a file that cannot be read."""
-    rows, spent = [], 0.0
-    for i, path in enumerate(paths):
-        y = audio.load_audio(Path(root) / path)
-        start = time.perf_counter()
-        rows.append(embedder.embed(y))
-        spent += time.perf_counter() - start
-        if (i + 1) % 500 == 0:
-            log(f"  speech embedding: {i + 1} of {len(paths)} files")
-    if paths:
-        log(f"the speech embedding took {1000 * spent / len(paths):.1f} ms per clip on the mean, one process")
-    return np.array(rows, dtype=np.float32)
+    ``root``; voice_encoder.timed_rows). Raises audio.AudioError naming a file that cannot be read."""
+    return timed_rows(paths, embedder.embed, "speech embedding", root=root, log=log)
 
 
 def condition_features(paths, embedder, conditions, *, root=DATASET_DIR, log=print):

@@ -214,20 +214,27 @@ def embed(y, weights):
     return (mean / np.linalg.norm(mean)).astype(np.float32)
 
 
-def encoder_features(paths, weights, *, root=DATASET_DIR, log=print):
-    """(n, 256) float32: ``embed`` of each file of ``paths`` (relative to ``root``). Raises
+def timed_rows(paths, embed_clip, what, *, root=DATASET_DIR, log=print):
+    """(n, d) float32: ``embed_clip(y)`` of each file of ``paths`` (relative to ``root``), loaded
+    by audio.load_audio; logs progress and the mean time per clip of ``what``. Raises
     audio.AudioError naming a file that cannot be read."""
     rows, spent = [], 0.0
     for i, path in enumerate(paths):
         y = audio.load_audio(Path(root) / path)
         start = time.perf_counter()
-        rows.append(embed(y, weights))
+        rows.append(embed_clip(y))
         spent += time.perf_counter() - start
         if (i + 1) % 500 == 0:
-            log(f"  voice encoder: {i + 1} of {len(paths)} files")
+            log(f"  {what}: {i + 1} of {len(paths)} files")
     if paths:
-        log(f"the voice encoder took {1000 * spent / len(paths):.1f} ms per clip on the mean, one process")
+        log(f"the {what} took {1000 * spent / len(paths):.1f} ms per clip on the mean, one process")
     return np.array(rows, dtype=np.float32)
+
+
+def encoder_features(paths, weights, *, root=DATASET_DIR, log=print):
+    """(n, 256) float32: ``embed`` of each file of ``paths`` (relative to ``root``). Raises
+    audio.AudioError naming a file that cannot be read."""
+    return timed_rows(paths, lambda y: embed(y, weights), "voice encoder", root=root, log=log)
 
 
 def made_from(paths):
