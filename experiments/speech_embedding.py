@@ -197,7 +197,8 @@ def blend_conditions(paths, model, partner, weights, data, *, outs=()):
         run = read_conditions(path, model, data)
         every_row, every_prob = [], []
         for condition, (rows, probs) in run.items():
-            if condition not in partner:
+            if condition not in partner:  # said, and left out of the blended run
+                print(f"{path}: under {condition}: no speech embeddings of that condition; left out")
                 continue
             blended = np.zeros_like(probs)
             for k, w in weights[n].items():
