@@ -274,8 +274,7 @@ def main(argv=None):
                          lambda: condition_features(data["path"], Embedder(models), augment.CONDITIONS,
                                                     root=args.dataset),
                          "speech embeddings under the robustness conditions")
-        probs = {CLEAN: fold_probs(classifiers, x, folds),
-                 **{condition: fold_probs(classifiers, u, folds) for condition, u in under.items()}}
+        probs = {CLEAN: partner, **{condition: fold_probs(classifiers, u, folds) for condition, u in under.items()}}
         blend_conditions(args.predictions, args.model, probs, weights, data, outs=args.out)
 
 

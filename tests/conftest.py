@@ -149,12 +149,13 @@ def small_product(small_features, tmp_path_factory):
     return data, result, runs, partners, trained
 
 
-def subset_relpaths(actors=(1, 2, 5, 6), tess_per_folder=6):
-    """Relative paths of a small real subset: every file of some actors, a few of each TESS folder."""
+def subset_relpaths(actors=(1, 2, 5, 6), tess_per_folder=6, actor_step=1):
+    """Relative paths of a small real subset: every ``actor_step``-th file (sorted) of some actors,
+    the first few of each TESS folder."""
     rels = []
     for a in actors:
         rels += sorted(p.relative_to(DATASETS).as_posix()
-                       for p in (DATASETS / "RAVDESS" / f"Actor_{a:02d}").glob("*.flac"))
+                       for p in (DATASETS / "RAVDESS" / f"Actor_{a:02d}").glob("*.flac"))[::actor_step]
     for folder in sorted((DATASETS / "TESS").iterdir()):
         rels += sorted(p.relative_to(DATASETS).as_posix() for p in folder.glob("*.flac"))[:tess_per_folder]
     return rels
@@ -264,12 +265,17 @@ def blend_run(small_features, small_dataset, tmp_path):
     """A made-up run of every file of the small features (made_up_run), for the experiments that
     blend a classifier into runs: (load_features' dict, the run's CSV, a blended CSV's path, the
     script's arguments that blend the one into the other)."""
+    return made_up_blend(small_features, small_dataset, tmp_path)
+
+
+def made_up_blend(features, dataset, folder):
+    """blend_run's tuple for a features file made from ``dataset``, its CSVs written in ``folder``."""
     from create_features import load_features
 
-    data = load_features(small_features)
-    run_csv, out_csv = tmp_path / "run.csv", tmp_path / "blended.csv"
+    data = load_features(features)
+    run_csv, out_csv = folder / "run.csv", folder / "blended.csv"
     made_up_run(data, run_csv)
-    args = ["--features", small_features, "--dataset", small_dataset, "--predictions", run_csv, "--out", out_csv]
+    args = ["--features", features, "--dataset", dataset, "--predictions", run_csv, "--out", out_csv]
     return data, run_csv, out_csv, args
 
 

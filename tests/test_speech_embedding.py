@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import audio
-from conftest import (DATASETS, REPO, blended_probabilities, link_subset, made_up_run, needs_data, pypi_wheel,
-                      real_file, run_script)
+from conftest import (DATASETS, REPO, blended_probabilities, link_subset, made_up_blend, needs_data, pypi_wheel,
+                      real_file, run_script, subset_relpaths)
 
 sys.path.insert(0, str(REPO / "experiments"))
 import speech_embedding  # noqa: E402
@@ -28,26 +28,14 @@ def tiny_run(tmp_path_factory):
     of it: (load_features' dict, the run's CSV, a blended CSV's path, the script's arguments that
     blend the one into the other). Smaller than the suite's small subset, as the script embeds
     every file up to seven times."""
-    from create_features import load_features
-
     if not DATASETS.is_dir():
         pytest.skip(f"corpora not found at {DATASETS}")
-    rels = []
-    for actor in (1, 5):
-        rels += sorted(p.relative_to(DATASETS).as_posix()
-                       for p in (DATASETS / "RAVDESS" / f"Actor_{actor:02d}").glob("*.flac"))[::4]
-    for folder in sorted((DATASETS / "TESS").iterdir()):
-        rels += sorted(p.relative_to(DATASETS).as_posix() for p in folder.glob("*.flac"))[:2]
     root = tmp_path_factory.mktemp("tiny")
-    dataset = link_subset(root / "dataset", rels)
+    dataset = link_subset(root / "dataset", subset_relpaths(actors=(1, 5), tess_per_folder=2, actor_step=4))
     features = root / "features" / "features.joblib"
     made = run_script("create_features.py", "--dataset", dataset, "--out", features, "--jobs", "2")
     assert made.returncode == 0, made.stderr
-    data = load_features(features)
-    run_csv, out_csv = root / "run.csv", root / "blended.csv"
-    made_up_run(data, run_csv)
-    return data, run_csv, out_csv, ["--features", features, "--dataset", dataset, "--predictions", run_csv,
-                                    "--out", out_csv]
+    return made_up_blend(features, dataset, root)
 
 
 def test_a_missing_wheel_is_one_line_that_says_how_to_download_it(tmp_path):
