@@ -3,11 +3,13 @@
     python create_features.py                                  # RAVDESS+TESS_Dataset/ -> joblib_features/
     python create_features.py --dataset ../shared/datasets     # any folder with the corpora's layout
     python create_features.py --augment 0 --no-robustness      # only the plain features (fastest)
+    python create_features.py --no-embedding                   # without the speech embedding (4 min less)
     python create_features.py --scheduler tcp://host:8786      # the per-file work on a Dask cluster
 
-Writes three files: features.joblib (every file's features, its prosody (audio.prosody) and its
-functionals (audio.functionals), both also under each robustness condition, label, speaker,
-corpus and path), augmented.joblib
+Writes three files: features.joblib (every file's features, its prosody (audio.prosody), its
+functionals (audio.functionals) and its speech embedding (embedding.py, the fourth voice's 288
+numbers), the last three also under each robustness condition, label, speaker, corpus and path),
+augmented.joblib
 (AUGMENT_COPIES randomly distorted training copies of every file, see augment.py, and their
 functionals) and
 robustness.joblib (every file under the fixed conditions of the robustness report).
@@ -35,6 +37,7 @@ import numpy as np
 import audio
 import augment
 import corpus
+import embedding
 from model import write_atomic
 
 # Folder holding the corpora (see download_data.py); any depth, RAVDESS and TESS names.
@@ -50,6 +53,9 @@ AUGMENT_COPIES = 2
 N_JOBS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 # Files handed to a worker at a time (fewer round trips than one by one).
 BATCH_SIZE = 32
+# Whether to store every file's speech embedding (embedding.py; the fourth voice trains on them):
+# about 20 ms a clip and condition here, so 4 min more on 2 processes for both corpora.
+EMBEDDING = True
 # Dask scheduler address (e.g. tcp://10.0.0.5:8786); None featurizes on this machine.
 SCHEDULER = None
 # Seconds to wait for the Dask scheduler to answer before giving up.
@@ -63,7 +69,7 @@ class FeaturesError(ValueError):
     """A features file that cannot be used; the message names it and says what to do."""
 
 
-def featurize(path, relpath="", n_augment=0, conditions=()):
+def featurize(path, relpath="", n_augment=0, conditions=(), embed_dir=None):
     """Features of one file, or the reason it cannot be used.
 
     Returns (result, None) or (None, reason). ``result`` holds "base": (n_frames, N_MELS) float32,
@@ -71,6 +77,8 @@ def featurize(path, relpath="", n_augment=0, conditions=()):
     n_augment such arrays of random copies (seeded by ``relpath``), "augmented_functionals": their
     functionals, "conditions": {condition: array} for the robustness conditions, and
     "condition_prosody" and "condition_functionals": {condition: the same of the degraded audio}.
+    With ``embed_dir`` (the speech embedding's networks, embedding.NETWORK_DIR), also "embedding":
+    (N_EMBEDDING,) float32 and "condition_embeddings": {condition: the same of the degraded audio}.
     """
     try:
         y = audio.load_audio(path)
@@ -83,7 +91,12 @@ def featurize(path, relpath="", n_augment=0, conditions=()):
     base, base_prosody, base_functionals = clip_features(y)
     each = {c: clip_features(z) for c, z in degraded.items()}
     copied = [clip_features(z) for z in copies]
-    return {"base": base, "prosody": base_prosody, "functionals": base_functionals,
+    embedded = {}
+    if embed_dir is not None:  # the same networks and settings as model.Predictor's
+        embedder = embedding.Embedder(embed_dir)
+        embedded = {"embedding": embedder.embed(y),
+                    "condition_embeddings": {c: embedder.embed(z) for c, z in degraded.items()}}
+    return {"base": base, "prosody": base_prosody, "functionals": base_functionals, **embedded,
             "augmented": [f for f, _, _ in copied], "augmented_functionals": [x for _, _, x in copied],
             "conditions": {c: f for c, (f, _, _) in each.items()},
             "condition_prosody": {c: p for c, (_, p, _) in each.items()},
@@ -101,8 +114,9 @@ def clip_features(y):
 
 
 def featurize_all(paths, relpaths=None, n_jobs=N_JOBS, progress=True, n_augment=0, conditions=(),
-                  scheduler=None, scheduler_timeout=SCHEDULER_TIMEOUT):
-    """Featurize many files in parallel: joblib's processes here, or a Dask cluster at ``scheduler``.
+                  scheduler=None, scheduler_timeout=SCHEDULER_TIMEOUT, embed_dir=None):
+    """Featurize many files in parallel: joblib's processes here, or a Dask cluster at ``scheduler``
+    (featurize's arguments for each; ``embed_dir`` as an absolute path, the same on every worker).
 
     Returns a list of featurize() results, in order.
     """
@@ -110,7 +124,8 @@ def featurize_all(paths, relpaths=None, n_jobs=N_JOBS, progress=True, n_augment=
     from tqdm import tqdm
 
     relpaths = relpaths or [str(p) for p in paths]
-    jobs = [(p, r, n_augment, tuple(conditions)) for p, r in zip(paths, relpaths)]
+    embed_dir = None if embed_dir is None else str(Path(embed_dir).resolve())
+    jobs = [(p, r, n_augment, tuple(conditions), embed_dir) for p, r in zip(paths, relpaths)]
     if scheduler:
         return featurize_on_dask(jobs, scheduler, progress=progress, timeout=scheduler_timeout)
     if n_jobs == 1:
@@ -148,7 +163,8 @@ def featurize_on_dask(jobs, scheduler, progress=True, timeout=SCHEDULER_TIMEOUT)
         raise FeaturesError(f"{scheduler}: cannot reach the Dask scheduler ({err.__class__.__name__}); "
                             "check the address and that `dask scheduler` is running") from None
     with client:
-        for module in ("audio.py", "augment.py", "corpus.py", "model.py", "create_features.py"):
+        for module in ("audio.py", "augment.py", "corpus.py", "embedding.py", "numpy_model.py", "model.py",
+                       "create_features.py"):
             client.upload_file(str(Path(__file__).resolve().parent / module), load=False)
         if progress:
             n = len(client.nthreads())
@@ -170,8 +186,10 @@ def load_features(path=FEATURES_FILE):
     Returns a dict with ``features`` (list of (n_frames, N_MELS) float32), ``prosody`` (n,
     N_PROSODY) float32, ``condition_prosody`` ({robustness condition: (n, N_PROSODY)}, empty when
     made without them), ``functionals`` (n, N_FUNCTIONALS) float32 and ``condition_functionals``
-    (the same per condition), ``labels`` (n,) int, ``emotions`` (the label order), the META_FIELDS
-    lists, ``skipped``, ``frontend`` and ``functionals_params``.
+    (the same per condition), ``embeddings`` (n, N_EMBEDDING) float32 and ``condition_embeddings``
+    (the same per condition; both None when made with --no-embedding, and ``embedding_params``
+    then None), ``labels`` (n,) int, ``emotions`` (the label order), the META_FIELDS lists,
+    ``skipped``, ``frontend`` and ``functionals_params``.
     """
     import joblib
 
@@ -200,6 +218,15 @@ def load_features(path=FEATURES_FILE):
                                                                          *conditions.values()], n):
         raise FeaturesError(f"{path}: its functionals are missing or made with other settings than "
                             "audio.py's; re-run `python create_features.py`")
+    embeddings = data.setdefault("embeddings", None)
+    data.setdefault("condition_embeddings", None)
+    data.setdefault("embedding_params", None)
+    if embeddings is not None and (
+            not isinstance(data["condition_embeddings"], dict)
+            or any(np.shape(x) != (n, embedding.N_EMBEDDING)
+                   for x in [embeddings, *data["condition_embeddings"].values()])):
+        raise FeaturesError(f"{path}: its speech embeddings are not one row of {embedding.N_EMBEDDING} per file; "
+                            "re-run `python create_features.py`")
     data["features"] = features
     return data
 
@@ -245,16 +272,21 @@ def load_companion(features_path, name, base):
 
 
 def build_features(dataset, n_jobs=N_JOBS, progress=True, n_augment=0, conditions=(),
-                   scheduler=SCHEDULER, scheduler_timeout=SCHEDULER_TIMEOUT):
-    """Scan ``dataset`` and featurize every corpus file (on Dask at ``scheduler`` if given).
+                   scheduler=SCHEDULER, scheduler_timeout=SCHEDULER_TIMEOUT, embed_dir=None):
+    """Scan ``dataset`` and featurize every corpus file (on Dask at ``scheduler`` if given), with
+    each file's speech embedding when ``embed_dir`` names the networks' folder.
 
     Returns (features dict, augmented dict or None, robustness dict or None), ready to save.
+    Raises embedding.EmbeddingError, before any file is read, when ``embed_dir`` lacks a network.
     """
+    embed_params = None if embed_dir is None else embedding.params(embed_dir)
+    if embed_dir is not None:
+        embedding.Embedder(embed_dir)  # a damaged network is named here, not in every worker
     utterances, skipped = corpus.scan(dataset)
     results = featurize_all([u.path for u in utterances], [u.relpath for u in utterances],
                             n_jobs=n_jobs, progress=progress, n_augment=n_augment,
                             conditions=conditions, scheduler=scheduler,
-                            scheduler_timeout=scheduler_timeout)
+                            scheduler_timeout=scheduler_timeout, embed_dir=embed_dir)
     kept = []
     for u, (feats, reason) in zip(utterances, results):
         if reason is None:
@@ -274,6 +306,12 @@ def build_features(dataset, n_jobs=N_JOBS, progress=True, n_augment=0, condition
         "condition_functionals": {c: np.array([f["condition_functionals"][c] for _, f in kept],
                                               dtype=np.float32).reshape(-1, audio.N_FUNCTIONALS)
                                   for c in conditions},
+        "embeddings": None if embed_dir is None else np.array(
+            [f["embedding"] for _, f in kept], dtype=np.float32).reshape(-1, embedding.N_EMBEDDING),
+        "condition_embeddings": None if embed_dir is None else {
+            c: np.array([f["condition_embeddings"][c] for _, f in kept],
+                        dtype=np.float32).reshape(-1, embedding.N_EMBEDDING) for c in conditions},
+        "embedding_params": embed_params,
         "labels": np.array([u.label for u, _ in kept], dtype=np.int64),
         "emotions": list(corpus.EMOTIONS),
         "frontend": audio.frontend_params(),
@@ -315,6 +353,11 @@ def main(argv=None):
                         help="random training copies per file (0: none)")
     parser.add_argument("--no-robustness", action="store_true",
                         help="skip the robustness conditions")
+    parser.add_argument("--embedding", action=argparse.BooleanOptionalAction, default=EMBEDDING,
+                        help="store every file's speech embedding (embedding.py; the fourth voice trains on "
+                             "them); --no-embedding skips it")
+    parser.add_argument("--embedding-dir", type=Path, default=embedding.NETWORK_DIR,
+                        help="folder of the speech embedding's networks (`python embedding.py` fetches them)")
     parser.add_argument("--scheduler", default=SCHEDULER,
                         help="Dask scheduler address (tcp://host:port) to featurize on a cluster")
     parser.add_argument("--scheduler-timeout", type=float, default=SCHEDULER_TIMEOUT,
@@ -328,7 +371,11 @@ def main(argv=None):
     try:
         data, augmented, robustness = build_features(
             args.dataset, n_jobs=args.jobs, n_augment=args.augment, conditions=conditions,
-            scheduler=args.scheduler, scheduler_timeout=args.scheduler_timeout)
+            scheduler=args.scheduler, scheduler_timeout=args.scheduler_timeout,
+            embed_dir=args.embedding_dir if args.embedding else None)
+    except embedding.EmbeddingError as err:
+        print(f"error: {err}, or featurize without it (--no-embedding)", file=sys.stderr)
+        return 1
     except (corpus.CorpusError, FeaturesError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 import audio
+import embedding
 import numpy_model
 from corpus import EMOTIONS
 
@@ -75,8 +76,15 @@ THIRD_VOICE_FILE = "functionals.npz"
 # The arrays of THIRD_VOICE_FILE: the functionals' mean and scale over the training clips, and the
 # logistic regression's (n_emotions, N_FUNCTIONALS) weights and (n_emotions,) intercepts.
 THIRD_VOICE_ARRAYS = ("mean", "scale", "coef", "intercept")
+# The file, inside a ``cnn`` model's folder, of the fourth voice it blends in after the third: a
+# logistic regression on each clip's speech embedding (embedding.py), its arrays THIRD_VOICE_ARRAYS.
+FOURTH_VOICE_FILE = "speech_embedding.npz"
+# Each voice blended in last, by its metadata key: (its file, what it reads, how many numbers a
+# clip, the settings those numbers are made with (checked at load)).
+LAST_VOICES = {"third_voice": (THIRD_VOICE_FILE, "functionals", audio.N_FUNCTIONALS, audio.functionals_params),
+               "fourth_voice": (FOURTH_VOICE_FILE, "speech embeddings", embedding.N_EMBEDDING, embedding.params)}
 # Everything a model folder may hold; ``save`` refuses to replace a folder that holds anything else.
-MODEL_ENTRIES = (MODEL_FILE, META_FILE, numpy_model.EXPORT_FILE, BLEND_FOLDER, THIRD_VOICE_FILE)
+MODEL_ENTRIES = (MODEL_FILE, META_FILE, numpy_model.EXPORT_FILE, BLEND_FOLDER, THIRD_VOICE_FILE, FOURTH_VOICE_FILE)
 
 # Frames in one input window of the ``cnn`` model: 300 frames of 10 ms = 3 s.
 N_FRAMES = 300
@@ -550,7 +558,7 @@ def write_atomic(path, write):
 
 
 def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None, test_time_warps=None,
-         blend_with=None, prosody_scale=None, third_voice=None, extra=None):
+         blend_with=None, prosody_scale=None, third_voice=None, fourth_voice=None, extra=None):
     """Save a trained model and its metadata as the model folder ``folder``. Returns the metadata.
 
     The whole folder is written beside ``folder`` and then swapped in for it (``replace_folder``), so
@@ -567,28 +575,32 @@ def save(keras_model, folder, *, arch, temperature=1.0, test_time_noise_db=None,
     third_voice: the third voice Predictor blends in last, after the temperature: a dict of the
     THIRD_VOICE_ARRAYS, its weight w ("weight") and the penalty it was trained with ("c"), saved as
     THIRD_VOICE_FILE with the functionals' settings (audio.functionals_params); None: none.
+    fourth_voice: the same for the fourth voice, blended in after the third, on each clip's speech
+    embedding: saved as FOURTH_VOICE_FILE with embedding.params(); None: none.
     """
     return replace_folder(folder, lambda new: _write_model(
         keras_model, new, arch=arch, temperature=temperature, test_time_noise_db=test_time_noise_db,
         test_time_warps=test_time_warps, blend_with=blend_with, prosody_scale=prosody_scale,
-        third_voice=third_voice, extra=extra))
+        third_voice=third_voice, fourth_voice=fourth_voice, extra=extra))
 
 
-def _write_third_voice(folder, third_voice):
-    """Write the third voice's arrays (see ``save``) into ``folder``; its metadata entry."""
+def _write_third_voice(folder, third_voice, key="third_voice"):
+    """Write a last voice's arrays (see ``save``; ``key``: which of LAST_VOICES) into ``folder``;
+    its metadata entry."""
+    file, what, n_inputs, settings = LAST_VOICES[key]
     arrays = {k: np.asarray(third_voice[k], dtype=np.float64) for k in THIRD_VOICE_ARRAYS}
-    shapes = {"mean": (audio.N_FUNCTIONALS,), "scale": (audio.N_FUNCTIONALS,),
-              "coef": (len(EMOTIONS), audio.N_FUNCTIONALS), "intercept": (len(EMOTIONS),)}
+    shapes = {"mean": (n_inputs,), "scale": (n_inputs,),
+              "coef": (len(EMOTIONS), n_inputs), "intercept": (len(EMOTIONS),)}
     if any(arrays[k].shape != shape for k, shape in shapes.items()) or not 0 < third_voice["weight"] < 1:
-        raise ValueError(f"a third voice takes arrays of shapes {shapes} and a weight between 0 and 1")
-    path = Path(folder) / THIRD_VOICE_FILE
+        raise ValueError(f"a {key.replace('_', ' ')} takes arrays of shapes {shapes} and a weight between 0 and 1")
+    path = Path(folder) / file
     write_atomic(path, lambda tmp: np.savez(tmp, **arrays))
-    return {"file": THIRD_VOICE_FILE, "sha256": _sha256(path), "weight": float(third_voice["weight"]),
-            "c": float(third_voice["c"]), "functionals": audio.functionals_params()}
+    return {"file": file, "sha256": _sha256(path), "weight": float(third_voice["weight"]),
+            "c": float(third_voice["c"]), ("functionals" if key == "third_voice" else "embedding"): settings()}
 
 
 def _write_model(keras_model, folder, *, arch, temperature, test_time_noise_db, test_time_warps,
-                 blend_with, prosody_scale=None, third_voice=None, extra=None):
+                 blend_with, prosody_scale=None, third_voice=None, fourth_voice=None, extra=None):
     """Write a model's files into the new, empty ``folder`` (see ``save``). Returns the metadata."""
     if (arch == PARTNER) != (prosody_scale is not None):
         raise ValueError(f"a {arch} model takes {'a' if arch == PARTNER else 'no'} prosody_scale")
@@ -603,6 +615,8 @@ def _write_model(keras_model, folder, *, arch, temperature, test_time_noise_db, 
         blended = {"folder": BLEND_FOLDER, "weight": float(weight), "keras_sha256": other_meta["keras_sha256"]}
     third = (_write_third_voice(folder, third_voice)
              if third_voice is not None and arch not in ("seed", PARTNER) else None)
+    fourth = (_write_third_voice(folder, fourth_voice, "fourth_voice")
+              if fourth_voice is not None and arch not in ("seed", PARTNER) else None)
     write_atomic(folder / MODEL_FILE, lambda tmp: keras_model.save(tmp))
     keras_sha256 = _sha256(folder / MODEL_FILE)
     export = _export_copy(keras_model, folder, keras_sha256)
@@ -615,6 +629,7 @@ def _write_model(keras_model, folder, *, arch, temperature, test_time_noise_db, 
             "frontend": audio.frontend_params(), "input": inputs,
             "temperature": float(temperature), "keras_sha256": keras_sha256,
             **({"blend": blended} if blended else {}), **({"third_voice": third} if third else {}),
+            **({"fourth_voice": fourth} if fourth else {}),
             **(extra or {}), "export": export}
     write_atomic(folder / META_FILE,
                   lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
@@ -717,34 +732,56 @@ def read_meta(folder):
                               and isinstance(b.get("weight"), (int, float)) and 0 <= b["weight"] < 1
                               and isinstance(b.get("keras_sha256"), str) and arch not in ("seed", PARTNER)):
         raise ModelError(f"{meta_path}: corrupted blend entry {b!r}; retrain with `python neural_network.py`")
+    for key, (file, _, _, _) in LAST_VOICES.items():
+        voice = meta.get(key)
+        if voice is not None and not (isinstance(voice, dict) and voice.get("file") == file
+                                      and isinstance(voice.get("sha256"), str)
+                                      and isinstance(voice.get("weight"), (int, float)) and 0 < voice["weight"] < 1
+                                      and arch not in ("seed", PARTNER)):
+            raise ModelError(f"{meta_path}: corrupted {key} entry; retrain with `python neural_network.py`")
     third = meta.get("third_voice")
-    if third is not None and not (isinstance(third, dict) and third.get("file") == THIRD_VOICE_FILE
-                                  and isinstance(third.get("sha256"), str)
-                                  and isinstance(third.get("weight"), (int, float)) and 0 < third["weight"] < 1
-                                  and arch not in ("seed", PARTNER)):
-        raise ModelError(f"{meta_path}: corrupted third_voice entry; retrain with `python neural_network.py`")
     if third is not None and third.get("functionals") != audio.functionals_params():
         raise ModelError(f"{meta_path}: its third voice was trained on functionals made with other settings "
                          "than audio.py's; re-run create_features.py and neural_network.py")
     return meta
 
 
-def read_third_voice(folder, meta):
-    """The third voice's arrays (THIRD_VOICE_ARRAYS) of a model folder whose metadata ``meta`` names
-    one, checked against it; raises ModelError."""
-    path = Path(folder) / meta["third_voice"]["file"]
+def check_fourth_voice(meta_path, meta):
+    """Raise ModelError when the model of metadata ``meta`` (read from ``meta_path``) blends in a
+    fourth voice whose speech embedding is not this machine's: its networks missing, or made with
+    other networks or settings than embedding.py's."""
+    fourth = meta.get("fourth_voice")
+    if fourth is None:
+        return
+    try:
+        here = embedding.params()
+    except embedding.EmbeddingError as err:
+        raise ModelError(f"{err} (this model's fourth voice reads it)") from None
+    stored = fourth.get("embedding")
+    if stored != here:
+        changed = sorted(k for k in set(stored or {}) | set(here) if (stored or {}).get(k) != here.get(k))
+        raise ModelError(f"{meta_path}: its fourth voice was trained on speech embeddings made with other "
+                         f"networks or settings ({', '.join(changed)}) than embedding.py's; fetch them again "
+                         "with `python embedding.py`, or re-run create_features.py and neural_network.py")
+
+
+def read_third_voice(folder, meta, key="third_voice"):
+    """A last voice's arrays (THIRD_VOICE_ARRAYS; ``key``: which of LAST_VOICES) of a model folder
+    whose metadata ``meta`` names one, checked against it; raises ModelError."""
+    _, what, n_inputs, _ = LAST_VOICES[key]
+    path = Path(folder) / meta[key]["file"]
     if not path.is_file():
         raise ModelError(f"{path}: missing; retrain with `python neural_network.py`")
-    if _sha256(path) != meta["third_voice"]["sha256"]:
+    if _sha256(path) != meta[key]["sha256"]:
         raise ModelError(f"{path}: does not match {META_FILE} (changed or half-copied); "
                          "retrain with `python neural_network.py`")
     with np.load(path) as stored:
         arrays = {k: stored[k] for k in THIRD_VOICE_ARRAYS if k in stored}
-    n = (len(meta["emotions"]), audio.N_FUNCTIONALS)
+    n = (len(meta["emotions"]), n_inputs)
     if (len(arrays) != len(THIRD_VOICE_ARRAYS) or arrays["coef"].shape != n
             or arrays["intercept"].shape != n[:1] or arrays["mean"].shape != n[1:]
             or arrays["scale"].shape != n[1:] or not np.all(arrays["scale"] > 0)):
-        raise ModelError(f"{path}: not a third voice of {n[0]} emotions on {n[1]} functionals; "
+        raise ModelError(f"{path}: not a {key.replace('_', ' ')} of {n[0]} emotions on {n[1]} {what}; "
                          "retrain with `python neural_network.py`")
     return arrays
 
@@ -782,6 +819,8 @@ class Predictor:
         self.prosody_scale = inputs.get("prosody_scale")  # a PARTNER's scaling of its prosody
         self.blended, self.blend_weight = None, 0.0  # the Predictor blended in (load)
         self.third_voice, self.third_weight = None, 0.0  # the third voice's arrays and weight (load)
+        self.fourth_voice, self.fourth_weight = None, 0.0  # the fourth voice's arrays and weight (load)
+        self.embedder = None  # the speech embedding's networks (embedding.Embedder), with a fourth voice
 
     @property
     def needs_prosody(self):
@@ -793,13 +832,20 @@ class Predictor:
         """Whether this model blends in a third voice, which reads each clip's functionals."""
         return self.third_voice is not None
 
+    @property
+    def needs_embedding(self):
+        """Whether this model blends in a fourth voice, which reads each clip's speech embedding."""
+        return self.fourth_voice is not None
+
     def third_voice_probs(self, functionals):
         """The third voice's probabilities (n_clips, n_emotions) of the clips' functionals
         (n_clips, N_FUNCTIONALS): its logistic regression, in NumPy."""
-        v = self.third_voice
-        logits = ((np.asarray(functionals, dtype=np.float64) - v["mean"]) / v["scale"]) @ v["coef"].T + v["intercept"]
-        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+        return _regression_probs(self.third_voice, functionals)
+
+    def fourth_voice_probs(self, embeddings):
+        """The fourth voice's probabilities (n_clips, n_emotions) of the clips' speech embeddings
+        (n_clips, embedding.N_EMBEDDING): its logistic regression, in NumPy."""
+        return _regression_probs(self.fourth_voice, embeddings)
 
     def clip_alone(self):
         """From now on predict each clip by itself: no test-time noisy copy and no warped views,
@@ -825,25 +871,28 @@ class Predictor:
     def clip_inputs(self, y):
         """Everything this model predicts mono SAMPLE_RATE audio y from: (``clip_views(y)``, its
         prosody (N_PROSODY,) when ``needs_prosody``, else None, its functionals (N_FUNCTIONALS,)
-        when ``needs_functionals``, else None), for ``predict_inputs``. The prosody is then the
+        when ``needs_functionals``, else None, its speech embedding (embedding.N_EMBEDDING,) when
+        ``needs_embedding``, else None), for ``predict_inputs``. The prosody is then the
         functionals' last N_PROSODY numbers, which are audio.prosody's."""
-        power = audio.frame_power(y)  # for the trimming of all three: taken once
+        power = audio.frame_power(y)  # for the trimming of all four: taken once
         mel = audio.clip_mel(y, power=power)  # the features' and the functionals' start: taken once
         functionals = audio.functionals(y, power=power, mel=mel) if self.needs_functionals else None
         prosody = None
         if self.needs_prosody:
             prosody = (functionals[-audio.N_PROSODY:] if functionals is not None
                        else audio.prosody(y, power=power))
-        return self.clip_views(y, power=power, mel=mel), prosody, functionals
+        embedded = self.embedder.embed(y, power=power) if self.needs_embedding else None
+        return self.clip_views(y, power=power, mel=mel), prosody, functionals, embedded
 
     def predict_inputs(self, inputs):
         """Probabilities (n_clips, n_emotions) for a list of ``clip_inputs`` results."""
         return self.predict_features(
-            [views for views, _, _ in inputs],
-            prosody=np.stack([p for _, p, _ in inputs]) if self.needs_prosody else None,
-            functionals=np.stack([f for _, _, f in inputs]) if self.needs_functionals else None)
+            [views for views, _, _, _ in inputs],
+            prosody=np.stack([p for _, p, _, _ in inputs]) if self.needs_prosody else None,
+            functionals=np.stack([f for _, _, f, _ in inputs]) if self.needs_functionals else None,
+            embeddings=np.stack([e for _, _, _, e in inputs]) if self.needs_embedding else None)
 
-    def predict_features(self, feats_list, prosody=None, functionals=None):
+    def predict_features(self, feats_list, prosody=None, functionals=None, embeddings=None):
         """Probabilities for a batch of clips: (n_clips, n_emotions) float.
 
         Each item of ``feats_list`` is one clip's features (n_frames, N_MELS), or a list of views
@@ -851,7 +900,9 @@ class Predictor:
         clips' (n_clips, N_PROSODY) prosody (audio.prosody), which a model that ``needs_prosody``
         must have; a PARTNER reads each clip's own features (the first view) and its prosody.
         functionals: the clips' (n_clips, N_FUNCTIONALS) functionals (audio.functionals), which a
-        model that ``needs_functionals`` must have: its third voice, blended in last.
+        model that ``needs_functionals`` must have: its third voice, blended in after the temperature.
+        embeddings: the clips' (n_clips, embedding.N_EMBEDDING) speech embeddings (embedding.Embedder),
+        which a model that ``needs_embedding`` must have: its fourth voice, blended in last.
         """
         views = [f if isinstance(f, (list, tuple)) else [f] for f in feats_list]
         if self.needs_prosody and prosody is None:
@@ -861,6 +912,10 @@ class Predictor:
             raise ValueError("this model reads each clip's functionals too: give functionals= "
                              "(audio.functionals of each clip), or predict with predict_waveform or "
                              "predict_inputs")
+        if self.needs_embedding and embeddings is None:
+            raise ValueError("this model reads each clip's speech embedding too: give embeddings= "
+                             "(embedding.Embedder().embed of each clip), or predict with predict_waveform "
+                             "or predict_inputs")
         if self.arch == PARTNER:
             x = partner_input([clip[0] for clip in views], prosody, self.prosody_scale)
             return calibrate(np.asarray(self.net(x, training=False), dtype=np.float64), self.temperature)
@@ -881,6 +936,8 @@ class Predictor:
         out = calibrate(out, self.temperature)  # as neural_network.py fits it
         if self.third_voice is not None:  # last, as neural_network.py chooses its weight
             out = blend(out, self.third_voice_probs(functionals), self.third_weight)
+        if self.fourth_voice is not None:  # then the fourth, as neural_network.py chooses its weight
+            out = blend(out, self.fourth_voice_probs(embeddings), self.fourth_weight)
         return out
 
     def predict_waveform(self, y, name="audio"):
@@ -944,7 +1001,23 @@ def load(folder, backend="auto"):
     if meta.get("third_voice"):
         predictor.third_voice = read_third_voice(folder, meta)
         predictor.third_weight = float(meta["third_voice"]["weight"])
+    if meta.get("fourth_voice"):
+        check_fourth_voice(Path(folder) / META_FILE, meta)
+        predictor.fourth_voice = read_third_voice(folder, meta, "fourth_voice")
+        predictor.fourth_weight = float(meta["fourth_voice"]["weight"])
+        try:
+            predictor.embedder = embedding.Embedder()
+        except embedding.EmbeddingError as err:
+            raise ModelError(f"{err} (this model's fourth voice reads it)") from None
     return predictor
+
+
+def _regression_probs(voice, x):
+    """(n, n_emotions) probabilities of the rows of ``x`` (n, d) from a last voice's arrays
+    (THIRD_VOICE_ARRAYS): its scaling, then its logistic regression's softmax."""
+    logits = ((np.asarray(x, dtype=np.float64) - voice["mean"]) / voice["scale"]) @ voice["coef"].T + voice["intercept"]
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 # ----------------------------------------------------------------------------- the exported NumPy copy

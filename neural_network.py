@@ -26,6 +26,7 @@
     python neural_network.py --blend-partner seed  # the seed's MFCC-mean model as the partner
     python neural_network.py --no-third-voice    # without the third voice blended in last
     python neural_network.py --no-third-voice-augmented  # the third voice trained on clean clips only
+    python neural_network.py --no-fourth-voice   # without the fourth voice (the speech embedding) blended in last
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
@@ -40,7 +41,8 @@ temperature, test-time noise, test-time warps and blend weight) that protocol (b
 partner it blends in (BLEND_PARTNER) is trained on all files by its own recipe, and the third voice
 (THIRD_VOICE: a logistic regression on each clip's functionals, blended in last) on all files and
 their augmented copies (THIRD_VOICE_AUGMENTED) at the penalty most (b) folds chose, with the weight
-chosen on every fold's files. Results go to media/ (metrics.json, reports, confusion matrix,
+chosen on every fold's files; then the fourth voice (FOURTH_VOICE: the same on each clip's speech
+embedding, embedding.py) on all files, blended in after it. Results go to media/ (metrics.json, reports, confusion matrix,
 training curves, model summary, every file's protocol (b) probabilities, as it is and under each
 robustness condition, in predictions_b.csv, which --score-predictions scores again) and the model
 to model/.
@@ -60,6 +62,7 @@ import numpy as np
 import audio
 import augment
 import corpus
+import embedding
 import model as model_lib
 from create_features import (AUGMENTED_NAME, FEATURES_FILE, ROBUSTNESS_NAME, FeaturesError,
                              load_companion, load_features)
@@ -178,6 +181,14 @@ THIRD_VOICE_WEIGHTS = tuple(np.round(np.arange(0.0, 0.801, 0.05), 2).tolist())
 # ("the third voice trained on the augmented copies"): on seeds 42 and 48, (b) +0.55 points on the
 # mean, the four robustness conditions +7.4, the ECE 0.138 -> 0.093.
 THIRD_VOICE_AUGMENTED = True
+# Then a fourth voice, blended in last (model.FOURTH_VOICE_FILE): a logistic regression on each
+# clip's speech embedding (embedding.py: Google's network, trained for keyword spotting on far more
+# voices than ours), on clean clips only, its C and weight chosen per fold as the third voice's.
+# Measured in experiments/README.md ("Google's speech embedding as a fourth voice passes its bar"):
+# +0.56 points overall on the mean of five seeds, +2.1 on the unseen actors.
+FOURTH_VOICE = True
+# Its penalties C tried, each fold choosing as the third voice's do (choose_third_voice_c).
+FOURTH_VOICE_C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
 def set_seed(seed):
@@ -512,7 +523,11 @@ PARTNER_CODE = ("PARTNER", "PARTNER_INPUTS", "prosody_scale", "partner_input", "
 # The names of model.py that only the third voice is saved or predicted through (none trains a
 # Keras model): part of no kept fold's code hash. The third voice's own kept classifiers are keyed
 # by third_voice_settings.
-THIRD_VOICE_CODE = ("THIRD_VOICE_FILE", "THIRD_VOICE_ARRAYS", "_write_third_voice", "read_third_voice")
+THIRD_VOICE_CODE = ("THIRD_VOICE_FILE", "THIRD_VOICE_ARRAYS", "_write_third_voice", "read_third_voice",
+                    "_regression_probs")
+# The names of model.py that only the fourth voice is saved, checked or predicted through: part of
+# no kept fold's code hash (its kept classifiers are keyed by fourth_voice_settings).
+FOURTH_VOICE_CODE = ("FOURTH_VOICE_FILE", "LAST_VOICES", "check_fourth_voice")
 
 
 def onednn_on():
@@ -555,7 +570,7 @@ def run_settings(arch, data, *, data_digest=None):
     """Everything one protocol run of ``arch`` on ``data`` depends on, as a JSON-able dict: the
     training settings, whether TensorFlow's oneDNN kernels are on (they round differently; see
     model.py), the sha256 of the code (TRAINING_CODE, and every function, class and
-    upper-case setting of model.py but PREDICTION_ONLY, THIRD_VOICE_CODE, PARTNER_CODE unless
+    upper-case setting of model.py but PREDICTION_ONLY, THIRD_VOICE_CODE, FOURTH_VOICE_CODE, PARTNER_CODE unless
     ``arch`` is the partner, and the tower list, which the settings name), and ``data_digest``, the data's sha256
     (data_sha256, computed when None). The partner (model.PARTNER) trains by the seed's recipe and
     its settings add the sha256 of every clip's prosody (prosody_sha256)."""
@@ -564,7 +579,8 @@ def run_settings(arch, data, *, data_digest=None):
 
     import keras
 
-    skip = THIRD_VOICE_CODE + PREDICTION_ONLY + (() if arch == model_lib.PARTNER else PARTNER_CODE)
+    skip = (THIRD_VOICE_CODE + FOURTH_VOICE_CODE + PREDICTION_ONLY
+            + (() if arch == model_lib.PARTNER else PARTNER_CODE))
     code = hashlib.sha256()
     for name, value in sorted(vars(model_lib).items()):
         if name in skip:
@@ -1293,15 +1309,15 @@ def third_voice_b(data, cache=None, log=print):
     return kept_run("third-voice-b-augmented", train_augmented, augmented=True)
 
 
-def third_voice_run(run, probs, conditions, weight):
-    """run_fold's (blended, calibrated) dict with every probability blended with the third voice's
-    (model.blend, ``weight``): ``probs`` of its test files and ``conditions``, {condition: those
-    under it}. What it was before is kept as "without_third_voice", the third voice alone as
-    "third_voice_alone"."""
+def third_voice_run(run, probs, conditions, weight, key="third_voice"):
+    """run_fold's (blended, calibrated) dict with every probability blended with a last voice's
+    (model.blend, ``weight``; ``key``: "third_voice" or "fourth_voice"): ``probs`` of its test
+    files and ``conditions``, {condition: those under it}. What it was before is kept as
+    "without_" + key, the voice alone as key + "_alone"."""
     def b(p):
         return model_lib.blend(p, probs, weight)
 
-    out = dict(run, without_third_voice=run["probs"], third_voice_alone=probs, third_voice_weight=weight)
+    out = dict(run, **{f"without_{key}": run["probs"], f"{key}_alone": probs, f"{key}_weight": weight})
     for key in ("raw", "probs", "single", "unwarped"):
         out[key] = b(run[key])
     out["warped"] = None if run["warped"] is None else b(run["warped"])
@@ -1321,10 +1337,117 @@ def third_voice_export(classifier, c, weight):
             "intercept": regression.intercept_, "c": c, "weight": weight}
 
 
-def third_voice_condition_probs(data, classifier, idx, conditions):
-    """{condition: (len(idx), k)}: the third voice's probabilities of files ``idx`` under each
-    robustness condition, from their functionals under it."""
-    return {c: third_voice_probs(classifier, data["condition_functionals"][c][idx]) for c in conditions}
+def third_voice_condition_probs(data, classifier, idx, conditions, key="condition_functionals"):
+    """{condition: (len(idx), k)}: a last voice's probabilities of files ``idx`` under each
+    robustness condition, from their functionals (``key``: or "condition_embeddings", their speech
+    embeddings) under it."""
+    return {c: third_voice_probs(classifier, data[key][c][idx]) for c in conditions}
+
+
+# ----------------------------------------------------------------------------- the fourth voice
+
+def fourth_voice_inputs(data):
+    """(embeddings (n, embedding.N_EMBEDDING), {condition: the same}) of ``data``, checked to be made
+    by this machine's speech embedding (embedding.params). Raises FeaturesError saying what to do."""
+    if data.get("embeddings") is None:
+        raise FeaturesError("the features have no speech embeddings, which the fourth voice trains on; "
+                            "re-run `python create_features.py` (with the embedding), or train without "
+                            "it (--no-fourth-voice)")
+    try:
+        here = embedding.params()
+    except embedding.EmbeddingError as err:
+        raise FeaturesError(f"{err}, or train without the fourth voice (--no-fourth-voice)") from None
+    if data.get("embedding_params") != here:
+        raise FeaturesError("the features' speech embeddings were made with other networks or settings than "
+                            "embedding.py's; re-run `python create_features.py`")
+    return data["embeddings"], data.get("condition_embeddings") or {}
+
+
+def fourth_voice_settings(data, name, train=None):
+    """Everything the kept fourth-voice classifiers ``name`` depend on, as a JSON-able dict: the
+    speech embeddings (their settings and sha256), labels, folds, the rows trained on (``train``,
+    None: protocol (b)'s folds), FOURTH_VOICE_C_GRID and THIRD_VOICE_LR, scikit-learn's version and
+    the source of the functions that train them."""
+    import hashlib
+
+    import sklearn
+
+    content = hashlib.sha256(np.ascontiguousarray(data["embeddings"]).tobytes())
+    content.update(np.asarray(data["labels"]).tobytes())
+    content.update(speaker_folds(data).tobytes())
+    if train is not None:
+        content.update(np.asarray(train).tobytes())
+    code = "".join(source(f) for f in (third_voice_classifier, third_voice_folds, choose_third_voice_c))
+    return json.loads(json.dumps({"name": name, "embedding": data["embedding_params"],
+                                  "data_sha256": content.hexdigest(), "c_grid": FOURTH_VOICE_C_GRID,
+                                  "lr": THIRD_VOICE_LR, "sklearn": sklearn.__version__,
+                                  "code_sha256": hashlib.sha256(code.encode()).hexdigest()}))
+
+
+def fourth_voice_b(data, cache=None, log=print):
+    """The fourth voice's classifier of every protocol (b) fold, trained on every other fold's files'
+    speech embeddings, each at the C it chose among FOURTH_VOICE_C_GRID on the other folds' RAVDESS
+    actors (choose_third_voice_c). Kept in ``cache`` as "fourth-voice-b" (see cached_run). Returns
+    {"c": {fold: C}, "classifiers": {fold: classifier}, "seconds"}."""
+    x, _ = fourth_voice_inputs(data)
+    folds, labels = speaker_folds(data), np.asarray(data["labels"])
+    choosers = np.asarray(data["corpus"]) == "RAVDESS"
+
+    def train():
+        start = time.perf_counter()
+        log(f"fourth voice: choosing each fold's C among {FOURTH_VOICE_C_GRID} on the other folds' RAVDESS actors")
+        c = choose_third_voice_c(x, labels, folds, choosers, grid=FOURTH_VOICE_C_GRID, log=log)
+        return {"c": c, "classifiers": third_voice_folds(x, labels, folds, c),
+                "seconds": round(time.perf_counter() - start, 1)}
+
+    settings = None if cache is None else fourth_voice_settings(data, "fourth-voice-b")
+    trained, kept = cached_run(cache, "fourth-voice-b", settings, train)
+    trained["c"] = {int(k): c for k, c in trained["c"].items()}
+    if kept:
+        log(f"  fourth voice: fourth-voice-b read from {cache} (trained in {trained['seconds']:.0f} s)")
+    return trained
+
+
+def last_voice(key, p, data, runs, idx, results, cache, log):
+    """Blend a last voice (``key``: "third_voice", on each clip's functionals, or "fourth_voice", on
+    its speech embedding) into protocol ``p``'s (calibrated) ``runs``, whose test files are ``idx``.
+    Under (b), each fold's classifier is trained on the other folds' files (third_voice_b,
+    fourth_voice_b) and its w chosen on them, each corpus counting the same; the shipped model's C
+    is the one most folds chose and its w the one chosen on every fold's files. Under (a), the
+    choices made under (b) (``results``["b"]), the classifier trained on every file but the test
+    files. Returns (the runs blended, what was chosen), or (runs, None) with no choices to take."""
+    third = key == "third_voice"
+    x, under = ((data["functionals"], "condition_functionals") if third
+                else (fourth_voice_inputs(data)[0], "condition_embeddings"))
+    if p == "b":
+        trained = (third_voice_b if third else fourth_voice_b)(data, cache, log)
+        folds = speaker_folds(data)
+        ks = [int(folds[run["test"][0]]) for run in runs]
+        alone = [third_voice_probs(trained["classifiers"][k], x[run["test"]])
+                 for run, k in zip(runs, ks)]  # in idx's order, as the runs' probabilities
+        args = (np.concatenate([r["probs"] for r in runs]), np.concatenate(alone), data["labels"][idx])
+        everyone, groups = np.ones(len(idx), dtype=bool), np.asarray(data["corpus"])[idx]
+        per_fold = choose_third_voice_weights(*args, folds[idx], everyone, groups=groups)
+        shipped = choose_third_voice_weights(*args, folds[idx], everyone, groups=groups, every=True)
+        runs = [third_voice_run(run, a, third_voice_condition_probs(data, trained["classifiers"][k], run["test"],
+                                                                    run["conditions"], under), per_fold[k], key)
+                for run, k, a in zip(runs, ks, alone)]
+        return runs, {"c": [trained["c"][k] for k in ks], "weights": [per_fold[k] for k in ks],
+                      "c_all_folds": shipped_third_voice_c(trained["c"]), "weight_all_folds": shipped,
+                      "seconds": trained["seconds"]}
+    if key not in results.get("b", {}):
+        return runs, None
+    chosen = results["b"][key]
+    run = runs[0]
+    train = np.concatenate([run["train"], run["held"]])
+    start = time.perf_counter()
+    rows = third_voice_rows(data, train)[:2] if third else (x[train], np.asarray(data["labels"])[train])
+    classifier = third_voice_classifier(chosen["c_all_folds"]).fit(*rows)
+    runs = [third_voice_run(run, third_voice_probs(classifier, x[run["test"]]), {},
+                            chosen["weight_all_folds"], key)]
+    return runs, {"c": [chosen["c_all_folds"]], "weights": [chosen["weight_all_folds"]],
+                  "c_all_folds": chosen["c_all_folds"], "weight_all_folds": chosen["weight_all_folds"],
+                  "seconds": round(time.perf_counter() - start, 1)}
 
 
 def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
@@ -1341,6 +1464,7 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
     mfcc_settings = run_settings(BLEND_PARTNER, data, data_digest=digest) if cache is not None and blending else None
     results = {}
     third_voice = THIRD_VOICE and arch != "seed"
+    fourth_voice = FOURTH_VOICE and arch != "seed"
     for p in sorted(protocols, key=lambda p: p != "b"):  # (b) first: (a) takes its third voice's choices
         if p == "a":
             idx, runs = protocol_random(arch, data, seed=SEED, log=log, cache=cache, settings=settings)
@@ -1368,37 +1492,14 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
             biases, _ = choose_biases(data, runs, mfccs, blend and blend["weights"],
                                       temperatures=[t if FIT_TEMPERATURE else 1.0 for t in fitted])
         runs = [calibrated_run(run, t, b) for run, t, b in zip(runs, fitted, biases)]
-        third = None
-        if third_voice and p == "b":  # last, the third voice: each fold's w chosen on the other folds' files
-            trained = third_voice_b(data, cache, log)
-            folds = speaker_folds(data)
-            ks = [int(folds[run["test"][0]]) for run in runs]
-            alone = [third_voice_probs(trained["classifiers"][k], data["functionals"][run["test"]])
-                     for run, k in zip(runs, ks)]  # in idx's order, as the runs' probabilities
-            args = (np.concatenate([r["probs"] for r in runs]), np.concatenate(alone), data["labels"][idx])
-            everyone, groups = np.ones(len(idx), dtype=bool), np.asarray(data["corpus"])[idx]
-            per_fold = choose_third_voice_weights(*args, folds[idx], everyone, groups=groups)
-            shipped = choose_third_voice_weights(*args, folds[idx], everyone, groups=groups, every=True)
-            runs = [third_voice_run(run, a, third_voice_condition_probs(data, trained["classifiers"][k], run["test"],
-                                                                        run["conditions"]), per_fold[k])
-                    for run, k, a in zip(runs, ks, alone)]
-            third = {"c": [trained["c"][k] for k in ks], "weights": [per_fold[k] for k in ks],
-                     "c_all_folds": shipped_third_voice_c(trained["c"]), "weight_all_folds": shipped,
-                     "seconds": trained["seconds"]}
-        elif third_voice and "third_voice" in results.get("b", {}):
-            # (a): the shipped model's choices, made under (b); trained on every file but the test files.
-            chosen = results["b"]["third_voice"]
-            run = runs[0]
-            train = np.concatenate([run["train"], run["held"]])
-            start = time.perf_counter()
-            classifier = third_voice_classifier(chosen["c_all_folds"]).fit(*third_voice_rows(data, train)[:2])
-            runs = [third_voice_run(run, third_voice_probs(classifier, data["functionals"][run["test"]]), {},
-                                    chosen["weight_all_folds"])]
-            third = {"c": [chosen["c_all_folds"]], "weights": [chosen["weight_all_folds"]],
-                     "c_all_folds": chosen["c_all_folds"], "weight_all_folds": chosen["weight_all_folds"],
-                     "seconds": round(time.perf_counter() - start, 1)}
-        elif third_voice:
-            log(f"[{arch}] protocol ({p}): no third voice (its C and weight are chosen under protocol (b))")
+        # Last, the third voice, then the fourth: each fold's w chosen on the other folds' files.
+        voices = {}
+        for key, on in (("third_voice", third_voice), ("fourth_voice", fourth_voice)):
+            if on:
+                runs, voices[key] = last_voice(key, p, data, runs, idx, results, cache, log)
+                if voices[key] is None:
+                    log(f"[{arch}] protocol ({p}): no {key.replace('_', ' ')} (its C and weight are chosen "
+                        "under protocol (b))")
         labels = data["labels"][idx]
         corpora = [data["corpus"][i] for i in idx]
         probs = np.concatenate([r["probs"] for r in runs])
@@ -1428,11 +1529,12 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
             r["mfcc_blend"] = blend
             r["without_mfcc_blend"] = scores(labels, np.concatenate([x["unblended"] for x in runs]).argmax(1), corpora)
             r["mfcc_alone"] = scores(labels, np.concatenate([x["mfcc_alone"] for x in runs]).argmax(1), corpora)
-        if third is not None:  # without the third voice, and it alone
-            r["third_voice"] = third
-            r["seconds"] = round(r["seconds"] + third["seconds"], 1)
-            for key in ("without_third_voice", "third_voice_alone"):
-                r[key] = scores(labels, np.concatenate([x[key] for x in runs]).argmax(1), corpora)
+        for name, voice in voices.items():  # without each last voice, and it alone
+            if voice is not None:
+                r[name] = voice
+                r["seconds"] = round(r["seconds"] + voice["seconds"], 1)
+                for key in (f"without_{name}", f"{name}_alone"):
+                    r[key] = scores(labels, np.concatenate([x[key] for x in runs]).argmax(1), corpora)
         if runs[0].get("options"):  # the clips alone, and each test-time noise option on every fold
             single = np.concatenate([x["single"] for x in runs])
             r["without_test_time_noise"] = scores(labels, single.argmax(1), corpora)
@@ -1500,13 +1602,14 @@ def evaluate(arch, data, protocols, log=print, only_folds=None, cache=None):
                 + "".join(f"; {what}: " + ", ".join(f"{k} acc {v['accuracy']:.3f}" for k, v in r[key].items())
                           for what, key in (("without the blend", "without_mfcc_blend"),
                                             ("the partner alone", "mfcc_alone"))))
-        if third is not None:
-            log(f"[{arch}] protocol ({p}): third voice's C per fold " + ", ".join(f"{c:g}" for c in third["c"])
-                + ", weight per fold " + ", ".join(f"{w:g}" for w in third["weights"])
-                + f" (for the shipped model: C {third['c_all_folds']:g}, weight {third['weight_all_folds']:g})"
-                + "".join(f"; {what}: " + ", ".join(f"{k} acc {v['accuracy']:.3f}" for k, v in r[key].items())
-                          for what, key in (("without it", "without_third_voice"),
-                                            ("it alone", "third_voice_alone"))))
+        for name, voice in voices.items():
+            if voice is not None:
+                log(f"[{arch}] protocol ({p}): {name.replace('_', ' ')}'s C per fold "
+                    + ", ".join(f"{c:g}" for c in voice["c"])
+                    + ", weight per fold " + ", ".join(f"{w:g}" for w in voice["weights"])
+                    + f" (for the shipped model: C {voice['c_all_folds']:g}, weight {voice['weight_all_folds']:g})"
+                    + "".join(f"; {what}: " + ", ".join(f"{k} acc {v['accuracy']:.3f}" for k, v in r[key].items())
+                              for what, key in (("without it", f"without_{name}"), ("it alone", f"{name}_alone"))))
         for name, tower in r.get("towers", {}).items():
             log(f"[{arch}] protocol ({p}), tower {name} alone: " + ", ".join(
                 f"{k} acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}" for k, v in tower.items()))
@@ -1580,7 +1683,8 @@ def write_reports(media, arch, results, history, net, summary_table):
             "fitted_temperature_all_folds", "test_time_noise_db",
             "without_test_time_noise", "test_time_noise_options", "test_time_warps", "without_test_time_warps",
             "always_test_time_warps", "robustness", "towers", "mfcc_blend", "without_mfcc_blend", "mfcc_alone",
-            "before_refit", "third_voice", "without_third_voice", "third_voice_alone", "epochs", "seconds")
+            "before_refit", "third_voice", "without_third_voice", "third_voice_alone", "fourth_voice",
+            "without_fourth_voice", "fourth_voice_alone", "epochs", "seconds")
     metrics = {a: {p: {k: r[k] for k in keep if k in r} for p, r in res.items()}
                for a, res in results.items()}
     metrics["shipped"] = arch
@@ -1857,21 +1961,28 @@ def summary(results):
             rows.append(f"| {arch} | {names[p]} | " + ", ".join(f"{w:g}" for w in r["mfcc_blend"]["weights"])
                         + f" | {cell(r['scores'])} | {cell(r['without_mfcc_blend'])} | {cell(r['mfcc_alone'])} |")
         rows += ["", "(accuracy overall, then RAVDESS / TESS in brackets)"]
-    thirds = {(a, p): r for a, res in results.items() for p, r in res.items() if "third_voice" in r}
-    if thirds:
-        rows += ["", "Third voice: then every probability above is blended with a logistic regression's on each "
-                 "clip's functionals (audio.functionals), trained on the same files"
-                 + (" and their augmented copies" if THIRD_VOICE_AUGMENTED else "") + ". Under protocol (b) each fold "
-                 "chose its penalty C on the other folds' RAVDESS actors and its weight on the other folds' "
-                 "files, each corpus counting the same; under (a) it has the shipped model's, chosen under (b). "
-                 "The C and weight per fold, the blend, and each part alone:", "",
+    texts = {"third_voice": "Third voice: then every probability above is blended with a logistic regression's on "
+                            "each clip's functionals (audio.functionals), trained on the same files"
+                            + (" and their augmented copies" if THIRD_VOICE_AUGMENTED else ""),
+             "fourth_voice": "Fourth voice: then, last, with a logistic regression's on each clip's speech "
+                             "embedding (embedding.py: Google's network trained on far more voices), trained on "
+                             "the same files"}
+    for name, text in texts.items():
+        voiced = {(a, p): r for a, res in results.items() for p, r in res.items() if name in r}
+        if not voiced:
+            continue
+        rows += ["", text + ". Under protocol (b) each fold chose its penalty C on the other folds' RAVDESS actors "
+                 "and its weight on the other folds' files, each corpus counting the same; under (a) it has the "
+                 "shipped model's, chosen under (b). The C and weight per fold, the blend, and each part alone:", "",
                  "| model | protocol | C per fold | weight per fold | blended | without it | it alone |",
                  "|---|---|---|---|---|---|---|"]
-        for (arch, p), r in thirds.items():
-            t = r["third_voice"]
+        for (arch, p), r in voiced.items():
+            t = r[name]
+            # The blend as this voice leaves it: before the fourth voice, for the third.
+            blended = r.get("without_fourth_voice", r["scores"]) if name == "third_voice" else r["scores"]
             rows.append(f"| {arch} | {names[p]} | " + ", ".join(f"{c:g}" for c in t["c"]) + " | "
                         + ", ".join(f"{w:g}" for w in t["weights"])
-                        + f" | {cell(r['scores'])} | {cell(r['without_third_voice'])} | {cell(r['third_voice_alone'])} |")
+                        + f" | {cell(blended)} | {cell(r['without_' + name])} | {cell(r[name + '_alone'])} |")
         rows += ["", "(accuracy overall, then RAVDESS / TESS in brackets)"]
     if any("robustness" in r for r in b.values()):
         rows += ["", "Accuracy under protocol (b) with the test audio distorted:", "",
@@ -1917,6 +2028,8 @@ def update_readme(readme, media=MEDIA_DIR, model_dir=MODEL_DIR):
              + (f"weight {meta['third_voice']['weight']:g} (C {meta['third_voice']['c']:g}"
                 + (f", {trained['third_voice_examples']} examples" if trained.get("third_voice_examples") else "")
                 + ")" if meta.get("third_voice") else "none")
+             + ", fourth voice " + (f"weight {meta['fourth_voice']['weight']:g} (C {meta['fourth_voice']['c']:g})"
+                                    if meta.get("fourth_voice") else "none")
              + ". Run times on 2 cores (training and prediction, summed "
              f"over the folds): {timing}.")
     text = Path(readme).read_text()
@@ -1955,7 +2068,7 @@ def option_numbers(text, allowed):
 
 
 def main(argv=None):
-    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER, FIT_TEMPERATURE, FIT_BIAS, TEST_TIME_NOISE_RULE, REFIT, THIRD_VOICE, THIRD_VOICE_AUGMENTED  # every run's
+    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER, FIT_TEMPERATURE, FIT_BIAS, TEST_TIME_NOISE_RULE, REFIT, THIRD_VOICE, THIRD_VOICE_AUGMENTED, FOURTH_VOICE  # every run's
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
                         help="architecture to ship")
@@ -2004,6 +2117,10 @@ def main(argv=None):
                         default=THIRD_VOICE_AUGMENTED,
                         help="train the third voice on the augmented copies' functionals too (default "
                              f"{'on' if THIRD_VOICE_AUGMENTED else 'off'}; see THIRD_VOICE_AUGMENTED)")
+    parser.add_argument("--fourth-voice", action=argparse.BooleanOptionalAction, default=FOURTH_VOICE,
+                        help="then blend in, last, a logistic regression on each clip's speech embedding "
+                             "(embedding.py), its C and weight chosen as the third voice's (default "
+                             f"{'on' if FOURTH_VOICE else 'off'}; see FOURTH_VOICE)")
     parser.add_argument("--fit-temperature", action=argparse.BooleanOptionalAction, default=FIT_TEMPERATURE,
                         help="calibrate the (blended) probabilities by a temperature fitted on held-out "
                              f"speakers, or keep the model's own (default {'on' if FIT_TEMPERATURE else 'off'}; "
@@ -2081,6 +2198,7 @@ def main(argv=None):
     FIT_TEMPERATURE = args.fit_temperature
     THIRD_VOICE = args.third_voice
     THIRD_VOICE_AUGMENTED = args.third_voice_augmented
+    FOURTH_VOICE = args.fourth_voice
     REFIT = args.refit
     TEST_TIME_NOISE_RULE = args.test_time_noise_rule
     if args.fit_bias and not args.no_ship:
@@ -2128,6 +2246,12 @@ def main(argv=None):
               "the third voice trains on; re-run `python create_features.py` (or pass --no-third-voice-augmented)",
               file=sys.stderr)
         return 1
+    if FOURTH_VOICE and args.arch != "seed":  # refused now rather than after training
+        try:
+            fourth_voice_inputs(data)
+        except FeaturesError as err:
+            print(f"error: {args.features}: {err}", file=sys.stderr)
+            return 1
 
     start = time.perf_counter()
     archs = [args.arch] + ([args.baseline] if args.baseline not in ("none", args.arch) else [])
@@ -2176,6 +2300,14 @@ def main(argv=None):
             third_voice_examples = len(every[0])
     elif THIRD_VOICE and args.arch != "seed":
         print("note: no third voice shipped: its C and weight are chosen under protocol (b), which this run skipped")
+    fourth_voice = None
+    if FOURTH_VOICE and args.arch != "seed" and chosen and "fourth_voice" in chosen:  # on all files
+        c, weight = chosen["fourth_voice"]["c_all_folds"], chosen["fourth_voice"]["weight_all_folds"]
+        if weight > 0:
+            classifier = third_voice_classifier(c).fit(fourth_voice_inputs(data)[0], data["labels"])
+            fourth_voice = third_voice_export(classifier, c, weight)
+    elif FOURTH_VOICE and args.arch != "seed":
+        print("note: no fourth voice shipped: its C and weight are chosen under protocol (b), which this run skipped")
     train_seconds = time.perf_counter() - t
     extra = {"trained_on": {"files": len(data["labels"]), "examples": len(labels), "epochs": epochs,
                             "seconds": round(train_seconds, 1), "third_voice_examples": third_voice_examples,
@@ -2184,14 +2316,15 @@ def main(argv=None):
         extra["evaluation"] = {p: r["scores"] for p, r in results[args.arch].items()}
     model_lib.save(net, args.model_dir, arch=args.arch, temperature=temperature,
                    test_time_noise_db=noise_db, test_time_warps=warps, blend_with=blend_with,
-                   third_voice=third_voice, extra=extra)
+                   third_voice=third_voice, fourth_voice=fourth_voice, extra=extra)
     write_reports(args.media_dir, args.arch, results, history, net, table)
     write_predictions(args.media_dir / PREDICTIONS_FILE, data, results)
     print(f"shipped {args.arch} model trained on {len(labels)} examples ({len(data['labels'])} files) "
           f"for {epochs_text(epochs)} epochs in {train_seconds:.0f} s, temperature {temperature:.2f}, "
           f"test-time noise {noise_db_text(noise_db)}, warps {warps_text(warps)}, blend weight "
           f"{blend_weight:g} ({BLEND_PARTNER}), third voice "
-          + (f"C {third_voice['c']:g} weight {third_voice['weight']:g}" if third_voice else "none") + " -> "
+          + (f"C {third_voice['c']:g} weight {third_voice['weight']:g}" if third_voice else "none") + ", fourth voice "
+          + (f"C {fourth_voice['c']:g} weight {fourth_voice['weight']:g}" if fourth_voice else "none") + " -> "
           f"{args.model_dir / model_lib.MODEL_FILE}; reports in {args.media_dir}/; "
           f"total {time.perf_counter() - start:.0f} s")
     if args.update_readme:

@@ -252,7 +252,7 @@ def test_the_third_voice_learns_from_the_copies_of_its_training_files_only(small
 def test_a_saved_third_voice_predicts_as_trained_and_is_blended_in_last(trained_third_voice, tmp_path):
     data, classifier, export = trained_third_voice
     shipped = model_lib.load(REPO / "model", backend="keras")
-    shipped.third_voice = None  # the shipped model's Keras parts alone
+    shipped.third_voice = shipped.fourth_voice = None  # the shipped model's Keras parts alone
     folder = tmp_path / "model"
     blended = shipped.blended
     model_lib.save(shipped.keras_model, folder, arch=shipped.arch, temperature=shipped.temperature,
@@ -268,7 +268,8 @@ def test_a_saved_third_voice_predicts_as_trained_and_is_blended_in_last(trained_
     # A prediction is the model without it, blended with it at its weight, last.
     path = real_file(data["path"][0])
     y = audio.load_audio(path)
-    views, prosody, functionals = predictor.clip_inputs(y)
+    views, prosody, functionals, embedded = predictor.clip_inputs(y)
+    assert embedded is None  # no fourth voice saved
     np.testing.assert_array_equal(functionals, audio.functionals(y))
     without = shipped.predict_inputs([shipped.clip_inputs(y)])
     expected = model_lib.blend(without, predictor.third_voice_probs(functionals[None]), 0.25)[0]
