@@ -71,7 +71,7 @@ def _sha256(path):
 
 
 def _fix(folder):
-    return f"fetch them with `python embedding.py{'' if Path(folder) == NETWORK_DIR else f' --dir {folder}'}`"
+    return f"fetch them with `python embedding.py{'' if Path(folder) == Path(NETWORK_DIR) else f' --dir {folder}'}`"
 
 
 @functools.lru_cache(maxsize=None)
@@ -87,24 +87,25 @@ def _network_digests(folder):
     return digests
 
 
-def params(folder=NETWORK_DIR):
+def params(folder=None):
     """What a clip's embedding depends on, as saved beside features and models and checked there:
-    the windowing and levelling settings and the two networks' SHA-256. Raises EmbeddingError when
-    a network is missing."""
+    the windowing and levelling settings and the two networks' SHA-256 (those in ``folder``, None:
+    NETWORK_DIR). Raises EmbeddingError when a network is missing."""
+    folder = NETWORK_DIR if folder is None else folder
     return {"window_frames": WINDOW_FRAMES, "step_frames": STEP_FRAMES, "min_seconds": MIN_SECONDS,
             "target_dbfs": TARGET_DBFS, "mel_bands": MEL_BANDS, "embedding_size": EMBEDDING_SIZE,
             "sample_rate": audio.SAMPLE_RATE, "trim_top_db": audio.TRIM_TOP_DB,
             "networks": _network_digests(str(Path(folder)))}
 
 
-def fetch(folder=NETWORK_DIR, *, wheel=None, log=print):
+def fetch(folder=None, *, wheel=None, log=print):
     """Write the two networks and the licence (MEMBERS) into ``folder`` from openWakeWord's wheel:
     ``wheel`` (a path) when given, else downloaded from PyPI with pip into a temporary folder. Each
     file is written to a temporary name, then renamed. Raises EmbeddingError naming the wheel when
     it cannot be downloaded or is not the one of WHEEL_SHA256."""
     from model import write_atomic
 
-    folder = Path(folder)
+    folder = Path(NETWORK_DIR if folder is None else folder)
     with tempfile.TemporaryDirectory() as tmp:
         if wheel is None:
             log(f"downloading {REQUIREMENT}'s wheel from PyPI (17 MB) for Google's speech embedding")
@@ -159,11 +160,11 @@ def _sessions(folder):
 
 
 class Embedder:
-    """The speech embedding's two networks, loaded once from ``folder`` (NETWORK_DIR by default);
+    """The speech embedding's two networks, loaded once from ``folder`` (None: NETWORK_DIR);
     ``embed(y)`` gives a clip's N_EMBEDDING numbers. Raises EmbeddingError when they are missing."""
 
-    def __init__(self, folder=NETWORK_DIR):
-        self.folder = str(Path(folder))
+    def __init__(self, folder=None):
+        self.folder = str(Path(NETWORK_DIR if folder is None else folder))
         self.mel, self.network = _sessions(self.folder)
 
     def windows(self, y, *, power=None):

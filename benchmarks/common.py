@@ -49,7 +49,7 @@ def cnn_predictor(folder, test_time_noise_db=None):
 
 def our_predictors(model_dir, tmp):
     """Our models to time, as [(key, label, Predictor)]: "ours", the shipped model in ``model_dir``
-    (its NumPy copy), labelled by its architecture, test-time noise, warps, blend and third voice; and "cnn", a
+    (its NumPy copy), labelled by its architecture, test-time noise, warps, blend and last voices; and "cnn", a
     cnn_predictor in ``tmp`` that predicts each clip alone (what neural_network.py ships without
     test-time views), unless the shipped model is just that. BenchError when the shipped model has
     no NumPy copy."""
@@ -62,8 +62,10 @@ def our_predictors(model_dir, tmp):
     noise += "" if not ours.warps else f", warps {model_lib.warps_key(ours.warps)}"
     noise += "" if ours.blended is None else f", {ours.blended.arch} blended in at {ours.blend_weight:g}"
     noise += "" if ours.third_voice is None else f", third voice at {ours.third_weight:g}"
+    noise += "" if ours.fourth_voice is None else f", fourth voice at {ours.fourth_weight:g}"
     out = [("ours", f"ours ({ours.arch}{noise})", ours)]
-    if (ours.arch, ours.noise_db, ours.warps, ours.blended, ours.third_voice) != ("cnn", None, (), None, None):
+    if (ours.arch, ours.noise_db, ours.warps, ours.blended, ours.third_voice, ours.fourth_voice) != (
+            "cnn", None, (), None, None, None):
         out.append(("cnn", "ours (cnn, each clip alone)", cnn_predictor(tmp)))
     return out
 

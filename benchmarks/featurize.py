@@ -4,9 +4,10 @@
     python benchmarks/featurize.py --runs 5 --dataset ../shared/datasets
 
 Seed: benchmarks/seed_method/create_features.py (one process, librosa 22050 Hz kaiser_fast, mean of
-40 MFCCs). Ours: create_features.py --augment 0 --no-robustness (log-mel frames and each clip's
-prosody, all cores; the training copies and robustness conditions, which the seed never made, are
-left out). Both write their features to a
+40 MFCCs). Ours: create_features.py --augment 0 --no-robustness --no-embedding (log-mel frames,
+each clip's prosody and functionals, all cores; the training copies, robustness conditions and
+speech embeddings, which the seed never made, are left out: the embedding adds about 20 ms a clip
+and condition, see embedding.py --clip). Both write their features to a
 temporary folder. Wall time and peak memory from /usr/bin/time -v; medians of the runs.
 """
 
@@ -30,7 +31,8 @@ def run(args, log=print):
         seed_cmd = [sys.executable, SEED_DIR / "create_features.py", "--dataset", args.dataset,
                     "--out", Path(tmp) / "seed"]
         ours_cmd = [sys.executable, REPO / "create_features.py", "--dataset", args.dataset,
-                    "--out", Path(tmp) / "ours.joblib", "--augment", "0", "--no-robustness"]
+                    "--out", Path(tmp) / "ours.joblib", "--augment", "0", "--no-robustness",
+                    "--no-embedding"]
         log(f"featurize {n} files from {args.dataset}, {args.runs} runs each")
         seed, ours = alternate(args.runs, lambda: timed_run(seed_cmd)[:2], lambda: timed_run(ours_cmd)[:2], log=log)
     s_wall, o_wall = median([w for w, _ in seed]), median([w for w, _ in ours])

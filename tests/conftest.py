@@ -108,12 +108,14 @@ def refuses_a_short_run(script, features, run_csv, *args):
 
 
 def plumbing_third_voice(monkeypatch):
-    """Make the third voice cheap for a test of the code around it: one C to choose and 100
-    iterations per fit (its choices themselves are tested in tests/test_third_voice.py)."""
+    """Make the third and fourth voices cheap for a test of the code around them: one C to choose
+    and 100 iterations per fit (their choices themselves are tested in tests/test_third_voice.py
+    and tests/test_fourth_voice.py)."""
     import neural_network
 
     monkeypatch.setitem(neural_network.choose_third_voice_c.__kwdefaults__, "grid", (0.01,))
     monkeypatch.setitem(neural_network.THIRD_VOICE_LR, "max_iter", 100)
+    monkeypatch.setattr(neural_network, "FOURTH_VOICE_C_GRID", (0.1,))  # the fourth voice's too
 
 
 def product_recipe(monkeypatch):

@@ -334,6 +334,19 @@ def test_neural_network_script_end_to_end(small_features, tmp_path, monkeypatch)
         assert f"third voice weight {third['weight_all_folds']:g}" in text
     else:
         assert "third_voice" not in meta and "third voice none" in text
+    # Then the fourth voice (on by default), chosen the same way on each clip's speech embedding and
+    # blended in last: the third voice's "blended" column is the blend before it.
+    fourth = metrics["cnn"]["b"]["fourth_voice"]
+    assert len(fourth["c"]) == len(fourth["weights"]) == 4 and "fourth_voice" not in metrics["seed"]["b"]
+    assert set(fourth["c"]) <= set(neural_network.FOURTH_VOICE_C_GRID)
+    assert metrics["cnn"]["a"]["fourth_voice"]["weights"] == [fourth["weight_all_folds"]]
+    assert "Fourth voice: then, last," in text
+    if fourth["weight_all_folds"] > 0:
+        assert meta["fourth_voice"]["weight"] == fourth["weight_all_folds"] == \
+            model_lib.load(tmp_path / "model").fourth_weight
+        assert f"fourth voice weight {fourth['weight_all_folds']:g}" in text
+    else:
+        assert "fourth_voice" not in meta and "fourth voice none" in text
     # Every file's protocol (b) probabilities, once per model, agreeing with the scores.
     import csv
     with open(tmp_path / "media" / neural_network.PREDICTIONS_FILE, newline="") as f:
