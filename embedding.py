@@ -1,6 +1,6 @@
 """Google's speech embedding, the fourth voice's front end: fetch its two networks, embed a clip.
 
-    python embedding.py                                  # fetch them into model/speech_embedding/ (setup.sh does)
+    python embedding.py                                  # fetch them into pretrained/speech_embedding/ (setup.sh does)
     python embedding.py --wheel openwakeword-0.5.1-py3-none-any.whl   # from a wheel already downloaded
     python embedding.py --clip examples/03-01-05-02-01-01-01.wav      # a clip's 288 numbers, timed
 
@@ -44,8 +44,9 @@ LICENSE_FILE = "LICENSE"
 MEMBERS = {MEL_FILE: "openwakeword/resources/models/melspectrogram.onnx",
            NETWORK_FILE: "openwakeword/resources/models/embedding_model.onnx",
            LICENSE_FILE: "openwakeword-0.5.1.dist-info/LICENSE"}
-# Where the networks live: beside the shipped model, not committed (setup.sh fetches them).
-NETWORK_DIR = Path(__file__).resolve().parent / "model" / "speech_embedding"
+# Where the networks live: outside model/ (a saved model replaces that folder as a whole), not
+# committed (setup.sh fetches them).
+NETWORK_DIR = Path(__file__).resolve().parent / "pretrained" / "speech_embedding"
 # The embedding network's window (76 frames of 10 ms, 0.76 s) and the step between windows (8
 # frames, 80 ms), as openWakeWord runs it; a clip shorter than MIN_SECONDS is padded with silence
 # (one window needs 0.78 s of audio).

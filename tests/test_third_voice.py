@@ -317,6 +317,7 @@ def test_each_fold_blends_in_last_a_third_voice_that_never_heard_its_speakers(sm
     monkeypatch.setattr(model_lib, "TEST_TIME_NOISE_DB", ())
     monkeypatch.setattr(model_lib, "TEST_TIME_WARPS", ())
     monkeypatch.setattr(neural_network, "THIRD_VOICE_AUGMENTED", False)  # first trained on the files alone
+    monkeypatch.setattr(neural_network, "FOURTH_VOICE", False)  # blended in after; tests/test_fourth_voice.py
     cache = tmp_path / "cache"
     r = neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={0, 6}, cache=cache)["b"]
     monkeypatch.setattr(neural_network, "THIRD_VOICE", False)
