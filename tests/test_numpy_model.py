@@ -199,8 +199,9 @@ def test_shipped_model_has_a_fresh_copy_equal_to_keras():
     feats = [audio.file_features(c) for c in clips]
     prosody = np.stack([audio.prosody(audio.load_audio(c)) for c in clips])  # the partner reads it
     functionals = np.stack([audio.functionals(audio.load_audio(c)) for c in clips])  # the third voice
-    np.testing.assert_allclose(fast.predict_features(feats, prosody=prosody, functionals=functionals),
-                               slow.predict_features(feats, prosody=prosody, functionals=functionals),
+    embedded = np.stack([fast.embedder.embed(audio.load_audio(c)) for c in clips])  # the fourth voice
+    np.testing.assert_allclose(fast.predict_features(feats, prosody=prosody, functionals=functionals, embeddings=embedded),
+                               slow.predict_features(feats, prosody=prosody, functionals=functionals, embeddings=embedded),
                                rtol=0, atol=ATOL)
 
 
