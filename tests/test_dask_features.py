@@ -25,6 +25,9 @@ def test_dask_cluster_features_equal_local_run(small_dataset, small_features, tm
     for field in META_FIELDS:
         assert remote[field] == local[field], field
     assert remote["skipped"] == local["skipped"]
+    # The workers run the speech embedding's networks from the same absolute folder: the same numbers.
+    np.testing.assert_allclose(remote["embeddings"], local["embeddings"], atol=1e-5)
+    assert remote["embedding_params"] == local["embedding_params"]
     # The random training copies are seeded by file, so the cluster makes the very same ones.
     import joblib
     for name in ("augmented.joblib", "robustness.joblib"):
