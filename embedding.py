@@ -99,6 +99,23 @@ def params(folder=None):
             "networks": _network_digests(str(Path(folder)))}
 
 
+def wheel_members(wheel, requirement, sha256, members):
+    """[the bytes of each of ``members``] inside ``wheel``, the wheel of ``requirement``
+    ("Name==version") on PyPI. Raises EmbeddingError naming the wheel when it is missing (saying how
+    to download it) or its SHA-256 is not ``sha256``."""
+    wheel = Path(wheel)
+    if not wheel.is_file():
+        raise EmbeddingError(f"{wheel}: no such file; download it with `.venv/bin/pip download --no-deps "
+                             f"{requirement} -d {wheel.parent}`")
+    content = wheel.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != sha256:
+        raise EmbeddingError(f"{wheel}: not {requirement.replace('==', ' ')}'s wheel (SHA-256 {digest}); "
+                             "download it again")
+    with zipfile.ZipFile(io.BytesIO(content)) as z:
+        return [z.read(m) for m in members]
+
+
 def fetch(folder=None, *, wheel=None, log=print):
     """Write the two networks and the licence (MEMBERS) into ``folder`` from openWakeWord's wheel:
     ``wheel`` (a path) when given, else downloaded from PyPI with pip into a temporary folder. Each
@@ -118,20 +135,10 @@ def fetch(folder=None, *, wheel=None, log=print):
                 last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
                 raise EmbeddingError(f"{REQUIREMENT}: cannot download its wheel from PyPI ({last}); "
                                      "download it by hand and pass --wheel")
-        wheel = Path(wheel)
-        if not wheel.is_file():
-            raise EmbeddingError(f"{wheel}: no such file; download it with `pip download --no-deps "
-                                 f"{REQUIREMENT} -d .` or leave --wheel out")
-        content = wheel.read_bytes()
-        digest = hashlib.sha256(content).hexdigest()
-        if digest != WHEEL_SHA256:
-            raise EmbeddingError(f"{wheel}: not {REQUIREMENT.replace('==', ' ')}'s wheel (SHA-256 {digest}); "
-                                 "download it again")
+        contents = wheel_members(wheel, REQUIREMENT, WHEEL_SHA256, list(MEMBERS.values()))
         folder.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(io.BytesIO(content)) as z:
-            for name, member in MEMBERS.items():
-                data = z.read(member)
-                write_atomic(folder / name, lambda tmp_path, data=data: Path(tmp_path).write_bytes(data))
+        for name, data in zip(MEMBERS, contents):
+            write_atomic(folder / name, lambda tmp_path, data=data: Path(tmp_path).write_bytes(data))
     _network_digests.cache_clear()
     _sessions.cache_clear()
     log(f"wrote {', '.join(MEMBERS)} into {folder}")

