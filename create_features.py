@@ -3,7 +3,7 @@
     python create_features.py                                  # RAVDESS+TESS_Dataset/ -> joblib_features/
     python create_features.py --dataset ../shared/datasets     # any folder with the corpora's layout
     python create_features.py --augment 0 --no-robustness      # only the plain features (fastest)
-    python create_features.py --no-embedding                   # without the speech embedding (4 min less)
+    python create_features.py --no-embedding                   # without the speech embedding (6 min less here)
     python create_features.py --scheduler tcp://host:8786      # the per-file work on a Dask cluster
 
 Writes three files: features.joblib (every file's features, its prosody (audio.prosody), its
@@ -54,7 +54,8 @@ N_JOBS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else o
 # Files handed to a worker at a time (fewer round trips than one by one).
 BATCH_SIZE = 32
 # Whether to store every file's speech embedding (embedding.py; the fourth voice trains on them):
-# about 20 ms a clip and condition here, so 4 min more on 2 processes for both corpora.
+# about 20 ms a clip and condition, so about 6 min more for both corpora here (527.5 s in all
+# on 2 cores, beside other work, against about 2 min without).
 EMBEDDING = True
 # Dask scheduler address (e.g. tcp://10.0.0.5:8786); None featurizes on this machine.
 SCHEDULER = None
