@@ -1347,8 +1347,9 @@ def third_voice_condition_probs(data, classifier, idx, conditions, key="conditio
 # ----------------------------------------------------------------------------- the fourth voice
 
 def fourth_voice_inputs(data):
-    """(embeddings (n, embedding.N_EMBEDDING), {condition: the same}) of ``data``, checked to be made
-    by this machine's speech embedding (embedding.params). Raises FeaturesError saying what to do."""
+    """The speech embeddings (n, embedding.N_EMBEDDING) of ``data``, checked to be made by this
+    machine's speech embedding (embedding.params); those under each robustness condition are
+    ``data["condition_embeddings"]``. Raises FeaturesError saying what to do."""
     if data.get("embeddings") is None:
         raise FeaturesError("the features have no speech embeddings, which the fourth voice trains on; "
                             "re-run `python create_features.py` (with the embedding), or train without "
@@ -1360,14 +1361,14 @@ def fourth_voice_inputs(data):
     if data.get("embedding_params") != here:
         raise FeaturesError("the features' speech embeddings were made with other networks or settings than "
                             "embedding.py's; re-run `python create_features.py`")
-    return data["embeddings"], data.get("condition_embeddings") or {}
+    return data["embeddings"]
 
 
-def fourth_voice_settings(data, name, train=None):
+def fourth_voice_settings(data, name):
     """Everything the kept fourth-voice classifiers ``name`` depend on, as a JSON-able dict: the
-    speech embeddings (their settings and sha256), labels, folds, the rows trained on (``train``,
-    None: protocol (b)'s folds), FOURTH_VOICE_C_GRID and THIRD_VOICE_LR, scikit-learn's version and
-    the source of the functions that train them."""
+    speech embeddings (their settings and sha256), labels, protocol (b)'s folds,
+    FOURTH_VOICE_C_GRID and THIRD_VOICE_LR, scikit-learn's version and the source of the functions
+    that train them."""
     import hashlib
 
     import sklearn
@@ -1375,8 +1376,6 @@ def fourth_voice_settings(data, name, train=None):
     content = hashlib.sha256(np.ascontiguousarray(data["embeddings"]).tobytes())
     content.update(np.asarray(data["labels"]).tobytes())
     content.update(speaker_folds(data).tobytes())
-    if train is not None:
-        content.update(np.asarray(train).tobytes())
     code = "".join(source(f) for f in (third_voice_classifier, third_voice_folds, choose_third_voice_c))
     return json.loads(json.dumps({"name": name, "embedding": data["embedding_params"],
                                   "data_sha256": content.hexdigest(), "c_grid": FOURTH_VOICE_C_GRID,
@@ -1389,7 +1388,7 @@ def fourth_voice_b(data, cache=None, log=print):
     speech embeddings, each at the C it chose among FOURTH_VOICE_C_GRID on the other folds' RAVDESS
     actors (choose_third_voice_c). Kept in ``cache`` as "fourth-voice-b" (see cached_run). Returns
     {"c": {fold: C}, "classifiers": {fold: classifier}, "seconds"}."""
-    x, _ = fourth_voice_inputs(data)
+    x = fourth_voice_inputs(data)
     folds, labels = speaker_folds(data), np.asarray(data["labels"])
     choosers = np.asarray(data["corpus"]) == "RAVDESS"
 
@@ -1418,7 +1417,7 @@ def last_voice(key, p, data, runs, idx, results, cache, log):
     files. Returns (the runs blended, what was chosen), or (runs, None) with no choices to take."""
     third = key == "third_voice"
     x, under = ((data["functionals"], "condition_functionals") if third
-                else (fourth_voice_inputs(data)[0], "condition_embeddings"))
+                else (fourth_voice_inputs(data), "condition_embeddings"))
     if p == "b":
         trained = (third_voice_b if third else fourth_voice_b)(data, cache, log)
         folds = speaker_folds(data)
@@ -2304,7 +2303,7 @@ def main(argv=None):
     if FOURTH_VOICE and args.arch != "seed" and chosen and "fourth_voice" in chosen:  # on all files
         c, weight = chosen["fourth_voice"]["c_all_folds"], chosen["fourth_voice"]["weight_all_folds"]
         if weight > 0:
-            classifier = third_voice_classifier(c).fit(fourth_voice_inputs(data)[0], data["labels"])
+            classifier = third_voice_classifier(c).fit(fourth_voice_inputs(data), data["labels"])
             fourth_voice = third_voice_export(classifier, c, weight)
     elif FOURTH_VOICE and args.arch != "seed":
         print("note: no fourth voice shipped: its C and weight are chosen under protocol (b), which this run skipped")
