@@ -118,6 +118,40 @@ def plumbing_third_voice(monkeypatch):
     monkeypatch.setattr(neural_network, "FOURTH_VOICE_C_GRID", (0.1,))  # the fourth voice's too
 
 
+def assert_last_voice_blended(data, r, before, voice, x, phone, folds_run):
+    """Check a protocol (b) result ``r`` of neural_network.evaluate whose last voice is ``voice``
+    (its "c" and "weights" per fold run) against ``before``, the same run without that voice: each
+    fold k of ``folds_run`` has a classifier trained on every other fold's rows of ``x`` (n, d) at
+    its C, its weight is the one choose_third_voice_weights picks on the other folds' files (each
+    corpus counting the same), and it is blended into ``before`` on the clean files and through
+    the telephone band (``phone``: the rows of ``x`` under that condition) alike."""
+    import numpy as np
+
+    import corpus
+    import model as model_lib
+    import neural_network
+
+    labels, folds, idx = data["labels"], neural_network.speaker_folds(data), r["idx"]
+    alone = np.zeros((len(idx), len(corpus.EMOTIONS)))
+    telephone = np.zeros_like(alone)
+    for k, c in zip(folds_run, voice["c"]):
+        clf = neural_network.third_voice_classifier(c).fit(x[folds != k], labels[folds != k])
+        rows = folds[idx] == k
+        alone[rows] = clf.predict_proba(x[idx[rows]])
+        telephone[rows] = clf.predict_proba(phone[idx[rows]])
+    chosen = neural_network.choose_third_voice_weights(
+        before["probs"], alone, labels[idx], folds[idx], np.ones(len(idx), dtype=bool),
+        groups=np.asarray(data["corpus"])[idx])
+    assert voice["weights"] == [chosen[k] for k in folds_run]
+    for k, w in zip(folds_run, voice["weights"]):
+        rows = folds[idx] == k
+        np.testing.assert_allclose(r["probs"][rows], model_lib.blend(before["probs"][rows], alone[rows], w),
+                                   atol=1e-6)
+        np.testing.assert_allclose(r["condition_probs"]["telephone"][rows],
+                                   model_lib.blend(before["condition_probs"]["telephone"][rows], telephone[rows], w),
+                                   atol=1e-6)
+
+
 def product_recipe(monkeypatch):
     """The product's recipe made cheap for tests of the code around the training: one epoch
     for our network, two for the seed's, no test-time noisy copies or warps, the third voice as

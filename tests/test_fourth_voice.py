@@ -16,7 +16,7 @@ import corpus
 import embedding
 import model as model_lib
 import neural_network
-from conftest import REPO, needs_data, pypi_wheel, real_file, run_script
+from conftest import REPO, assert_last_voice_blended, needs_data, pypi_wheel, real_file, run_script
 from create_features import load_features
 
 
@@ -115,32 +115,16 @@ def test_each_fold_blends_in_last_a_fourth_voice_that_never_heard_its_speakers(s
 
     r = run()
     monkeypatch.setattr(neural_network, "FOURTH_VOICE", False)
-    third_only = run()  # what the fourth voice is blended into
-    assert r["without_fourth_voice"] == third_only["scores"] and "fourth_voice" not in third_only
+    before = run()  # what the fourth voice is blended into
+    assert r["without_fourth_voice"] == before["scores"] and "fourth_voice" not in before
     assert (cache / "fourth-voice-b.joblib").is_file()
     fourth = r["fourth_voice"]
     assert len(fourth["c"]) == 2 and set(fourth["c"]) <= set(neural_network.FOURTH_VOICE_C_GRID)
     # Each fold's fourth voice: trained on every other fold's embeddings at the C it chose, its
-    # weight chosen on the other fold's files, blended in after the third voice, clean and under
-    # every robustness condition alike.
-    x, labels, folds, idx = data["embeddings"], data["labels"], neural_network.speaker_folds(data), r["idx"]
-    alone, phone = np.zeros((len(idx), len(corpus.EMOTIONS))), np.zeros((len(idx), len(corpus.EMOTIONS)))
-    for k, c in zip((0, 6), fourth["c"]):
-        clf = neural_network.third_voice_classifier(c).fit(x[folds != k], labels[folds != k])
-        rows = folds[idx] == k
-        alone[rows] = clf.predict_proba(x[idx[rows]])
-        phone[rows] = clf.predict_proba(data["condition_embeddings"]["telephone"][idx[rows]])
-    chosen = neural_network.choose_third_voice_weights(
-        third_only["probs"], alone, labels[idx], folds[idx], np.ones(len(idx), dtype=bool),
-        groups=np.asarray(data["corpus"])[idx])
-    assert fourth["weights"] == [chosen[0], chosen[6]]
-    for k, w in zip((0, 6), fourth["weights"]):
-        rows = folds[idx] == k
-        np.testing.assert_allclose(r["probs"][rows], model_lib.blend(third_only["probs"][rows], alone[rows], w),
-                                   atol=1e-6)
-        np.testing.assert_allclose(r["condition_probs"]["telephone"][rows],
-                                   model_lib.blend(third_only["condition_probs"]["telephone"][rows], phone[rows], w),
-                                   atol=1e-6)
+    # weight chosen on the other fold's files, blended in last, clean and under every robustness
+    # condition alike.
+    assert_last_voice_blended(data, r, before, fourth, data["embeddings"],
+                              data["condition_embeddings"]["telephone"], (0, 6))
 
 
 @pytest.fixture(scope="module")

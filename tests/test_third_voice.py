@@ -11,7 +11,7 @@ import audio
 import corpus
 import model as model_lib
 import neural_network
-from conftest import REPO, needs_data, real_file
+from conftest import REPO, assert_last_voice_blended, needs_data, real_file
 from create_features import load_features
 
 
@@ -327,29 +327,12 @@ def test_each_fold_blends_in_last_a_third_voice_that_never_heard_its_speakers(sm
     third = r["third_voice"]
     assert len(third["c"]) == 2 and set(third["c"]) <= set(neural_network.THIRD_VOICE_C_GRID)
     # Each fold's third voice: trained on every other fold's files (all of the subset's folds, not
-    # only those run), at the C that fold chose; so never on its own speakers.
-    x, labels = data["functionals"], data["labels"]
-    folds = neural_network.speaker_folds(data)
-    idx = r["idx"]
-    alone = np.zeros((len(idx), len(corpus.EMOTIONS)))
-    phone = np.zeros_like(alone)
-    for k, c in zip((0, 6), third["c"]):
-        clf = neural_network.third_voice_classifier(c).fit(x[folds != k], labels[folds != k])
-        rows = folds[idx] == k
-        alone[rows] = clf.predict_proba(x[idx[rows]])
-        phone[rows] = clf.predict_proba(data["condition_functionals"]["telephone"][idx[rows]])
-    # Each fold's weight, chosen on the other fold's files (each corpus counting the same) ...
-    chosen = neural_network.choose_third_voice_weights(
-        plain["probs"], alone, labels[idx], folds[idx], np.ones(len(idx), dtype=bool),
-        groups=np.asarray(data["corpus"])[idx])
-    assert third["weights"] == [chosen[0], chosen[6]]
-    # ... blends it in last, on the clean files and under every robustness condition alike.
-    for k, w in zip((0, 6), third["weights"]):
-        rows = folds[idx] == k
-        np.testing.assert_allclose(r["probs"][rows], model_lib.blend(plain["probs"][rows], alone[rows], w), atol=1e-6)
-        np.testing.assert_allclose(r["condition_probs"]["telephone"][rows],
-                                   model_lib.blend(plain["condition_probs"]["telephone"][rows], phone[rows], w),
-                                   atol=1e-6)
+    # only those run), at the C that fold chose, so never on its own speakers; its weight chosen on
+    # the other fold's files (each corpus counting the same); blended in last, on the clean files
+    # and under every robustness condition alike.
+    assert_last_voice_blended(data, r, plain, third, data["functionals"],
+                              data["condition_functionals"]["telephone"], (0, 6))
+    x, labels, folds, idx = data["functionals"], data["labels"], neural_network.speaker_folds(data), r["idx"]
     # Trained on the copies too: each fold's classifier learns from the other folds' files and
     # their copies at the C its clean classifier chose, kept apart from the clean one.
     monkeypatch.setattr(neural_network, "THIRD_VOICE", True)
