@@ -153,6 +153,13 @@ def test_the_kept_folds_of_our_model_and_the_partner_do_not_hash_the_third_voice
     assert all(a != b for a, b in zip(hashes(), before))
 
 
+def assert_made_in_another_process(stored, fresh):
+    """create_features.py computes in worker processes, whose BLAS runs on fewer threads than
+    this one's, and a different number of threads sums in another order: the stored numbers equal
+    those made here to float32 rounding (seen: 2.7e-5 apart at most), not always bit for bit."""
+    np.testing.assert_allclose(stored, fresh, rtol=1e-4, atol=1e-4)
+
+
 @pytest.fixture(scope="module")
 def trained_third_voice(small_features):
     """The small subset's features and a third voice trained on them (its export, as model.save
@@ -167,7 +174,7 @@ def test_the_features_file_holds_every_files_functionals_under_every_condition(t
     assert data["functionals"].shape == (len(data["path"]), audio.N_FUNCTIONALS)
     assert set(data["condition_functionals"]) == set(data["condition_prosody"]) and data["condition_functionals"]
     y = audio.load_audio(real_file(data["path"][3]))
-    np.testing.assert_array_equal(data["functionals"][3], audio.functionals(y))
+    assert_made_in_another_process(data["functionals"][3], audio.functionals(y))
     # The telephone band changes what the functionals see.
     assert not np.allclose(data["condition_functionals"]["telephone"][3], data["functionals"][3])
 
@@ -184,8 +191,9 @@ def test_the_augmented_copies_functionals_are_stored_beside_their_frames(small_f
     i, copy = int(aug["source"][j]), j % (len(aug["source"]) // len(data["path"]))
     y = audio.load_audio(real_file(data["path"][i]))
     z = augment.augment(y, np.random.default_rng(augment.seed_for(data["path"][i], copy)))
-    np.testing.assert_array_equal(aug["functionals"][j], audio.functionals(z))
-    np.testing.assert_array_equal(aug["augmented"][j], audio.features(z).astype(np.float16))
+    assert_made_in_another_process(aug["functionals"][j], audio.functionals(z))
+    # Stored as float16: one step of its rounding (2**-10 relative) may differ, no more.
+    np.testing.assert_allclose(aug["augmented"][j].astype(np.float32), audio.features(z), rtol=2**-10, atol=1e-3)
     # The stored prosody is the functionals' last numbers, as the prediction path takes it.
     np.testing.assert_array_equal(data["prosody"], data["functionals"][:, -audio.N_PROSODY:])
     # Functionals made with other settings are refused, naming the file.
