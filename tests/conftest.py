@@ -14,7 +14,16 @@ REPO = Path(__file__).resolve().parents[1]
 # The real corpora live beside the checkout (../shared/datasets), on developer machines and in CI.
 DATASETS = REPO.parent / "shared" / "datasets"
 
-import model  # noqa: E402,F401  sets TensorFlow's environment (logging, oneDNN) as every script does
+# OpenBLAS on both cores of these 2-core machines makes the last voices' logistic regressions (a
+# few hundred clips of 2036 numbers) about ten times slower than on one (2.1 s a fit against 0.16
+# s here): the tests run it on one thread, in this process and in the scripts and workers they
+# start, which read this before NumPy loads.
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+import model  # noqa: E402  sets TensorFlow's environment (logging, oneDNN) as every script does
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+threadpool_limits(limits=1, user_api="blas")  # in case NumPy was loaded before this file
 
 needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason=f"corpora not found at {DATASETS}")
 
@@ -166,7 +175,37 @@ def product_recipe(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def small_product(small_features, tmp_path_factory):
+def one_epoch_folds(small_features, tmp_path_factory):
+    """Our network's protocol (b) folds on the small subset, one epoch each, every clip predicted
+    alone (no test-time noisy copies or warps), trained once for the tests that run them so: a fold
+    cache (neural_network.cached_run) that such a test copies into its own with copy_folds. The
+    kept folds hold their settings, so a test that trains under any other is refused them in one
+    line (FoldCacheError), never given them."""
+    import neural_network
+
+    cache = tmp_path_factory.mktemp("one_epoch") / "cache"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
+        monkeypatch.setattr(model, "TEST_TIME_NOISE_DB", ())
+        monkeypatch.setattr(model, "TEST_TIME_WARPS", ())
+        data = neural_network.load_data(small_features)
+        neural_network.protocol_speakers("cnn", data, log=lambda *_: None, cache=cache,
+                                         settings=neural_network.run_settings("cnn", data))
+    return cache
+
+
+def copy_folds(kept, cache, folds=None):
+    """Copy our network's kept (b) folds (all, or those numbered in ``folds``) from ``kept`` (the
+    one_epoch_folds cache) into ``cache``, a test's own fold cache, which it returns."""
+    cache.mkdir(parents=True, exist_ok=True)
+    for path in sorted(kept.glob("cnn-b-fold*.joblib")):
+        if folds is None or int(path.stem.rsplit("fold", 1)[1]) in folds:
+            shutil.copy2(path, cache / path.name)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def small_product(small_features, one_epoch_folds, tmp_path_factory):
     """The product's protocol (b) on the small subset under product_recipe, as the experiments run
     it from a fold cache (experiments/partner_weight.product_folds), trained once for every test
     that blends into it: (data, evaluate's result for "b", each fold's run, each fold's partner,
@@ -176,7 +215,7 @@ def small_product(small_features, tmp_path_factory):
     sys.path.insert(0, str(REPO / "experiments"))
     import partner_weight
 
-    cache = tmp_path_factory.mktemp("product") / "cache"
+    cache = copy_folds(one_epoch_folds, tmp_path_factory.mktemp("product") / "cache")
     with pytest.MonkeyPatch.context() as monkeypatch:
         product_recipe(monkeypatch)
         data = neural_network.load_data(small_features)
@@ -207,10 +246,11 @@ def model_copy(tmp_path):
 
 @pytest.fixture(scope="session")
 def small_dataset(tmp_path_factory):
-    """A real subset: 4 RAVDESS actors (2 folds) and 6 files of each TESS folder, as symlinks."""
+    """A real subset, as symlinks: every other file (sorted: each emotion's first repetitions) of 4
+    RAVDESS actors (2 folds), and 6 files of each TESS folder."""
     if not DATASETS.is_dir():
         pytest.skip(f"corpora not found at {DATASETS}")
-    return link_subset(tmp_path_factory.mktemp("dataset"), subset_relpaths())
+    return link_subset(tmp_path_factory.mktemp("dataset"), subset_relpaths(actor_step=2))
 
 
 @pytest.fixture(scope="session")

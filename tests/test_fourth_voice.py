@@ -16,7 +16,7 @@ import corpus
 import embedding
 import model as model_lib
 import neural_network
-from conftest import REPO, assert_last_voice_blended, needs_data, pypi_wheel, real_file, run_script
+from conftest import REPO, assert_last_voice_blended, copy_folds, needs_data, pypi_wheel, real_file, run_script
 from create_features import load_features
 
 
@@ -97,8 +97,8 @@ def test_features_without_embeddings_are_refused_before_training(small_features,
     assert not (tmp_path / "f.joblib").exists()
 
 
-def test_each_fold_blends_in_last_a_fourth_voice_that_never_heard_its_speakers(small_features, tmp_path,
-                                                                                monkeypatch):
+def test_each_fold_blends_in_last_a_fourth_voice_that_never_heard_its_speakers(small_features, one_epoch_folds,
+                                                                                tmp_path, monkeypatch):
     data = neural_network.load_data(small_features)
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
     monkeypatch.setattr(neural_network, "MFCC_BLEND_WEIGHTS", (0.0,))
@@ -108,7 +108,7 @@ def test_each_fold_blends_in_last_a_fourth_voice_that_never_heard_its_speakers(s
     # Predictor's); left out here, with two penalties to choose from, to keep the test short.
     monkeypatch.setattr(neural_network, "THIRD_VOICE", False)
     monkeypatch.setattr(neural_network, "FOURTH_VOICE_C_GRID", (0.03, 0.3))
-    cache = tmp_path / "cache"
+    cache = copy_folds(one_epoch_folds, tmp_path / "cache", (0, 6))  # our network's folds, kept
 
     def run():
         return neural_network.evaluate("cnn", data, ["b"], log=lambda *_: None, only_folds={0, 6}, cache=cache)["b"]
