@@ -1,4 +1,5 @@
-"""The benchmarks' own logic (not speed): the stream simulation counts dropped audio correctly."""
+"""The benchmarks' own logic (not speed): the stream simulation counts dropped audio correctly,
+and each benchmark runs what it says it times."""
 
 import sys
 import types
@@ -9,7 +10,7 @@ import pytest
 import audio
 import corpus
 import model as model_lib
-from conftest import REPO
+from conftest import REPO, run_script
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import stream  # noqa: E402
@@ -85,3 +86,19 @@ def test_train_step_benchmark_times_each_tower_set_and_refuses_unknown_towers():
     assert "oneDNN off" in result.stdout and "oneDNN custom operations are on" not in result.stderr
     result = run_script("benchmarks/train_step.py", "t40+nope")
     assert result.returncode == 2 and "unknown towers nope; choose from t40" in result.stderr
+
+
+def test_blas_threads_benchmark_fits_under_both_limits_and_refuses_bad_input(small_features, tmp_path):
+    import blas_threads
+
+    lines = []
+    medians, threads = blas_threads.run(small_features, files=40, fits=1, log=lines.append)
+    assert set(medians) == {1, None} and all(s > 0 for s in medians.values())
+    assert threads >= 1 and lines[0].startswith("40 clips of 2036 numbers, C ")
+    # From the command line: the table, and a missing features file in one line.
+    result = run_script("benchmarks/blas_threads.py", "--features", small_features, "--files", "40", "--fits", "1")
+    assert result.returncode == 0, result.stderr
+    assert "| 1 | " in result.stdout and "one thread is " in result.stdout
+    result = run_script("benchmarks/blas_threads.py", "--features", tmp_path / "none.joblib")
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'none.joblib'}: no features file; run `python create_features.py` first"]
