@@ -15,9 +15,9 @@ REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
 
 # OpenBLAS on both cores of these 2-core machines makes the last voices' logistic regressions (a
-# few hundred clips of 2036 numbers) about ten times slower than on one (2.1 s a fit against 0.16
-# s here): the tests run it on one thread, in this process and in the scripts and workers they
-# start, which read this before NumPy loads.
+# few hundred clips of 2036 numbers) several times slower than on one (benchmarks/blas_threads.py:
+# 1.18 s a fit against 0.22 s here): the tests run it on one thread, in this process and in the
+# scripts and workers they start, which read this before NumPy loads.
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 import model  # noqa: E402  sets TensorFlow's environment (logging, oneDNN) as every script does
