@@ -154,9 +154,10 @@ def test_the_kept_folds_of_our_model_and_the_partner_do_not_hash_the_third_voice
 
 
 def assert_made_in_another_process(stored, fresh):
-    """create_features.py computes in worker processes, whose BLAS runs on fewer threads than
-    this one's, and a different number of threads sums in another order: the stored numbers equal
-    those made here to float32 rounding (seen: 2.7e-5 apart at most), not always bit for bit."""
+    """create_features.py computes in worker processes, whose BLAS may run on another number of
+    threads than this one's (loky gives each a share of the cores), which sums in another order:
+    the stored numbers equal those made here to float32 rounding (seen: 2.7e-5 apart at most), not
+    always bit for bit."""
     np.testing.assert_allclose(stored, fresh, rtol=1e-4, atol=1e-4)
 
 
