@@ -7,21 +7,20 @@ every core, in one process, on real features.
 The fit is neural_network.third_voice_classifier (scaling, then the logistic regression, with the
 product's settings, THIRD_VOICE_LR) at the middle C of THIRD_VOICE_C_GRID, on the functionals of
 every n-th clip of the features file (sorted, as stored) and their emotions. The same data is
-fitted alternately under each limit (threadpoolctl); the median seconds of a fit are reported. The
-product's training runs such fits by the hundred (neural_network.choose_third_voice_c) under
-whatever thread count the machine gives; the tests run them on one thread (tests/conftest.py).
+fitted alternately under each limit (threadpoolctl), after one untimed fit; the median seconds of
+a fit are reported. The product's training runs such fits by the hundred
+(neural_network.choose_third_voice_c) under whatever thread count the machine gives; the tests run
+them on one thread (tests/conftest.py).
 """
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, BenchError, main_wrapper, median  # noqa: E402
 
 # Clips fitted on: about the small test subset's count, every n-th file of the features file.
 FILES = 324
@@ -29,25 +28,33 @@ FILES = 324
 FITS = 3
 
 
-def run(features, files=FILES, fits=FITS, log=print):
-    """{limit: median seconds of one fit}, limit 1 and None (every thread BLAS starts with)."""
+def fit_times(features, files=FILES, fits=FITS, log=print):
+    """({limit: median seconds of one fit}, the threads BLAS starts with), limit 1 and None (every
+    thread BLAS starts with). BenchError for a features file that cannot be used or bad counts."""
     import numpy as np
     from threadpoolctl import threadpool_info, threadpool_limits
 
     import neural_network
-    from create_features import load_features
+    from create_features import FeaturesError, load_features
 
-    data = load_features(features)
-    if data.get("functionals") is None:
-        raise ValueError(f"{features}: has no functionals; re-run `python create_features.py`")
+    if fits < 1:
+        raise BenchError(f"--fits {fits}: give 1 or more")
     if files < 16:
-        raise ValueError(f"--files {files}: fit at least 16 clips")
+        raise BenchError(f"--files {files}: fit at least 16 clips")
+    try:
+        data = load_features(features)
+    except FeaturesError as err:
+        raise BenchError(str(err)) from None
+    if data.get("functionals") is None:
+        raise BenchError(f"{features}: has no functionals; re-run `python create_features.py`")
     rows = np.linspace(0, len(data["labels"]) - 1, min(files, len(data["labels"]))).round().astype(int)
     x, labels = data["functionals"][rows], np.asarray(data["labels"])[rows]
     c = neural_network.THIRD_VOICE_C_GRID[len(neural_network.THIRD_VOICE_C_GRID) // 2]
     threads = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
     log(f"{len(rows)} clips of {x.shape[1]} numbers, C {c}, {neural_network.THIRD_VOICE_LR}; "
         f"BLAS starts with {threads} thread(s) on {os.cpu_count()} core(s)")
+    # Once untimed: the first fit in a process also loads and warms up what it calls (about a second).
+    neural_network.third_voice_classifier(c).fit(x, labels)
     seconds = {1: [], None: []}
     for _ in range(fits):
         for limit in seconds:
@@ -55,7 +62,15 @@ def run(features, files=FILES, fits=FITS, log=print):
                 start = time.perf_counter()
                 neural_network.third_voice_classifier(c).fit(x, labels)
                 seconds[limit].append(time.perf_counter() - start)
-    return {limit: statistics.median(s) for limit, s in seconds.items()}, threads
+    return {limit: median(s) for limit, s in seconds.items()}, threads
+
+
+def run(args, log=print):
+    """The table's rows: seconds a fit on one BLAS thread and on every thread."""
+    medians, threads = fit_times(args.features, args.files, args.fits, log=log)
+    log(f"one thread is {medians[None] / medians[1]:.1f}x as fast")
+    return [{"BLAS threads": "1", "seconds a fit (median)": f"{medians[1]:.3f}"},
+            {"BLAS threads": f"{threads} (as started)", "seconds a fit (median)": f"{medians[None]:.3f}"}]
 
 
 def main(argv=None):
@@ -64,19 +79,7 @@ def main(argv=None):
                         help="features file made by create_features.py")
     parser.add_argument("--files", type=int, default=FILES, help=f"clips to fit on (default {FILES})")
     parser.add_argument("--fits", type=int, default=FITS, help=f"fits under each limit (default {FITS})")
-    args = parser.parse_args(argv)
-    if args.fits < 1:
-        parser.error(f"--fits {args.fits}: give 1 or more")
-    try:
-        medians, threads = run(args.features, args.files, args.fits)
-    except (ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    one, every = medians[1], medians[None]
-    print("| BLAS threads | seconds a fit (median) |\n|---|---|")
-    print(f"| 1 | {one:.3f} |\n| {threads} (as started) | {every:.3f} |")
-    print(f"one thread is {every / one:.1f}x as fast")
-    return 0
+    return main_wrapper(run, argv, parser)
 
 
 if __name__ == "__main__":

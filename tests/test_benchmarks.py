@@ -92,7 +92,7 @@ def test_blas_threads_benchmark_fits_under_both_limits_and_refuses_bad_input(sma
     import blas_threads
 
     lines = []
-    medians, threads = blas_threads.run(small_features, files=40, fits=1, log=lines.append)
+    medians, threads = blas_threads.fit_times(small_features, files=40, fits=1, log=lines.append)
     assert set(medians) == {1, None} and all(s > 0 for s in medians.values())
     assert threads >= 1 and lines[0].startswith("40 clips of 2036 numbers, C ")
     # From the command line: the table, and a missing features file in one line.
