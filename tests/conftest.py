@@ -16,7 +16,7 @@ DATASETS = REPO.parent / "shared" / "datasets"
 
 # OpenBLAS on both cores of these 2-core machines makes the last voices' logistic regressions (a
 # few hundred clips of 2036 numbers) several times slower than on one (benchmarks/blas_threads.py:
-# 1.18 s a fit against 0.22 s here): the tests run it on one thread, in this process and in the
+# 1.46 s a fit against 0.24 s here): the tests run it on one thread, in this process and in the
 # scripts and workers they start, which read this before NumPy loads.
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
@@ -176,18 +176,16 @@ def product_recipe(monkeypatch):
 
 @pytest.fixture(scope="session")
 def one_epoch_folds(small_features, tmp_path_factory):
-    """Our network's protocol (b) folds on the small subset, one epoch each, every clip predicted
-    alone (no test-time noisy copies or warps), trained once for the tests that run them so: a fold
-    cache (neural_network.cached_run) that such a test copies into its own with copy_folds. The
-    kept folds hold their settings, so a test that trains under any other is refused them in one
-    line (FoldCacheError), never given them."""
+    """Our network's protocol (b) folds on the small subset under product_recipe (one epoch each,
+    every clip predicted alone: no test-time noisy copies or warps), trained once for the tests
+    that run them so: a fold cache (neural_network.cached_run) that such a test copies into its own
+    with copy_folds. The kept folds hold their settings, so a test that trains under any other is
+    refused them in one line (FoldCacheError), never given them."""
     import neural_network
 
     cache = tmp_path_factory.mktemp("one_epoch") / "cache"
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)
-        monkeypatch.setattr(model, "TEST_TIME_NOISE_DB", ())
-        monkeypatch.setattr(model, "TEST_TIME_WARPS", ())
+        product_recipe(monkeypatch)
         data = neural_network.load_data(small_features)
         neural_network.protocol_speakers("cnn", data, log=lambda *_: None, cache=cache,
                                          settings=neural_network.run_settings("cnn", data))
