@@ -170,6 +170,11 @@ THIRD_VOICE = True
 THIRD_VOICE_C_GRID = (0.0003, 0.001, 0.003, 0.01)
 # Its logistic regression's other settings (the functionals are scaled by the training clips first).
 THIRD_VOICE_LR = {"max_iter": 3000, "class_weight": "balanced"}
+# The BLAS threads the third and fourth voices' classifiers train on (threadpoolctl; None: every
+# thread NumPy's BLAS starts with). On these small problems one thread is several times faster than
+# several, which only contend: benchmarks/blas_threads.py, 0.24 s a fit against 1.46 s on both of
+# 2 cores; and the C grids take hundreds of fits (choose_third_voice_c).
+LAST_VOICES_BLAS_THREADS = 1
 # Its blend weights tried (model.blend, after ours and the partner's): each protocol (b) fold's
 # the one whose blend is right most often on the files of every other fold, each corpus counting
 # the same (choose_third_voice_weights); the shipped model's, the one chosen on every fold's files.
@@ -1136,6 +1141,16 @@ def third_voice_classifier(c):
     return make_pipeline(StandardScaler(), LogisticRegression(C=c, **THIRD_VOICE_LR))
 
 
+def fit_last_voice(c, x, labels):
+    """A third_voice_classifier of penalty ``c`` trained on the rows of ``x`` (n, d) and their
+    ``labels`` (n,) int, with BLAS on LAST_VOICES_BLAS_THREADS threads: every classifier of the
+    third and fourth voices is trained so, on the folds and for the shipped model alike."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=LAST_VOICES_BLAS_THREADS, user_api="blas"):
+        return third_voice_classifier(c).fit(x, labels)
+
+
 def third_voice_probs(classifier, x):
     """(n, len(corpus.EMOTIONS)) probabilities of the rows of ``x`` (n, d) from a trained
     third_voice_classifier; an emotion absent from its training rows gets 0."""
@@ -1149,7 +1164,7 @@ def third_voice_folds(x, labels, folds, c):
     ``labels`` and ``folds`` (n,) int; ``c``: {fold: its penalty C}."""
     trained = {}
     for k in (int(k) for k in np.unique(folds)):
-        trained[k] = third_voice_classifier(c[k]).fit(x[folds != k], labels[folds != k])
+        trained[k] = fit_last_voice(c[k], x[folds != k], labels[folds != k])
     return trained
 
 
@@ -1178,7 +1193,7 @@ def choose_third_voice_c(x, labels, folds, choosers, *, grid=THIRD_VOICE_C_GRID,
                 if (k, j, c) in right:
                     continue
                 train = (folds != k) & (folds != j)
-                clf = third_voice_classifier(c).fit(x[train], labels[train])
+                clf = fit_last_voice(c, x[train], labels[train])
                 for a, b in ((k, j), (j, k)):
                     test = (folds == b) & choosers
                     if test.any():
@@ -1241,8 +1256,8 @@ def third_voice_rows(data, files, *, augmented=None):
 def third_voice_settings(data, name, train=None, *, augmented=False):
     """Everything the kept third-voice classifiers ``name`` depend on, as a JSON-able dict: the
     functionals (their settings and sha256; ``augmented``: the copies' too), labels,
-    folds, the rows trained on (``train``, None: protocol (b)'s folds), THIRD_VOICE_C_GRID and
-    THIRD_VOICE_LR, scikit-learn's version and the source of the functions that train them."""
+    folds, the rows trained on (``train``, None: protocol (b)'s folds), THIRD_VOICE_C_GRID,
+    THIRD_VOICE_LR and LAST_VOICES_BLAS_THREADS, scikit-learn's version and the source of the functions that train them."""
     import hashlib
 
     import sklearn
@@ -1252,7 +1267,7 @@ def third_voice_settings(data, name, train=None, *, augmented=False):
     content.update(speaker_folds(data).tobytes())
     if train is not None:
         content.update(np.asarray(train).tobytes())
-    functions = [third_voice_classifier, third_voice_folds, choose_third_voice_c]
+    functions = [third_voice_classifier, fit_last_voice, third_voice_folds, choose_third_voice_c]
     more = {}
     if augmented and data.get("augmented") is not None:  # only then: the classifiers kept before stay valid
         # Trained on every file (third_voice_rows' first rows) and every copy: their functionals and
@@ -1264,7 +1279,8 @@ def third_voice_settings(data, name, train=None, *, augmented=False):
     code = "".join(source(f) for f in functions)
     return json.loads(json.dumps({"name": name, "functionals": audio.functionals_params(),
                                   "data_sha256": content.hexdigest(), "c_grid": THIRD_VOICE_C_GRID,
-                                  "lr": THIRD_VOICE_LR, "sklearn": sklearn.__version__,
+                                  "lr": THIRD_VOICE_LR, "blas_threads": LAST_VOICES_BLAS_THREADS,
+                                  "sklearn": sklearn.__version__,
                                   "code_sha256": hashlib.sha256(code.encode()).hexdigest(), **more}))
 
 
@@ -1367,7 +1383,7 @@ def fourth_voice_inputs(data):
 def fourth_voice_settings(data, name):
     """Everything the kept fourth-voice classifiers ``name`` depend on, as a JSON-able dict: the
     speech embeddings (their settings and sha256), labels, protocol (b)'s folds,
-    FOURTH_VOICE_C_GRID and THIRD_VOICE_LR, scikit-learn's version and the source of the functions
+    FOURTH_VOICE_C_GRID, THIRD_VOICE_LR and LAST_VOICES_BLAS_THREADS, scikit-learn's version and the source of the functions
     that train them."""
     import hashlib
 
@@ -1376,10 +1392,12 @@ def fourth_voice_settings(data, name):
     content = hashlib.sha256(np.ascontiguousarray(data["embeddings"]).tobytes())
     content.update(np.asarray(data["labels"]).tobytes())
     content.update(speaker_folds(data).tobytes())
-    code = "".join(source(f) for f in (third_voice_classifier, third_voice_folds, choose_third_voice_c))
+    code = "".join(source(f) for f in (third_voice_classifier, fit_last_voice, third_voice_folds,
+                                        choose_third_voice_c))
     return json.loads(json.dumps({"name": name, "embedding": data["embedding_params"],
                                   "data_sha256": content.hexdigest(), "c_grid": FOURTH_VOICE_C_GRID,
-                                  "lr": THIRD_VOICE_LR, "sklearn": sklearn.__version__,
+                                  "lr": THIRD_VOICE_LR, "blas_threads": LAST_VOICES_BLAS_THREADS,
+                                  "sklearn": sklearn.__version__,
                                   "code_sha256": hashlib.sha256(code.encode()).hexdigest()}))
 
 
@@ -1441,7 +1459,7 @@ def last_voice(key, p, data, runs, idx, results, cache, log):
     train = np.concatenate([run["train"], run["held"]])
     start = time.perf_counter()
     rows = third_voice_rows(data, train)[:2] if third else (x[train], np.asarray(data["labels"])[train])
-    classifier = third_voice_classifier(chosen["c_all_folds"]).fit(*rows)
+    classifier = fit_last_voice(chosen["c_all_folds"], *rows)
     runs = [third_voice_run(run, third_voice_probs(classifier, x[run["test"]]), {},
                             chosen["weight_all_folds"], key)]
     return runs, {"c": [chosen["c_all_folds"]], "weights": [chosen["weight_all_folds"]],
@@ -2295,7 +2313,7 @@ def main(argv=None):
         c, weight = chosen["third_voice"]["c_all_folds"], chosen["third_voice"]["weight_all_folds"]
         if weight > 0:
             every = third_voice_rows(data, np.arange(len(data["labels"])))
-            third_voice = third_voice_export(third_voice_classifier(c).fit(*every[:2]), c, weight)
+            third_voice = third_voice_export(fit_last_voice(c, *every[:2]), c, weight)
             third_voice_examples = len(every[0])
     elif THIRD_VOICE and args.arch != "seed":
         print("note: no third voice shipped: its C and weight are chosen under protocol (b), which this run skipped")
@@ -2303,7 +2321,7 @@ def main(argv=None):
     if FOURTH_VOICE and args.arch != "seed" and chosen and "fourth_voice" in chosen:  # on all files
         c, weight = chosen["fourth_voice"]["c_all_folds"], chosen["fourth_voice"]["weight_all_folds"]
         if weight > 0:
-            classifier = third_voice_classifier(c).fit(fourth_voice_inputs(data), data["labels"])
+            classifier = fit_last_voice(c, fourth_voice_inputs(data), data["labels"])
             fourth_voice = third_voice_export(classifier, c, weight)
     elif FOURTH_VOICE and args.arch != "seed":
         print("note: no fourth voice shipped: its C and weight are chosen under protocol (b), which this run skipped")

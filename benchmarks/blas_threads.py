@@ -9,8 +9,8 @@ product's settings, THIRD_VOICE_LR) at the middle C of THIRD_VOICE_C_GRID, on th
 every n-th clip of the features file (sorted, as stored) and their emotions. The same data is
 fitted alternately under each limit (threadpoolctl), after one untimed fit; the median seconds of
 a fit are reported. The product's training runs such fits by the hundred
-(neural_network.choose_third_voice_c) under whatever thread count the machine gives; the tests run
-them on one thread (tests/conftest.py).
+(neural_network.choose_third_voice_c), on neural_network.LAST_VOICES_BLAS_THREADS threads (one,
+for what this measures); the tests run all of BLAS on one thread (tests/conftest.py).
 """
 
 import argparse

@@ -118,6 +118,45 @@ def test_each_folds_penalty_is_chosen_without_its_own_rows():
     assert len(logs) == 4  # every fold gets a C, the TESS one too
 
 
+def test_the_last_voices_classifiers_train_with_blas_on_the_threads_set_for_them(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    seen = []  # the BLAS threads each classifier's fit began on
+    real = neural_network.third_voice_classifier
+
+    def noting(c):  # the real classifier, its fit noting the BLAS threads first
+        classifier = real(c)
+        fit = classifier.fit
+
+        def noted(*args, **kwargs):
+            seen.append(blas_threads())
+            return fit(*args, **kwargs)
+
+        classifier.fit = noted
+        return classifier
+
+    monkeypatch.setattr(neural_network, "third_voice_classifier", noting)
+    rng = np.random.default_rng(2)
+    folds = np.repeat([0, 1, 2], 30)
+    labels = np.tile(np.arange(3), 30)
+    x = rng.normal(size=(90, 6)) + np.eye(3, 6)[labels]
+    # The tests run BLAS on one thread (conftest.py); two here, as a machine with two cores does.
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas_threads() == 2
+        neural_network.choose_third_voice_c(x, labels, folds, folds < 3, grid=(0.1,), log=lambda line: None)
+        trained = neural_network.third_voice_folds(x, labels, folds, {0: 0.1, 1: 0.1, 2: 0.1})
+        assert blas_threads() == 2  # given back after each fit
+        assert len(seen) == 3 + 3 and set(seen) == {neural_network.LAST_VOICES_BLAS_THREADS} == {1}
+        seen.clear()
+        monkeypatch.setattr(neural_network, "LAST_VOICES_BLAS_THREADS", None)  # no limit: as BLAS is
+        neural_network.fit_last_voice(0.1, x, labels)
+        assert seen == [2]
+    assert np.mean(neural_network.fold_probs(trained, x, folds).argmax(1) == labels) > 0.5
+
+
 def test_the_shipped_weight_is_chosen_on_every_row_and_the_shipped_c_by_most_folds():
     rng = np.random.default_rng(1)
     labels = np.tile(np.arange(8), 30)
