@@ -27,6 +27,8 @@
     python neural_network.py --no-third-voice    # without the third voice blended in last
     python neural_network.py --no-third-voice-augmented  # the third voice trained on clean clips only
     python neural_network.py --no-fourth-voice   # without the fourth voice (the speech embedding) blended in last
+    python neural_network.py --last-voices-blas-threads all --fold-cache runs/cacheall --no-ship --protocols b --baseline none
+                                                 # the third and fourth voices trained on every BLAS thread
 
 Protocols, each reported as accuracy, macro-F1 and weighted-F1, overall and per corpus:
   (a) "random": the seed's random stratified 67/33 split of all files (every speaker on both sides);
@@ -2085,7 +2087,7 @@ def option_numbers(text, allowed):
 
 
 def main(argv=None):
-    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER, FIT_TEMPERATURE, FIT_BIAS, TEST_TIME_NOISE_RULE, REFIT, THIRD_VOICE, THIRD_VOICE_AUGMENTED, FOURTH_VOICE  # every run's
+    global SEED, SPEAKER_CENTRE, MFCC_BLEND_WEIGHTS, BLEND_PARTNER, FIT_TEMPERATURE, FIT_BIAS, TEST_TIME_NOISE_RULE, REFIT, THIRD_VOICE, THIRD_VOICE_AUGMENTED, FOURTH_VOICE, LAST_VOICES_BLAS_THREADS  # every run's
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=model_lib.ARCHITECTURES, default=ARCH,
                         help="architecture to ship")
@@ -2138,6 +2140,10 @@ def main(argv=None):
                         help="then blend in, last, a logistic regression on each clip's speech embedding "
                              "(embedding.py), its C and weight chosen as the third voice's (default "
                              f"{'on' if FOURTH_VOICE else 'off'}; see FOURTH_VOICE)")
+    parser.add_argument("--last-voices-blas-threads", default=None, metavar="N",
+                        help="the BLAS threads the third and fourth voices' classifiers train on: a "
+                             "count, or all for every thread NumPy's BLAS starts with (default "
+                             f"{LAST_VOICES_BLAS_THREADS or 'all'}; see LAST_VOICES_BLAS_THREADS)")
     parser.add_argument("--fit-temperature", action=argparse.BooleanOptionalAction, default=FIT_TEMPERATURE,
                         help="calibrate the (blended) probabilities by a temperature fitted on held-out "
                              f"speakers, or keep the model's own (default {'on' if FIT_TEMPERATURE else 'off'}; "
@@ -2216,6 +2222,11 @@ def main(argv=None):
     THIRD_VOICE = args.third_voice
     THIRD_VOICE_AUGMENTED = args.third_voice_augmented
     FOURTH_VOICE = args.fourth_voice
+    if args.last_voices_blas_threads is not None:
+        threads = args.last_voices_blas_threads
+        if threads != "all" and not (threads.isdigit() and int(threads) >= 1):
+            parser.error(f"--last-voices-blas-threads: use a count of 1 or more, or all (got {threads})")
+        LAST_VOICES_BLAS_THREADS = None if threads == "all" else int(threads)
     REFIT = args.refit
     TEST_TIME_NOISE_RULE = args.test_time_noise_rule
     if args.fit_bias and not args.no_ship:

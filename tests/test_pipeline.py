@@ -565,6 +565,10 @@ def test_unknown_tower_or_bad_input_floor_is_refused_in_one_line(tmp_path):
         result = run_script("neural_network.py", "--test-time-warps", bad, "--model-dir", tmp_path / "model")
         assert result.returncode == 2 and "--test-time-warps: use none, or distinct factors" in result.stderr
         assert bad in result.stderr and not (tmp_path / "model").exists()
+    for bad in ("0", "two", "-1"):
+        result = run_script("neural_network.py", "--last-voices-blas-threads", bad, "--model-dir", tmp_path / "model")
+        assert result.returncode == 2 and "--last-voices-blas-threads: use a count of 1 or more, or all" in result.stderr
+        assert f"(got {bad})" in result.stderr and not (tmp_path / "model").exists()
     # A --model-dir that holds other files is refused in one line before any training starts.
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "mine.txt").write_text("keep me")
