@@ -1257,9 +1257,9 @@ def third_voice_rows(data, files, *, augmented=None):
 
 def third_voice_settings(data, name, train=None, *, augmented=False):
     """Everything the kept third-voice classifiers ``name`` depend on, as a JSON-able dict: the
-    functionals (their settings and sha256; ``augmented``: the copies' too), labels,
-    folds, the rows trained on (``train``, None: protocol (b)'s folds), THIRD_VOICE_C_GRID,
-    THIRD_VOICE_LR and LAST_VOICES_BLAS_THREADS, scikit-learn's version and the source of the functions that train them."""
+    functionals (their settings and sha256; ``augmented``: the copies' too), labels, folds, the rows
+    trained on (``train``, None: protocol (b)'s folds), THIRD_VOICE_C_GRID, THIRD_VOICE_LR and
+    LAST_VOICES_BLAS_THREADS, scikit-learn's version and the source of the functions that train them."""
     import hashlib
 
     import sklearn
@@ -1385,8 +1385,8 @@ def fourth_voice_inputs(data):
 def fourth_voice_settings(data, name):
     """Everything the kept fourth-voice classifiers ``name`` depend on, as a JSON-able dict: the
     speech embeddings (their settings and sha256), labels, protocol (b)'s folds,
-    FOURTH_VOICE_C_GRID, THIRD_VOICE_LR and LAST_VOICES_BLAS_THREADS, scikit-learn's version and the source of the functions
-    that train them."""
+    FOURTH_VOICE_C_GRID, THIRD_VOICE_LR and LAST_VOICES_BLAS_THREADS, scikit-learn's version and
+    the source of the functions that train them."""
     import hashlib
 
     import sklearn
