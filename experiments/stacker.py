@@ -1,6 +1,6 @@
 """Measured: the four voices stacked, in place of the product's blends at fixed weights.
 
-    python experiments/stacker.py --fold-cache runs/cache42              # seed 42, about 6 min from kept folds
+    python experiments/stacker.py --fold-cache runs/cache42              # seed 42, about 30 min from kept folds
     python experiments/stacker.py --fold-cache runs/cache48 --seed 48
 
 The product joins four voices, each fold's: the network with its test-time views, the partner
