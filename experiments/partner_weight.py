@@ -106,12 +106,19 @@ def blend_folds(probs, other, folds, weights):
     return out
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def fold_cache_parser(description):
+    """An argument parser for a script that blends into a README run's kept folds: --fold-cache,
+    --seed and --features; the script adds its own options."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--fold-cache", type=Path, required=True,
                         help="the fold cache of a README run (neural_network.py --fold-cache) of this --seed")
     parser.add_argument("--seed", type=int, default=nn.SEED, help=f"the run's seed (default {nn.SEED})")
     parser.add_argument("--features", type=Path, default=FEATURES_FILE, help="features file")
+    return parser
+
+
+def main(argv=None):
+    parser = fold_cache_parser(__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, help="the new rule's predictions CSV to write")
     parser.add_argument("--modulation", action="store_true",
                         help="also blend, by both rules, the third voice with each clip's modulation spectrum "

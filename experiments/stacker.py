@@ -31,15 +31,14 @@ joint weights gave 0.700, with biases 0.683, the stacker 0.572; the pilot's bar 
 (experiments/README.md, "Measured: the voices stacked fail the pilot").
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import corpus  # noqa: E402
 import neural_network as nn  # noqa: E402
-from create_features import FEATURES_FILE  # noqa: E402
 from modulation_voice import summary  # noqa: E402
+from partner_weight import fold_cache_parser  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -88,6 +87,7 @@ def corpus_weights(corpora):
 
 
 def softmax(z):
+    """Each row of ``z`` (n, k) as probabilities."""
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
@@ -118,10 +118,12 @@ def fit_joint(logs, labels, weights, *, biases):
 
 
 def joint_probs(logs, w, b):
+    """softmax(sum_v w_v log p_v + b): (n, emotions) probabilities of ``logs`` (n, voices, emotions)."""
     return softmax(np.einsum("nvk,v->nk", logs, w) + b)
 
 
 def stacker(c):
+    """The stacker arm's classifier, at L2 penalty ``c``."""
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=c, max_iter=5000)
@@ -171,6 +173,7 @@ def arms(logs, labels, folds, corpora, log=print):
 
 
 def line(name, probs, labels, rows):
+    """One printed line: an arm's (b) numbers (summary), happy's recall and the files it gets right."""
     preds = probs.argmax(axis=1)
     happy = corpus.EMOTIONS.index("happy")
     return (f"{name}: (b) {summary(probs, labels, rows)}; happy recall "
@@ -178,12 +181,7 @@ def line(name, probs, labels, rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--fold-cache", type=Path, required=True,
-                        help="the fold cache of a README run (neural_network.py --fold-cache) of this --seed")
-    parser.add_argument("--seed", type=int, default=nn.SEED, help=f"the run's seed (default {nn.SEED})")
-    parser.add_argument("--features", type=Path, default=FEATURES_FILE, help="features file")
-    args = parser.parse_args(argv)
+    args = fold_cache_parser(__doc__.split("\n")[0]).parse_args(argv)
     nn.SEED = args.seed
     try:
         data = nn.load_data(args.features)

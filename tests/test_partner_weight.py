@@ -3,6 +3,7 @@
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import REPO, plumbing_third_voice, run_script
 
@@ -36,11 +37,12 @@ def test_the_products_rule_gives_the_products_probabilities_and_the_new_rule_its
     assert not np.allclose(with_spectrum[partner_weight.PRODUCT][2]["clean"], rules[partner_weight.PRODUCT][2]["clean"])
 
 
-def test_a_damaged_fold_cache_is_one_line(small_features, tmp_path):
+@pytest.mark.parametrize("script", ["partner_weight.py", "stacker.py"])  # both take fold_cache_parser's options
+def test_a_damaged_fold_cache_is_one_line(script, small_features, tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "cnn-b-fold0.joblib").write_bytes(b"not a kept fold")
-    result = run_script("experiments/partner_weight.py", "--features", small_features, "--fold-cache", cache)
+    result = run_script(f"experiments/{script}", "--features", small_features, "--fold-cache", cache)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: {cache / 'cnn-b-fold0.joblib'}: corrupted fold cache file")
