@@ -30,6 +30,7 @@ together" and "the modulation spectrum fails on fresh seed 50").
 """
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -117,6 +118,18 @@ def fold_cache_parser(description):
     return parser
 
 
+@contextlib.contextmanager
+def bad_input_exits():
+    """Turn a missing file, a bad features file or a bad fold cache met inside the block into one
+    line naming it on stderr and exit status 1."""
+    try:
+        yield
+    except FileNotFoundError as err:
+        sys.exit(f"error: {err.filename}: no such file")
+    except (nn.FeaturesError, nn.FoldCacheError) as err:
+        sys.exit(f"error: {err}")
+
+
 def main(argv=None):
     parser = fold_cache_parser(__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, help="the new rule's predictions CSV to write")
@@ -126,7 +139,7 @@ def main(argv=None):
                              "'modulation', made if missing)")
     args = parser.parse_args(argv)
     nn.SEED = args.seed
-    try:
+    with bad_input_exits():
         data = nn.load_data(args.features)
         _, runs, partners = product_folds(data, args.fold_cache)
         voices = {"": (data, nn.third_voice_b(data, args.fold_cache))}
@@ -134,10 +147,6 @@ def main(argv=None):
             modulated = with_modulation(data)
             (args.fold_cache / "modulation").mkdir(exist_ok=True)
             voices[" + modulation"] = modulated, nn.third_voice_b(modulated, args.fold_cache / "modulation")
-    except FileNotFoundError as err:
-        sys.exit(f"error: {err.filename}: no such file")
-    except (nn.FeaturesError, nn.FoldCacheError) as err:
-        sys.exit(f"error: {err}")
     idx = np.concatenate([run["test"] for run in runs])
     labels = np.asarray(data["labels"])[idx]
     rows = [dict(model="cnn", corpus=c, speaker=s, path=p, fold=str(f), emotion=e) for c, s, p, f, e in zip(

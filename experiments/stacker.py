@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import corpus  # noqa: E402
 import neural_network as nn  # noqa: E402
 from modulation_voice import summary  # noqa: E402
-from partner_weight import fold_cache_parser  # noqa: E402
+from partner_weight import bad_input_exits, fold_cache_parser  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -183,13 +183,9 @@ def line(name, probs, labels, rows):
 def main(argv=None):
     args = fold_cache_parser(__doc__.split("\n")[0]).parse_args(argv)
     nn.SEED = args.seed
-    try:
+    with bad_input_exits():
         data = nn.load_data(args.features)
-        result, runs = product_runs(data, args.fold_cache)
-    except FileNotFoundError as err:
-        sys.exit(f"error: {err.filename}: no such file")
-    except (nn.FeaturesError, nn.FoldCacheError) as err:
-        sys.exit(f"error: {err}")
+        _, runs = product_runs(data, args.fold_cache)
     idx = np.concatenate([run["test"] for run in runs])
     labels = np.asarray(data["labels"])[idx]
     corpora = np.asarray(data["corpus"])[idx]
