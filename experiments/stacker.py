@@ -1,6 +1,6 @@
 """Measured: the four voices stacked, in place of the product's blends at fixed weights.
 
-    python experiments/stacker.py --fold-cache runs/cache42              # seed 42, about 30 min from kept folds
+    python experiments/stacker.py --fold-cache runs/cache42              # seed 42 from kept folds: 34 min beside tests, when each pair of folds was fitted twice
     python experiments/stacker.py --fold-cache runs/cache48 --seed 48
 
 The product joins four voices, each fold's: the network with its test-time views, the partner
@@ -135,19 +135,31 @@ def balanced_accuracy_of_corpora(preds, labels, corpora):
     return float(np.mean([np.mean(preds[corpora == c] == labels[corpora == c]) for c in np.unique(corpora)]))
 
 
-def choose_stacker_c(x, labels, folds, weights, corpora, k):
+def pair_predictions(x, labels, folds, weights):
+    """{(k, j, C): the predictions for fold j's rows of a stacker at C trained on the folds other
+    than k and j}, for every ordered pair of folds and C of STACKER_C_GRID. One stacker per
+    unordered pair and C serves both orders (its training rows are the same)."""
+    out = {}
+    ks = [int(k) for k in np.unique(folds)]
+    for a in ks:
+        for b in (b for b in ks if b > a):
+            train = (folds != a) & (folds != b)
+            for c in STACKER_C_GRID:
+                fitted = stacker(c).fit(x[train], labels[train], sample_weight=weights[train])
+                out[(a, b, c)], out[(b, a, c)] = fitted.predict(x[folds == b]), fitted.predict(x[folds == a])
+    return out
+
+
+def choose_stacker_c(pairs, labels, folds, corpora, k):
     """For fold k: the C of STACKER_C_GRID whose stackers, each trained on the folds other than k
-    and j, are right most often on the folds j other than k pooled (each corpus counting the same;
-    the smaller C on a tie). Nothing of fold k is read."""
-    others = [j for j in np.unique(folds) if j != k]
+    and j (``pairs``, pair_predictions'), are right most often on the folds j other than k pooled
+    (each corpus counting the same; the smaller C on a tie). Nothing of fold k is read."""
+    rows = folds != k
     score = {}
     for c in STACKER_C_GRID:
         preds = np.zeros(len(labels), dtype=int)
-        for j in others:
-            train = (folds != k) & (folds != j)
-            preds[folds == j] = stacker(c).fit(x[train], labels[train], sample_weight=weights[train]).predict(
-                x[folds == j])
-        rows = folds != k
+        for j in (int(j) for j in np.unique(folds) if j != k):
+            preds[folds == j] = pairs[(int(k), j, c)]
         score[c] = balanced_accuracy_of_corpora(preds[rows], labels[rows], np.asarray(corpora)[rows])
     return max(STACKER_C_GRID, key=lambda c: (score[c], -c)), score
 
@@ -157,6 +169,7 @@ def arms(logs, labels, folds, corpora, log=print):
     weights = corpus_weights(corpora)
     x = logs.reshape(len(logs), -1)
     out = {name: np.zeros(logs.shape[::2]) for name in ("joint weights", "joint weights and biases", "stacker")}
+    pairs = pair_predictions(x, labels, folds, weights)
     for k in np.unique(folds):
         train, test = folds != k, folds == k
         for name, biases in (("joint weights", False), ("joint weights and biases", True)):
@@ -164,7 +177,7 @@ def arms(logs, labels, folds, corpora, log=print):
             out[name][test] = joint_probs(logs[test], w, b)
             log(f"  fold {k}, {name}: w " + ", ".join(f"{v} {a:.2f}" for v, a in zip(VOICES, w))
                 + ("; b " + " ".join(f"{a:+.2f}" for a in b) if biases else ""))
-        c, score = choose_stacker_c(x, labels, folds, weights, corpora, k)
+        c, score = choose_stacker_c(pairs, labels, folds, corpora, k)
         out["stacker"][test] = stacker(c).fit(x[train], labels[train], sample_weight=weights[train]).predict_proba(
             x[test])
         log(f"  fold {k}, stacker: C {c:g} (the other folds, each corpus the same: "
