@@ -1,7 +1,7 @@
 """Measured: the fourth voice on a richer summary of each clip's speech embedding.
 
-    python experiments/embedding_pooling.py --fold-cache runs/cache42              # about 25 min here the first time
-    python experiments/embedding_pooling.py --fold-cache runs/cache48 --seed 48    # about 15 min (summaries kept)
+    python experiments/embedding_pooling.py --fold-cache runs/cache42              # 22 min here the first time (beside tests)
+    python experiments/embedding_pooling.py --fold-cache runs/cache48 --seed 48    # 11 min (summaries kept)
 
 The product's fourth voice (neural_network.FOURTH_VOICE) sees a clip as the mean, standard
 deviation and maximum over its windows of Google's speech embedding (embedding.Embedder.embed:
@@ -22,6 +22,11 @@ the plan's bar reads.
 
 Plan (2026-12-06, thirtieth session), committed before any blended number was scored:
 experiments/README.md, "Plan: a richer summary of each clip's speech embedding".
+
+Verdict (2026-12-06): not shipped, and not tried again. Alone the richer fourth voice scores 0.425
+against 0.400, but blended into the product it moved seed 42 0.705 → 0.704 and seed 48 0.713 →
+0.715: +0.05 on the mean, against a pilot bar of +0.5 and a gain on both (experiments/README.md,
+"Measured: the richer summary fails its pilot").
 """
 
 import hashlib
