@@ -40,7 +40,7 @@ import augment  # noqa: E402
 import embedding  # noqa: E402
 import neural_network as nn  # noqa: E402
 from create_features import DATASET_DIR  # noqa: E402
-from partner_weight import bad_input_exits, fold_cache_parser  # noqa: E402
+from partner_weight import bad_input_exits, fold_cache_parser, kept_run  # noqa: E402
 from stacker import line  # noqa: E402
 
 import joblib  # noqa: E402
@@ -150,6 +150,7 @@ def main(argv=None):
     args = fold_cache_parser(__doc__.split("\n")[0]).parse_args(argv)
     nn.SEED = args.seed
     with bad_input_exits():
+        kept_run(args.fold_cache)  # before the summaries, which take minutes
         data = nn.load_data(args.features)
         nn.fourth_voice_inputs(data)  # the stored embeddings are this machine's embedder's
         clean, under = kept_pooled(data, args.features)

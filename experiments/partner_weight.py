@@ -118,6 +118,16 @@ def fold_cache_parser(description):
     return parser
 
 
+def kept_run(cache):
+    """``cache``, checked to hold our network's kept protocol (b) folds (a README run's
+    --fold-cache), so that a mistyped folder never starts training every fold from nothing.
+    Raises nn.FoldCacheError saying what to give instead."""
+    if not any(Path(cache).glob("cnn-b-fold*.joblib")):
+        raise nn.FoldCacheError(f"{cache}: holds no kept protocol (b) folds (cnn-b-fold*.joblib); give the "
+                                "--fold-cache of a README run (neural_network.py --fold-cache)")
+    return cache
+
+
 @contextlib.contextmanager
 def bad_input_exits():
     """Turn a missing file, a bad features file or a bad fold cache met inside the block into one
@@ -141,7 +151,7 @@ def main(argv=None):
     nn.SEED = args.seed
     with bad_input_exits():
         data = nn.load_data(args.features)
-        _, runs, partners = product_folds(data, args.fold_cache)
+        _, runs, partners = product_folds(data, kept_run(args.fold_cache))
         voices = {"": (data, nn.third_voice_b(data, args.fold_cache))}
         if args.modulation:
             modulated = with_modulation(data)

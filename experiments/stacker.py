@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import corpus  # noqa: E402
 import neural_network as nn  # noqa: E402
 from modulation_voice import summary  # noqa: E402
-from partner_weight import bad_input_exits, fold_cache_parser  # noqa: E402
+from partner_weight import bad_input_exits, fold_cache_parser, kept_run  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -198,7 +198,7 @@ def main(argv=None):
     nn.SEED = args.seed
     with bad_input_exits():
         data = nn.load_data(args.features)
-        _, runs = product_runs(data, args.fold_cache)
+        _, runs = product_runs(data, kept_run(args.fold_cache))
     idx = np.concatenate([run["test"] for run in runs])
     labels = np.asarray(data["labels"])[idx]
     corpora = np.asarray(data["corpus"])[idx]

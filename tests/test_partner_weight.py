@@ -37,6 +37,18 @@ def test_the_products_rule_gives_the_products_probabilities_and_the_new_rule_its
     assert not np.allclose(with_spectrum[partner_weight.PRODUCT][2]["clean"], rules[partner_weight.PRODUCT][2]["clean"])
 
 
+@pytest.mark.parametrize("script", ["partner_weight.py", "stacker.py", "embedding_pooling.py"])
+def test_a_folder_without_kept_folds_is_refused_before_anything_trains(script, small_features, tmp_path):
+    # A mistyped --fold-cache (missing, or empty) would otherwise train every fold from nothing.
+    for cache in (tmp_path / "missing", tmp_path):
+        result = run_script(f"experiments/{script}", "--features", small_features, "--fold-cache", cache)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"error: {cache}: holds no kept protocol (b) folds (cnn-b-fold*.joblib); give the --fold-cache "
+            "of a README run (neural_network.py --fold-cache)")
+    assert sorted(tmp_path.iterdir()) == []  # nothing made
+
+
 @pytest.mark.parametrize("script", ["partner_weight.py", "stacker.py"])  # both take fold_cache_parser's options
 def test_a_damaged_fold_cache_is_one_line(script, small_features, tmp_path):
     cache = tmp_path / "cache"
