@@ -46,7 +46,7 @@ from compare_partner import describe  # noqa: E402
 from create_features import FEATURES_FILE  # noqa: E402
 from modulation_voice import summary, voice_probs  # noqa: E402
 from neural_network import CLEAN, choose_third_voice_weights  # noqa: E402
-from partner_weight import blend_folds, product_folds  # noqa: E402
+from partner_weight import blend_folds, kept_run, product_folds  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -128,7 +128,7 @@ def seed_runs(data, run_args):
     for cache, seed in run_args:
         nn.SEED = seed
         try:
-            _, runs, partners = product_folds(data, cache, log=lambda *_: None)
+            _, runs, partners = product_folds(data, kept_run(cache), log=lambda *_: None)
             trained = nn.third_voice_b(data, cache, log=lambda *_: None)
         except nn.FoldCacheError as err:
             sys.exit(f"error: {err}")
