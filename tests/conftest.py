@@ -28,6 +28,7 @@ threadpool_limits(limits=1, user_api="blas")  # in case NumPy was loaded before 
 needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason=f"corpora not found at {DATASETS}")
 
 
+
 def run_script(script, *args, cwd=REPO, timeout=600):
     """Run one of the repo's scripts as a user would; returns the CompletedProcess (text)."""
     return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd,
@@ -174,21 +175,45 @@ def product_recipe(monkeypatch):
     plumbing_third_voice(monkeypatch)
 
 
+# Beside one_epoch_folds' cache: the rows each of its folds' fit calls trained on.
+FIT_ROWS_FILE = "fit_rows.joblib"
+
+
 @pytest.fixture(scope="session")
 def one_epoch_folds(small_features, tmp_path_factory):
     """Our network's protocol (b) folds on the small subset under product_recipe (one epoch each,
     every clip predicted alone: no test-time noisy copies or warps), trained once for the tests
     that run them so: a fold cache (neural_network.cached_run) that such a test copies into its own
     with copy_folds. The kept folds hold their settings, so a test that trains under any other is
-    refused them in one line (FoldCacheError), never given them."""
+    refused them in one line (FoldCacheError), never given them. Beside the cache, FIT_ROWS_FILE
+    holds what each fold's network was trained on: for each fold in turn, each fit call's rows of
+    the features file (training and validation files; augmented copies are other arrays)."""
+    import joblib
+
     import neural_network
 
     cache = tmp_path_factory.mktemp("one_epoch") / "cache"
+    fits = []  # one list per fold trained, of each fit call's sorted rows
     with pytest.MonkeyPatch.context() as monkeypatch:
         product_recipe(monkeypatch)
         data = neural_network.load_data(small_features)
-        neural_network.protocol_speakers("cnn", data, log=lambda *_: None, cache=cache,
-                                         settings=neural_network.run_settings("cnn", data))
+        settings = neural_network.run_settings("cnn", data)  # before the recorders: it hashes the code
+        row_of = {id(f): i for i, f in enumerate(data["features"])}
+        real_train_fold, real_fit = neural_network.train_fold, neural_network.fit
+
+        def recording_train_fold(*args, **kwargs):
+            fits.append([])
+            return real_train_fold(*args, **kwargs)
+
+        def recording_fit(arch, feats, labels, **kwargs):
+            val = (kwargs.get("val") or ([], []))[0]
+            fits[-1].append(sorted(row_of[id(f)] for f in [*feats, *val] if id(f) in row_of))
+            return real_fit(arch, feats, labels, **kwargs)
+
+        monkeypatch.setattr(neural_network, "train_fold", recording_train_fold)
+        monkeypatch.setattr(neural_network, "fit", recording_fit)
+        neural_network.protocol_speakers("cnn", data, log=lambda *_: None, cache=cache, settings=settings)
+    joblib.dump(fits, cache.parent / FIT_ROWS_FILE)
     return cache
 
 
