@@ -28,6 +28,13 @@ threadpool_limits(limits=1, user_api="blas")  # in case NumPy was loaded before 
 needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason=f"corpora not found at {DATASETS}")
 
 
+def pytest_configure(config):
+    # The experiments' own runs (experiments/ on a small real subset: about 5 of the suite's 18
+    # minutes) are marked, and the README's test command, which CI runs, leaves them out; run
+    # them with `python -m pytest -m experiment_run`, or the whole suite with `python -m pytest`.
+    config.addinivalue_line("markers", "experiment_run: runs an experiment of experiments/ on a small "
+                                       "real subset; left out of the README's test command")
+
 
 def run_script(script, *args, cwd=REPO, timeout=600):
     """Run one of the repo's scripts as a user would; returns the CompletedProcess (text)."""

@@ -3,6 +3,7 @@
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import REPO, blended_probabilities, made_up_run, refuses_a_short_run, run_script
 
@@ -61,6 +62,7 @@ def test_with_groups_each_corpus_counts_the_same_in_the_choice():
         compare_partner.choose_weights(run, partner, labels, folds, actors)
 
 
+@pytest.mark.experiment_run
 def test_the_script_blends_a_run_and_writes_a_csv_the_scorer_reads(small_features, blend_run):
     data, run_csv, out_csv, args = blend_run
     first = run_script("experiments/compare_partner.py", *args)

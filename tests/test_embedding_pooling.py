@@ -49,6 +49,7 @@ def test_summaries_are_refused_when_they_are_not_the_features_files(small_featur
         embedding_pooling.pooled_features(part, embedder, **quiet)
 
 
+@pytest.mark.experiment_run
 def test_the_richer_run_links_every_kept_set_and_trains_only_its_fourth_voice(small_features, one_epoch_folds,
                                                                              tmp_path, monkeypatch):
     product_recipe(monkeypatch)

@@ -1,13 +1,15 @@
 """experiments/: every patch of a change we tried still applies to this tree, as its README says."""
 
+import re
 import shutil
 import subprocess
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_script
 
 PATCHES = sorted((REPO / "experiments").glob("*.patch"))
+SCRIPTS = sorted((REPO / "experiments").glob("*.py"))
 
 
 def test_there_are_patches_to_check():
@@ -47,3 +49,23 @@ def test_a_patched_module_defines_each_name_once(patch, tmp_path):
         defined = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
         twice = sorted({n for n in defined if defined.count(n) > 1})
         assert not twice, f"{patch.name} leaves {name} defining {', '.join(twice)} twice; remake it"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_every_experiment_script_imports_and_parses_its_options(script):
+    # The experiments' runs are marked experiment_run and left out of the README's test command
+    # (CI); this keeps each script's imports and options checked there, so a change to the product
+    # that an experiment no longer fits shows up in CI rather than at the next full run.
+    result = run_script(script.relative_to(REPO), "--help")
+    assert result.returncode == 0, f"{script.name}: {result.stderr.strip().splitlines()[-1:]}"
+    assert result.stdout.startswith("usage: ")
+
+
+def test_ci_runs_the_readmes_test_command_which_leaves_out_only_the_experiments_runs():
+    readme = (REPO / "README.md").read_text()
+    command = re.search(r"^(bash setup\.sh && \.venv/bin/python -m pytest [^#\n]*?)\s*#", readme, re.M).group(1)
+    assert command in (REPO / ".ci" / "run").read_text().splitlines()
+    assert '-m "not experiment_run"' in command
+    # The marked tests are the experiments': each file holding one imports from experiments/.
+    marked = [p for p in sorted((REPO / "tests").glob("test_*.py")) if "@pytest.mark.experiment_run" in p.read_text()]
+    assert marked and all('"experiments"' in p.read_text() for p in marked), marked

@@ -12,6 +12,7 @@ import functionals_mlp  # noqa: E402
 import neural_network  # noqa: E402
 
 
+@pytest.mark.experiment_run
 def test_the_arms_blend_the_network_as_they_say_and_it_is_kept(small_product, tmp_path, monkeypatch):
     data, result, runs, partners, third_voice = small_product
     monkeypatch.setitem(functionals_mlp.MLP_SETTINGS, "max_iter", 20)

@@ -14,6 +14,7 @@ sys.path.insert(0, str(REPO / "experiments"))
 import longer_training  # noqa: E402
 
 
+@pytest.mark.experiment_run
 def test_extends_on_the_fold_training_files_and_neural_network_scores_the_copy(small_features, tmp_path,
                                                                                 monkeypatch, capsys):
     data = neural_network.load_data(small_features)
@@ -71,6 +72,7 @@ def test_extends_on_the_fold_training_files_and_neural_network_scores_the_copy(s
         assert not np.allclose(scored["probs"], first["probs"], atol=1e-4)
 
 
+@pytest.mark.experiment_run
 def test_corpus_option_trains_on_that_corpus_training_files_alone(small_features, tmp_path, monkeypatch, capsys):
     data = neural_network.load_data(small_features)
     monkeypatch.setitem(neural_network.EPOCHS, "cnn", 1)

@@ -4,6 +4,7 @@ import csv
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import REPO, made_up_run, plumbing_third_voice, refuses_a_short_run, run_script
 
@@ -37,6 +38,7 @@ def test_a_band_swinging_at_a_rate_fills_that_octave_of_that_band():
     assert short.shape == (mv.N_MODULATION,) and np.argmax(short.reshape(-1, n_octaves)[5]) == 3
 
 
+@pytest.mark.experiment_run
 def test_the_script_trains_both_voices_blends_them_and_keeps_them(small_features, tmp_path, monkeypatch, capsys):
     plumbing_third_voice(monkeypatch)  # for both voices the script trains
     data = load_features(small_features)

@@ -3,6 +3,7 @@
 import sys
 
 import joblib
+import pytest
 
 import audio
 from conftest import REPO, blended_probabilities, run_script
@@ -20,6 +21,7 @@ def test_the_blocks_split_the_functionals():
     assert masks["mfcc"][:14].all() and masks["delta"][14:28].all() and masks["spectral"][156:163].all()
 
 
+@pytest.mark.experiment_run
 def test_the_script_blends_a_run_from_the_features_files_functionals(small_features, small_dataset, blend_run, tmp_path):
     data, run_csv, out_csv, args = blend_run
     # The functionals are the features file's: the corpora's folder is not read (one that does not

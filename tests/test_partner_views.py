@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import audio
 import model as model_lib
@@ -107,6 +108,7 @@ def test_weighed_adds_a_blend_per_weight_and_scores_each():
     assert results["x w0.4"]["b"]["probs"][0].argmax() == 1 and results["x w0.1"]["b"]["probs"][0].argmax() == 0
 
 
+@pytest.mark.experiment_run
 def test_fold_probs_predicts_each_file_once_from_a_model_that_never_heard_its_fold(monkeypatch):
     import neural_network as nn
 

@@ -65,6 +65,7 @@ def test_every_window_is_embedded_and_a_quieter_clip_gives_the_same_numbers(embe
     assert len(embedder.windows(y[:4000])) >= 1
 
 
+@pytest.mark.experiment_run
 def test_the_script_blends_a_run_and_keeps_its_embeddings(tiny_run, embedding_wheel):
     data, run_csv, out_csv, args = tiny_run
     folder = args[1].parent
@@ -88,6 +89,7 @@ def test_the_script_blends_a_run_and_keeps_its_embeddings(tiny_run, embedding_wh
     assert gone.returncode == 1 and len(gone.stderr.strip().splitlines()) == 1 and "gone.whl" in gone.stderr
 
 
+@pytest.mark.experiment_run
 def test_the_conditions_are_embedded_blended_at_the_clean_clips_weights_and_written(tiny_run, embedding_wheel):
     import csv
 
@@ -138,6 +140,7 @@ def test_the_conditions_are_embedded_blended_at_the_clean_clips_weights_and_writ
         folder / speech_embedding.EMBEDDING_NAME)["features"], atol=1e-3)
 
 
+@pytest.mark.experiment_run
 def test_the_copies_are_made_as_create_features_makes_them_and_trained_on(tiny_run, embedding_wheel):
     import augment
     from create_features import AUGMENT_COPIES

@@ -25,6 +25,7 @@ def voices(small_features, one_epoch_folds, tmp_path_factory):
     return data, result, runs
 
 
+@pytest.mark.experiment_run
 def test_the_runs_are_the_products_and_keep_each_voice_alone(voices):
     data, result, runs = voices
     assert neural_network.last_voice.__name__ == "last_voice"  # product_runs put it back

@@ -57,6 +57,7 @@ def test_the_encoder_hears_who_speaks_and_not_how_loud(encoder_wheel):
     assert np.allclose(quieter, e[1][0], atol=1e-4)
 
 
+@pytest.mark.experiment_run
 def test_the_script_blends_a_run_and_keeps_its_embeddings(small_features, blend_run, encoder_wheel):
     data, run_csv, out_csv, args = blend_run
     first = run_script("experiments/voice_encoder.py", *args, "--wheel", encoder_wheel)
