@@ -3,7 +3,6 @@
 import sys
 
 import numpy as np
-import pytest
 
 from conftest import REPO, record_transfers, run_script
 
@@ -13,7 +12,6 @@ from create_features import load_features  # noqa: E402
 import corpus  # noqa: E402
 
 
-@pytest.mark.experiment_run
 def test_each_fold_is_predicted_only_from_the_voices_of_its_source(small_features, monkeypatch):
     data = load_features(small_features)
     corpora, speakers = np.asarray(data["corpus"]), np.asarray(data["speaker"])
