@@ -1,4 +1,6 @@
-"""experiments/: every patch of a change we tried still applies to this tree, as its README says."""
+"""experiments/: every patch of a change we tried still applies to this tree, as its README says;
+every experiment script starts; CI runs the README's test command, which leaves out only the
+experiments' own runs."""
 
 import re
 import shutil
