@@ -30,7 +30,7 @@ needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason=f"corpora not foun
 
 def pytest_configure(config):
     # The experiments' own runs (experiments/ on a small real subset: 4 min 24 s on their own, the
-    # rest of the suite 13 min 6 s, on a 2-core machine) are marked, and the README's test command,
+    # rest of the suite 11 to 13 min, on a 2-core machine) are marked, and the README's test command,
     # which CI runs, leaves them out; run them with `python -m pytest -m experiment_run`, or the
     # whole suite with `python -m pytest`.
     config.addinivalue_line("markers", "experiment_run: runs an experiment of experiments/ on a small "
