@@ -63,6 +63,29 @@ def test_the_onnx_networks_give_what_tensorflow_lite_gives_on_real_clips(wheel):
     np.testing.assert_allclose(ours.embed(0.1 * y), ours.embed(y), atol=1e-2)
 
 
+def test_a_long_clip_is_embedded_in_bounded_batches_with_the_same_numbers(monkeypatch):
+    # A 10-minute file once went through the network as one batch of 7491 windows (4.2 GB).
+    ours = embedding.Embedder()
+    y = audio.load_audio(real_file("RAVDESS/Actor_05/03-01-06-02-01-02-05.flac"))
+    y = np.tile(y, 3)  # about 11 s of speech: 120-odd windows
+    whole = ours.windows(y)
+    seen = []
+    network = ours.network
+
+    class Recorded:  # the real network, its batch sizes written down
+        def get_inputs(self):
+            return network.get_inputs()
+
+        def run(self, outputs, feeds):
+            seen.append(len(next(iter(feeds.values()))))
+            return network.run(outputs, feeds)
+
+    ours.network = Recorded()
+    monkeypatch.setattr(embedding, "WINDOW_BATCH", 32)
+    batched = ours.windows(y)
+    assert len(whole) > 96 and max(seen) == 32 and sum(seen) == len(whole)
+    np.testing.assert_array_equal(batched, whole)
+
 def test_the_features_hold_each_files_embedding_as_prediction_computes_it(small_features):
     data = load_features(small_features)
     n = len(data["path"])
