@@ -102,3 +102,21 @@ def test_blas_threads_benchmark_fits_under_both_limits_and_refuses_bad_input(sma
     result = run_script("benchmarks/blas_threads.py", "--features", tmp_path / "none.joblib")
     assert result.returncode == 1 and result.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'none.joblib'}: no features file; run `python create_features.py` first"]
+
+
+def test_long_file_benchmark_times_both_methods_on_the_example_repeated(tmp_path):
+    import long_file
+
+    path = tmp_path / "long.wav"
+    assert long_file.write_long_file(path, 0.5) == 30.0
+    y, example = audio.load_audio(path), audio.load_audio(EXAMPLE)
+    assert len(y) == 30 * audio.SAMPLE_RATE
+    np.testing.assert_allclose(y[len(example):2 * len(example)], example, atol=1e-4)  # 16-bit WAV
+    result = run_script("benchmarks/long_file.py", "--minutes", "0.5", "--runs", "1")
+    assert result.returncode == 0, result.stderr[-500:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| one file of 0.5 minutes")]
+    assert [line.split(" | ")[1] for line in rows] == ["seconds", "peak memory"]
+    assert all(float(line.split(" | ")[3].rstrip(" MB")) > 0 for line in rows)  # ours timed too
+    refused = run_script("benchmarks/long_file.py", "--minutes", "0.01")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "--minutes 0.01" in refused.stderr
