@@ -61,9 +61,9 @@ EMBEDDING_SIZE = 96
 # A clip's numbers: the mean, standard deviation and maximum of its windows' embeddings.
 N_EMBEDDING = 3 * EMBEDDING_SIZE
 # Windows the embedding network runs at once (256: 20 s of speech). A long file goes through in
-# batches of this many, so its memory stays bounded (all 7491 windows of a 10-minute file at once
-# took 4.2 GB and 17.4 s here, in batches of 256 well under 1 GB and 13.5 s); each window's numbers
-# are the same bits either way, so the setting is not part of ``params``.
+# batches of this many, so its memory stays bounded: live_predictions.py on a 10-minute file peaked
+# at 4698 MB with all its 7491 windows at once, 1210 MB in batches (benchmarks/long_file.py; README,
+# Speed). Each window's numbers are the same bits either way, so the setting is not in ``params``.
 WINDOW_BATCH = 256
 # Calls timed by --clip after the first (which also starts the sessions); their median is printed.
 TIMED_CALLS = 5

@@ -64,7 +64,8 @@ def test_the_onnx_networks_give_what_tensorflow_lite_gives_on_real_clips(wheel):
 
 
 def test_a_long_clip_is_embedded_in_bounded_batches_with_the_same_numbers(monkeypatch):
-    # A 10-minute file once went through the network as one batch of 7491 windows (4.2 GB).
+    # A 10-minute file once went through the network as one batch of 7491 windows (4698 MB at peak
+    # for live_predictions.py; benchmarks/long_file.py).
     ours = embedding.Embedder()
     y = audio.load_audio(real_file("RAVDESS/Actor_05/03-01-06-02-01-02-05.flac"))
     y = np.tile(y, 3)  # about 11 s of speech: 120-odd windows
@@ -85,6 +86,7 @@ def test_a_long_clip_is_embedded_in_bounded_batches_with_the_same_numbers(monkey
     batched = ours.windows(y)
     assert len(whole) > 96 and max(seen) == 32 and sum(seen) == len(whole)
     np.testing.assert_array_equal(batched, whole)
+
 
 def test_the_features_hold_each_files_embedding_as_prediction_computes_it(small_features):
     data = load_features(small_features)
