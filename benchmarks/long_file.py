@@ -52,7 +52,8 @@ def run(args, log=print):
         seconds = write_long_file(path, args.minutes)
         seed_cmd = [sys.executable, SEED_DIR / "live_predictions.py", path]
         ours_cmd = [sys.executable, REPO / "live_predictions.py", "--model-dir", args.model_dir, "--json", path]
-        log(f"one file of {seconds / 60:g} minutes, {args.runs} runs each")
+        what = f"one file of {seconds / 60:g} minutes"
+        log(f"{what}, {args.runs} runs each")
 
         def ours():
             wall, mem, out = timed_run(ours_cmd)
@@ -61,8 +62,7 @@ def run(args, log=print):
                 raise BenchError(f"ours printed {out.strip()[:200]!r}, not one prediction")
             return wall, mem
         seed, ours = alternate(args.runs, lambda: timed_run(seed_cmd)[:2], ours, log=log)
-    what = f"one file of {seconds / 60:g} minutes"
-    return [row(what, "seconds", median([w for w, _ in seed]), median([w for w, _ in ours])),
+    return [row(what, "wall time", median([w for w, _ in seed]), median([w for w, _ in ours]), unit=" s"),
             row(what, "peak memory", median([m for _, m in seed]), median([m for _, m in ours]), unit=" MB")]
 
 
