@@ -114,13 +114,14 @@ def kept_pooled(data, features, log=print):
     return clean, under
 
 
-def side_cache(cache):
-    """cache / SIDE_CACHE with a link to every kept file of ``cache`` but the fourth voice's, which
-    the richer run trains and keeps there; returns it."""
-    side = Path(cache) / SIDE_CACHE
+def side_cache(cache, *, folder=SIDE_CACHE, retrained=("fourth-voice-b",)):
+    """cache / ``folder`` with a link to every kept file of ``cache`` but those named in
+    ``retrained`` (default the fourth voice's, which the richer run trains and keeps there);
+    returns it."""
+    side = Path(cache) / folder
     side.mkdir(exist_ok=True)
     for path in sorted(Path(cache).glob("*.joblib")):
-        if path.name != "fourth-voice-b.joblib" and not (side / path.name).exists():
+        if path.stem not in retrained and not (side / path.name).exists():
             (side / path.name).symlink_to(path.resolve())
     return side
 
