@@ -87,7 +87,7 @@ def enrolled(data, draws):
     out = dict(data, functionals=centred(data["functionals"], draws),
                embeddings=centred(nn.fourth_voice_inputs(data), draws))
     for key in ("condition_functionals", "condition_embeddings"):
-        out[key] = {c: centred(x, draws) for c, x in data[key].items()}
+        out[key] = {c: centred(x, draws) for c, x in (data.get(key) or {}).items()}
     aug = data.get("augmented")
     if aug is not None and aug.get("functionals") is not None:
         out["augmented"] = dict(aug, functionals=centred(aug["functionals"], draws, reference=data["functionals"],
