@@ -136,15 +136,25 @@ def both_runs(data, clean, under, cache, log=print):
     return product, richer
 
 
-def report(name, r, data):
-    """Print a run's lines: as stacker.line, then the fourth voice's choices, alone and robustness."""
+def report(name, r, data, voices=("fourth_voice",)):
+    """Print a run's lines: as stacker.line, then each of ``voices``' (last voices of
+    neural_network.evaluate's result ``r``) choices and accuracy alone, then the robustness rows."""
     rows = [dict(corpus=data["corpus"][i], speaker=data["speaker"][i], path=data["path"][i]) for i in r["idx"]]
     print(line(name, r["probs"], r["labels"], rows))
-    fourth = r["fourth_voice"]
-    alone = r["fourth_voice_alone"]
-    print(f"  fourth voice: C per fold {fourth['c']}, w per fold {fourth['weights']}; alone "
-          + ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in alone.items()))
+    for key in voices:
+        chosen, alone = r[key], r[f"{key}_alone"]
+        print(f"  {key.replace('_', ' ')}: C per fold {chosen['c']}, w per fold {chosen['weights']}; alone "
+              + ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in alone.items()))
     print("  robustness: " + ", ".join(f"{c} {a:.3f}" for c, a in r["robustness"].items()))
+
+
+def difference(r, product):
+    """What a run's (b) result ``r`` gained over ``product``'s, in points overall and per corpus,
+    and its ECE's change, as one line's text."""
+    gain = {k: 100 * (r["scores"][k]["accuracy"] - product["scores"][k]["accuracy"])
+            for k in ("all", "RAVDESS", "TESS")}
+    return (", ".join(f"{k} {v:+.2f} points" for k, v in gain.items())
+            + f"; ECE {r['ece']['uncalibrated'] - product['ece']['uncalibrated']:+.3f}")
 
 
 def main(argv=None):
@@ -159,10 +169,7 @@ def main(argv=None):
     print(f"seed {args.seed}:")
     report("the product", product, data)
     report("richer summary", richer, data)
-    gain = {k: 100 * (richer["scores"][k]["accuracy"] - product["scores"][k]["accuracy"])
-            for k in ("all", "RAVDESS", "TESS")}
-    print("richer minus the product: " + ", ".join(f"{k} {v:+.2f} points" for k, v in gain.items())
-          + f"; ECE {richer['ece']['uncalibrated'] - product['ece']['uncalibrated']:+.3f}")
+    print("richer minus the product: " + difference(richer, product))
     return 0
 
 

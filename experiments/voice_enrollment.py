@@ -35,9 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import neural_network as nn  # noqa: E402
-from embedding_pooling import side_cache  # noqa: E402
+from embedding_pooling import difference, report, side_cache  # noqa: E402
 from partner_weight import bad_input_exits, fold_cache_parser, kept_run  # noqa: E402
-from stacker import line  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -49,6 +48,8 @@ CALM = ("neutral", "calm")
 ARMS = {"any": "ten clips of any emotion", "calm": "ten neutral or calm clips"}
 # The kept classifiers retrained on centred summaries; a side cache links every other kept file.
 RETRAINED = ("third-voice-b", "third-voice-b-augmented", "fourth-voice-b")
+# The last voices whose choices each run's report prints (embedding_pooling.report).
+LAST_VOICES = ("third_voice", "fourth_voice")
 
 
 def enrolment(data, *, arm="any", clips=ENROL_CLIPS):
@@ -95,18 +96,6 @@ def enrolled(data, draws):
     return out
 
 
-def report(name, r, data):
-    """Print a run's line (stacker.line), each last voice alone with what its folds chose, and the
-    robustness rows."""
-    rows = [dict(corpus=data["corpus"][i], speaker=data["speaker"][i], path=data["path"][i]) for i in r["idx"]]
-    print(line(name, r["probs"], r["labels"], rows))
-    for key in ("third_voice", "fourth_voice"):
-        chosen, alone = r[key], r[f"{key}_alone"]
-        print(f"  {key.replace('_', ' ')}: C per fold {chosen['c']}, w per fold {chosen['weights']}; alone "
-              + ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in alone.items()))
-    print("  robustness: " + ", ".join(f"{c} {a:.3f}" for c, a in r["robustness"].items()))
-
-
 def main(argv=None):
     parser = fold_cache_parser(__doc__.split("\n")[0])
     parser.add_argument("--arms", default=",".join(ARMS),
@@ -131,13 +120,10 @@ def main(argv=None):
                                  cache=side_cache(args.fold_cache, folder=f"enrolled-{arm}", retrained=RETRAINED))["b"]
                 for arm in arms}
     print(f"seed {args.seed}:")
-    report("the product, (b)", product, data)
+    report("the product, (b)", product, data, voices=LAST_VOICES)
     for arm, r in runs.items():
-        report(f"enrolled on {ARMS[arm]} ({args.clips})", r, data)
-        gain = {k: 100 * (r["scores"][k]["accuracy"] - product["scores"][k]["accuracy"])
-                for k in ("all", "RAVDESS", "TESS")}
-        print(f"  {arm} minus the product: " + ", ".join(f"{k} {v:+.2f} points" for k, v in gain.items())
-              + f"; ECE {r['ece']['uncalibrated'] - product['ece']['uncalibrated']:+.3f}")
+        report(f"enrolled on {ARMS[arm]} ({args.clips})", r, data, voices=LAST_VOICES)
+        print(f"  {arm} minus the product: " + difference(r, product))
     return 0
 
 

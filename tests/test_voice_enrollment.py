@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, copy_folds, product_recipe
+from conftest import REPO, copy_folds, product_recipe, run_script
 
 sys.path.insert(0, str(REPO / "experiments"))
 import neural_network  # noqa: E402
@@ -89,8 +89,6 @@ def test_each_arm_retrains_only_the_last_voices_beside_links_to_the_kept_folds(s
 
 
 def test_bad_arms_and_clips_are_refused_in_one_line(tmp_path):
-    from conftest import run_script
-
     for args, message in ((["--arms", "any,loud"], "--arms: 'loud' is not one of any, calm"),
                           (["--clips", "0"], "--clips 0: give at least 1")):
         result = run_script("experiments/voice_enrollment.py", "--fold-cache", tmp_path, *args)
