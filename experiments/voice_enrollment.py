@@ -27,6 +27,8 @@ experiments/README.md, "Plan: the last voices centred on ten other clips of the 
 Verdict (2026-12-06): not built. With ten clips of any emotion, seed 42 0.705 -> 0.730 but seed 48
 0.713 -> 0.715, against a bar of +1.0 on each; the actors gained on both (+2.4, +2.2) and every
 robustness row rose (experiments/README.md, "Measured: the last voices centred on ten other clips").
+Judged again, unchanged, on a fresh seed (2026-12-07, the same bar): seed 50 0.720 -> 0.729, +0.99
+points, one file short of +1.0, so it fails again and is not built ("the enrolment judged again").
 """
 
 import hashlib
